@@ -1,0 +1,77 @@
+//! `netra-load target`: resolve the flags into a [`TargetConfig`], start the embedded target,
+//! print where it listens, and serve until Ctrl-C.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+
+use crate::cli::TargetArgs;
+use crate::target::{self, Fault, Faults, Secret, TargetConfig};
+
+/// Turns the flags into a validated configuration. The second value says where the secret came
+/// from, for printing: the secret itself is never shown.
+pub fn resolve(args: TargetArgs) -> anyhow::Result<(TargetConfig, &'static str)> {
+    let faults = Faults::from_list(&args.faults).map_err(anyhow::Error::msg)?;
+    let (jwt_secret, secret_source) = match args.jwt_secret {
+        Some(s) if s.is_empty() => bail!(
+            "--jwt-secret (or NETRA_JWT_SECRET) is empty: give a non-empty secret or leave it unset for a random one"
+        ),
+        Some(s) => (Secret::new(s), "set (hidden)"),
+        None => (Secret::random(), "random"),
+    };
+    if args.access_ttl.as_secs() == 0 || args.refresh_ttl.as_secs() == 0 {
+        bail!("--access-ttl and --refresh-ttl must be at least 1s: tokens carry whole seconds");
+    }
+    let config = TargetConfig {
+        auth_addr: args.auth_addr,
+        backend_addr: args.backend_addr,
+        jwt_secret,
+        access_ttl: args.access_ttl,
+        refresh_ttl: args.refresh_ttl,
+        rate: args.rate_limit,
+        burst: args.burst,
+        agent_latency: args.agent_latency,
+        faults,
+    };
+    Ok((config, secret_source))
+}
+
+pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
+    let fault_list: Vec<String> = args.faults.iter().map(Fault::to_string).collect();
+    let (config, secret_source) = resolve(args)?;
+    let summary = format!(
+        "limits:       {} per user, burst {}; access {}, refresh {}; agent latency {}",
+        config.rate,
+        config.burst,
+        humantime::format_duration(config.access_ttl),
+        humantime::format_duration(config.refresh_ttl),
+        humantime::format_duration(config.agent_latency),
+    );
+    let target = target::start(config).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "netra-load target: reference dialect")?;
+    writeln!(out, "auth service: {}", target.auth_url())?;
+    writeln!(
+        out,
+        "backend:      {}  (WebSocket ws://{}/ws)",
+        target.backend_url(),
+        target.backend_addr()
+    )?;
+    writeln!(out, "jwt secret:   {secret_source}")?;
+    writeln!(out, "{summary}")?;
+    let faults = if fault_list.is_empty() {
+        "none".to_owned()
+    } else {
+        fault_list.join(", ")
+    };
+    writeln!(out, "faults:       {faults}")?;
+    writeln!(out, "serving until Ctrl-C")?;
+    out.flush()?;
+    drop(out);
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!("stopping: finishing in-flight requests");
+    target.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The state both services share (one per running target, never a static), and bearer-token
+//! authentication, which the auth service, the backend and the WebSocket all use.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::http::{HeaderMap, header};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::agent::Connections;
+use super::config::TargetConfig;
+use super::error::ApiError;
+use super::limits::{Bucket, Decision};
+use super::store::{Store, User};
+use super::tokens::{Claims, Jwt, Sessions, TokenType};
+
+pub struct Platform {
+    pub config: TargetConfig,
+    pub jwt: Jwt,
+    pub sessions: Sessions,
+    pub store: Store,
+    pub connections: Connections,
+    /// The one bucket of the `shared-rate-limit` fault; unused otherwise.
+    shared_bucket: Mutex<Bucket>,
+    /// When the target started: the `stall` fault's clock.
+    pub started: Instant,
+    /// Flips to `true` when the target shuts down; WebSocket sessions watch it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub type Shared = Arc<Platform>;
+
+/// Which service is checking a token: only the backend is weakened by the `weak-jwt` fault.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Auth,
+    Backend,
+}
+
+impl Platform {
+    pub fn new(config: TargetConfig, shutdown: watch::Receiver<bool>) -> Platform {
+        Platform {
+            jwt: Jwt::new(&config.jwt_secret, config.access_ttl, config.refresh_ttl),
+            sessions: Sessions::default(),
+            store: Store::new(config.burst),
+            connections: Connections::default(),
+            shared_bucket: Mutex::new(Bucket::full(config.burst)),
+            started: Instant::now(),
+            shutdown,
+            config,
+        }
+    }
+
+    /// Verifies an access token and finds its user: signature, expiry, type, revocation, and
+    /// that the user exists.
+    pub fn authenticate(
+        &self,
+        token: &str,
+        service: Service,
+    ) -> Result<(Arc<User>, Claims), ApiError> {
+        let claims = if service == Service::Backend && self.config.faults.weak_jwt {
+            self.jwt.verify_unsigned(token, TokenType::Access)?
+        } else {
+            self.jwt.verify(token, TokenType::Access)?
+        };
+        if self.sessions.is_revoked(&claims.jti) {
+            return Err(ApiError::unauthorized("Token revoked"));
+        }
+        let user = claims
+            .sub
+            .parse::<Uuid>()
+            .ok()
+            .and_then(|id| self.store.user(id))
+            .ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
+        Ok((user, claims))
+    }
+
+    /// Authenticates the `Authorization: Bearer` header.
+    pub fn authenticate_bearer(
+        &self,
+        headers: &HeaderMap,
+        service: Service,
+    ) -> Result<(Arc<User>, Claims), ApiError> {
+        let token = bearer(headers).ok_or_else(|| ApiError::unauthorized("Not authenticated"))?;
+        self.authenticate(token, service)
+    }
+
+    /// Takes one token from the user's bucket (or the shared one under `shared-rate-limit`).
+    /// `None` when rate limiting is off (`no-rate-limit`).
+    pub fn rate_limit(&self, user: &User) -> Option<Decision> {
+        let faults = &self.config.faults;
+        if faults.no_rate_limit {
+            return None;
+        }
+        let (rate, burst, now) = (self.config.rate, self.config.burst, Instant::now());
+        Some(if faults.shared_rate_limit {
+            self.shared_bucket
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(rate, burst, now)
+        } else {
+            user.state().bucket.take(rate, burst, now)
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

@@ -1,0 +1,247 @@
+//! JWTs and token families.
+//!
+//! Tokens are HS256 with the contract's claims. Every login starts a *family*; each refresh
+//! retires the presented refresh token and issues a new pair in the same family. Presenting a
+//! retired refresh token again revokes the whole family (access tokens included), and so does
+//! logout. The server keeps `jti -> family` so that revocation is one lookup per request.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dashmap::{DashMap, DashSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::config::Secret;
+use super::store::{User, new_id};
+
+pub const ISSUER: &str = "netra-auth-service";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub email: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    pub token_type: TokenType,
+    pub iss: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+}
+
+/// Why a token was refused; the text is what clients see in `detail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    Invalid,
+    Expired,
+    WrongType,
+    Revoked,
+    Reused,
+}
+
+impl TokenError {
+    pub fn detail(self) -> &'static str {
+        match self {
+            TokenError::Invalid => "Invalid token",
+            TokenError::Expired => "Token expired",
+            TokenError::WrongType => "Invalid token type",
+            TokenError::Revoked => "Token revoked",
+            TokenError::Reused => "Refresh token reuse detected; session revoked",
+        }
+    }
+}
+
+/// The pair handed out by register, login and refresh.
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Signs and checks tokens with the shared secret. Keys are built once.
+pub struct Jwt {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+impl Jwt {
+    pub fn new(secret: &Secret, access_ttl: Duration, refresh_ttl: Duration) -> Jwt {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        Jwt {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    fn sign(&self, user: &User, token_type: TokenType, jti: String) -> String {
+        let iat = now_secs();
+        let ttl = match token_type {
+            TokenType::Access => self.access_ttl,
+            TokenType::Refresh => self.refresh_ttl,
+        };
+        let claims = Claims {
+            sub: user.id.to_string(),
+            email: user.email.clone(),
+            iat,
+            exp: iat + ttl.as_secs(),
+            jti,
+            token_type,
+            iss: ISSUER.to_owned(),
+            permissions: (token_type == TokenType::Access).then(|| user.plan.permissions()),
+        };
+        // HS256 signing of a serialisable struct cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing never fails")
+    }
+
+    /// Checks signature (HS256 only, so `alg: none` is refused), issuer, expiry and type.
+    pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?
+            .claims;
+        if claims.token_type != expected {
+            return Err(TokenError::WrongType);
+        }
+        Ok(claims)
+    }
+
+    /// The `weak-jwt` fault: reads the claims without looking at the header or the signature,
+    /// so any algorithm (including `none`) and any signature pass. Expiry and type still count.
+    pub fn verify_unsigned(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
+        let claims: Claims = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|_| TokenError::Invalid)?;
+        if claims.exp <= now_secs() {
+            return Err(TokenError::Expired);
+        }
+        if claims.token_type != expected {
+            return Err(TokenError::WrongType);
+        }
+        Ok(claims)
+    }
+}
+
+struct Issued {
+    family: Uuid,
+    /// Set on a refresh token once it has been exchanged.
+    retired: bool,
+}
+
+/// Token families and their revocation: sharded maps, no lock shared by all requests.
+#[derive(Default)]
+pub struct Sessions {
+    issued: DashMap<String, Issued>,
+    revoked: DashSet<Uuid>,
+}
+
+impl Sessions {
+    /// Starts a new family (a login or registration) and returns its first pair.
+    pub fn login(&self, jwt: &Jwt, user: &User) -> TokenPair {
+        self.issue(jwt, user, new_id())
+    }
+
+    fn issue(&self, jwt: &Jwt, user: &User, family: Uuid) -> TokenPair {
+        let (access_jti, refresh_jti) = (new_id().to_string(), new_id().to_string());
+        let access_token = jwt.sign(user, TokenType::Access, access_jti.clone());
+        let refresh_token = jwt.sign(user, TokenType::Refresh, refresh_jti.clone());
+        self.issued.insert(
+            access_jti,
+            Issued {
+                family,
+                retired: false,
+            },
+        );
+        self.issued.insert(
+            refresh_jti,
+            Issued {
+                family,
+                retired: false,
+            },
+        );
+        TokenPair {
+            access_token,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: jwt.access_ttl().as_secs(),
+        }
+    }
+
+    /// Whether this token's family was revoked. Tokens this target did not issue have no family
+    /// and are judged by their signature alone.
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.issued
+            .get(jti)
+            .is_some_and(|t| self.revoked.contains(&t.family))
+    }
+
+    /// Exchanges a verified refresh token for a new pair. With `allow_reuse` (the
+    /// `refresh-reuse` fault) a retired token keeps working and nothing is revoked.
+    pub fn rotate(
+        &self,
+        jwt: &Jwt,
+        user: &User,
+        claims: &Claims,
+        allow_reuse: bool,
+    ) -> Result<TokenPair, TokenError> {
+        let family = {
+            // The entry's shard lock makes check-and-retire atomic: of two concurrent refreshes
+            // with one token, exactly one wins.
+            let mut entry = self
+                .issued
+                .get_mut(&claims.jti)
+                .ok_or(TokenError::Invalid)?;
+            if self.revoked.contains(&entry.family) {
+                return Err(TokenError::Revoked);
+            }
+            if entry.retired && !allow_reuse {
+                let family = entry.family;
+                drop(entry);
+                self.revoked.insert(family);
+                return Err(TokenError::Reused);
+            }
+            entry.retired = true;
+            entry.family
+        };
+        Ok(self.issue(jwt, user, family))
+    }
+
+    /// Revokes the family of this token (logout).
+    pub fn revoke_family_of(&self, jti: &str) {
+        let family = self.issued.get(jti).map(|t| t.family);
+        if let Some(family) = family {
+            self.revoked.insert(family);
+        }
+    }
+}

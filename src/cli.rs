@@ -36,12 +36,7 @@ pub struct TargetArgs {
     pub backend_addr: SocketAddr,
 
     /// HS256 signing secret shared by both services; random when unset (never printed).
-    #[arg(
-        long,
-        value_name = "S",
-        env = "NETRA_JWT_SECRET",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "S", env = "NETRA_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
     /// Lifetime of access tokens.

@@ -19,20 +19,12 @@ fn main() -> ExitCode {
             ) =>
         {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
         }
         Err(e) => {
             // clap's own text spans several lines; keep its first, which names the flag and value.
             let text = e.to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
             eprintln!("error: {first} (see netra-load --help)");
             return ExitCode::from(exit::USAGE);
         }

@@ -51,26 +51,15 @@ pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "netra-load target: reference dialect")?;
     writeln!(out, "auth service: {}", target.auth_url())?;
-    writeln!(
-        out,
-        "backend:      {}  (WebSocket ws://{}/ws)",
-        target.backend_url(),
-        target.backend_addr()
-    )?;
+    writeln!(out, "backend:      {}  (WebSocket ws://{}/ws)", target.backend_url(), target.backend_addr())?;
     writeln!(out, "jwt secret:   {secret_source}")?;
     writeln!(out, "{summary}")?;
-    let faults = if fault_list.is_empty() {
-        "none".to_owned()
-    } else {
-        fault_list.join(", ")
-    };
+    let faults = if fault_list.is_empty() { "none".to_owned() } else { fault_list.join(", ") };
     writeln!(out, "faults:       {faults}")?;
     writeln!(out, "serving until Ctrl-C")?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     eprintln!("stopping: finishing in-flight requests");
     target.shutdown().await;
     Ok(())

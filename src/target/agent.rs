@@ -42,10 +42,7 @@ pub struct Connections {
 
 impl Connections {
     pub fn add(&self, user: Uuid, connection: Uuid, outbox: Outbox) {
-        self.by_user
-            .entry(user)
-            .or_default()
-            .push((connection, outbox));
+        self.by_user.entry(user).or_default().push((connection, outbox));
     }
 
     pub fn remove(&self, user: Uuid, connection: Uuid) {
@@ -56,18 +53,12 @@ impl Connections {
     }
 
     fn of(&self, user: Uuid) -> Vec<Outbox> {
-        self.by_user
-            .get(&user)
-            .map(|c| c.iter().map(|(_, o)| o.clone()).collect())
-            .unwrap_or_default()
+        self.by_user.get(&user).map(|c| c.iter().map(|(_, o)| o.clone()).collect()).unwrap_or_default()
     }
 
     fn one(&self, user: Uuid, connection: Uuid) -> Option<Outbox> {
         let conns = self.by_user.get(&user)?;
-        conns
-            .iter()
-            .find(|(id, _)| *id == connection)
-            .map(|(_, o)| o.clone())
+        conns.iter().find(|(id, _)| *id == connection).map(|(_, o)| o.clone())
     }
 
     /// A connection of some user other than `user`, picked at random among a few.
@@ -98,35 +89,18 @@ async fn emit(p: &Shared, owner: Uuid, text: String) {
 
 /// Runs one agent turn in the background. `origin` is the (user, connection) the message came
 /// from, if it came over a WebSocket: the one `ws-drop` may close.
-pub fn spawn_turn(
-    p: Shared,
-    owner: Uuid,
-    thread_id: Uuid,
-    origin: Option<(Uuid, Uuid)>,
-    content: String,
-) {
+pub fn spawn_turn(p: Shared, owner: Uuid, thread_id: Uuid, origin: Option<(Uuid, Uuid)>, content: String) {
     tokio::spawn(async move {
         let run_id = new_id();
-        emit(
-            &p,
-            owner,
-            frame(
-                "agent_started",
-                json!({"thread_id": thread_id, "run_id": run_id}),
-            ),
-        )
-        .await;
+        emit(&p, owner, frame("agent_started", json!({"thread_id": thread_id, "run_id": run_id}))).await;
         if chance(p.config.faults.ws_drop)
             && let Some(outbox) = origin.and_then(|(user, conn)| p.connections.one(user, conn))
         {
-            let _ = outbox
-                .send(Outgoing::Close(1011, "connection dropped"))
-                .await;
+            let _ = outbox.send(Outgoing::Close(1011, "connection dropped")).await;
         }
         let think = p.config.agent_latency;
         pause(think / 2).await;
-        let thought =
-            json!({"thread_id": thread_id, "run_id": run_id, "thought": "Reading the message"});
+        let thought = json!({"thread_id": thread_id, "run_id": run_id, "thought": "Reading the message"});
         emit(&p, owner, frame("agent_thinking", thought)).await;
         pause(think - think / 2).await;
         injected_delay(&p).await;

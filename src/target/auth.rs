@@ -17,10 +17,7 @@ use super::tokens::{TokenPair, TokenType};
 
 pub fn router(state: Shared) -> Router {
     Router::new()
-        .route(
-            "/health",
-            get(|| async { Json(json!({"status": "healthy", "service": "auth-service"})) }),
-        )
+        .route("/health", get(|| async { Json(json!({"status": "healthy", "service": "auth-service"})) }))
         .route("/auth/register", post(register))
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
@@ -84,17 +81,13 @@ async fn register(
         return Err(ApiError::unprocessable("Invalid email address"));
     }
     if body.password.chars().count() < 8 {
-        return Err(ApiError::unprocessable(
-            "Password must be at least 8 characters",
-        ));
+        return Err(ApiError::unprocessable("Password must be at least 8 characters"));
     }
     if p.store.by_email(&body.email).is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "User already exists"));
     }
     let hash = password::hash(body.password).await;
-    let name = body
-        .name
-        .unwrap_or_else(|| body.email.split('@').next().unwrap_or_default().to_owned());
+    let name = body.name.unwrap_or_else(|| body.email.split('@').next().unwrap_or_default().to_owned());
     let plan = body.plan_tier.unwrap_or(PlanTier::Free);
     // A concurrent registration of the same email may have won while we hashed.
     let user = p
@@ -105,10 +98,7 @@ async fn register(
     Ok((StatusCode::CREATED, Json(pair_with_user(pair, &user))))
 }
 
-async fn login(
-    State(p): State<Shared>,
-    ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<Value>, ApiError> {
+async fn login(State(p): State<Shared>, ApiJson(body): ApiJson<LoginBody>) -> Result<Json<Value>, ApiError> {
     let invalid = || ApiError::unauthorized("Invalid credentials");
     let user = p.store.by_email(&body.email).ok_or_else(invalid)?;
     if !password::verify(body.password, user.password_hash.clone()).await {
@@ -129,9 +119,7 @@ async fn refresh(
         .ok()
         .and_then(|id| p.store.user(id))
         .ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
-    let pair = p
-        .sessions
-        .rotate(&p.jwt, &user, &claims, p.config.faults.refresh_reuse)?;
+    let pair = p.sessions.rotate(&p.jwt, &user, &claims, p.config.faults.refresh_reuse)?;
     Ok(Json(pair))
 }
 
@@ -147,9 +135,8 @@ async fn validate(
     State(p): State<Shared>,
     ApiJson(body): ApiJson<ValidateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (user, claims) = p
-        .authenticate(&body.token, Service::Auth)
-        .map_err(|_| ApiError::unauthorized("Invalid token"))?;
+    let (user, claims) =
+        p.authenticate(&body.token, Service::Auth).map_err(|_| ApiError::unauthorized("Invalid token"))?;
     Ok(Json(json!({
         "valid": true,
         "user_id": user.id,
@@ -161,9 +148,7 @@ async fn validate(
 
 async fn verify(State(p): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let (user, _) = p.authenticate_bearer(&headers, Service::Auth)?;
-    Ok(Json(
-        json!({"valid": true, "user_id": user.id, "email": user.email}),
-    ))
+    Ok(Json(json!({"valid": true, "user_id": user.id, "email": user.email})))
 }
 
 async fn me(State(p): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -178,9 +163,7 @@ mod tests {
         for good in ["a@b.co", "first.last+tag@example.com"] {
             assert!(super::valid_email(good), "{good}");
         }
-        for bad in [
-            "", "plain", "@b.co", "a@b", "a@@b.co", "a b@c.co", "a@.co", "a@co.",
-        ] {
+        for bad in ["", "plain", "@b.co", "a@b", "a@@b.co", "a b@c.co", "a@.co", "a@co."] {
             assert!(!super::valid_email(bad), "{bad}");
         }
     }

@@ -27,22 +27,13 @@ pub fn router(state: Shared) -> Router {
     let api = Router::new()
         .route("/api/users/profile", get(profile))
         .route("/api/threads", get(list_threads).post(create_thread))
-        .route(
-            "/api/threads/{id}",
-            get(get_thread).put(update_thread).delete(delete_thread),
-        )
-        .route(
-            "/api/threads/{id}/messages",
-            get(list_messages).post(post_message),
-        )
+        .route("/api/threads/{id}", get(get_thread).put(update_thread).delete(delete_thread))
+        .route("/api/threads/{id}/messages", get(list_messages).post(post_message))
         .route("/api/v1/user/quota", get(quota))
         .route("/api/history/export", get(export))
         .route_layer(from_fn_with_state(state.clone(), guard::api));
     Router::new()
-        .route(
-            "/health",
-            get(|| async { Json(json!({"status": "healthy", "service": "netra-backend"})) }),
-        )
+        .route("/health", get(|| async { Json(json!({"status": "healthy", "service": "netra-backend"})) }))
         .route("/ws", get(ws::upgrade))
         .merge(api)
         .layer(from_fn_with_state(state.clone(), guard::delay))
@@ -52,18 +43,16 @@ pub fn router(state: Shared) -> Router {
 type Caller = Extension<AuthUser>;
 
 async fn profile(Extension(AuthUser(user)): Caller) -> Json<Value> {
-    Json(
-        json!({"user_id": user.id, "email": user.email, "name": user.name, "plan_tier": user.plan}),
-    )
+    Json(json!({"user_id": user.id, "email": user.email, "name": user.name, "plan_tier": user.plan}))
 }
 
 /// `?limit=&offset=`: a value that is not a number is a 422 naming it.
 fn paging(query: &HashMap<String, String>) -> Result<(usize, usize), ApiError> {
     let number = |key: &str, default: usize| match query.get(key) {
         None => Ok(default),
-        Some(v) => v.parse::<usize>().map_err(|_| {
-            ApiError::unprocessable(format!("`{key}` must be a non-negative integer"))
-        }),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| ApiError::unprocessable(format!("`{key}` must be a non-negative integer"))),
     };
     Ok((number("limit", 50)?.min(1000), number("offset", 0)?))
 }
@@ -92,10 +81,7 @@ async fn create_thread(
     Extension(AuthUser(user)): Caller,
     ApiJson(body): ApiJson<ThreadBody>,
 ) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::CREATED,
-        Json(p.store.create_thread(&user, body.title, body.metadata)),
-    )
+    (StatusCode::CREATED, Json(p.store.create_thread(&user, body.title, body.metadata)))
 }
 
 /// A thread id from the path; anything that is not an id cannot name a thread: 404.
@@ -108,9 +94,7 @@ async fn get_thread(
     Extension(AuthUser(user)): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = p
-        .store
-        .thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    let thread = p.store.thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
     Ok(Json(thread.to_json()))
 }
 
@@ -120,9 +104,7 @@ async fn update_thread(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ThreadBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut thread = p
-        .store
-        .thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    let mut thread = p.store.thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
     thread.update(body.title, body.metadata);
     Ok(Json(thread.to_json()))
 }
@@ -132,8 +114,7 @@ async fn delete_thread(
     Extension(AuthUser(user)): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    p.store
-        .delete_thread(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    p.store.delete_thread(user.id, thread_id(&id)?, p.config.faults.idor)?;
     Ok(Json(json!({"success": true})))
 }
 
@@ -142,12 +123,8 @@ async fn list_messages(
     Extension(AuthUser(user)): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = p
-        .store
-        .thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
-    Ok(Json(
-        json!({"thread_id": thread.id, "total": thread.messages.len(), "messages": thread.messages}),
-    ))
+    let thread = p.store.thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    Ok(Json(json!({"thread_id": thread.id, "total": thread.messages.len(), "messages": thread.messages})))
 }
 
 #[derive(Deserialize)]
@@ -166,21 +143,13 @@ async fn post_message(
     if body.content.trim().is_empty() {
         return Err(ApiError::unprocessable("`content` must not be empty"));
     }
-    let owner = p
-        .store
-        .thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?
-        .owner;
-    if !user.state().quota.try_use(user.plan) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            agent::QUOTA_EXCEEDED_MESSAGE,
-        ));
-    }
     let thread = thread_id(&id)?;
-    let message = p
-        .store
-        .append(thread, Role::User, body.content.clone())
-        .ok_or_else(|| Denied::NotFound)?;
+    let owner = p.store.thread_mut(user.id, thread, p.config.faults.idor)?.owner;
+    if !user.state().quota.try_use(user.plan) {
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, agent::QUOTA_EXCEEDED_MESSAGE));
+    }
+    // The thread may have been deleted since the check: then it is simply not found.
+    let message = p.store.append(thread, Role::User, body.content.clone()).ok_or(Denied::NotFound)?;
     agent::spawn_turn(p.clone(), owner, thread, None, body.content);
     Ok((StatusCode::CREATED, Json(json!(message))))
 }
@@ -214,10 +183,7 @@ async fn export(
     if p.config.faults.export_leak {
         threads.extend(p.store.foreign_threads(user.id, 1, true));
     }
-    let message_count: usize = threads
-        .iter()
-        .map(|t| t["messages"].as_array().map_or(0, Vec::len))
-        .sum();
+    let message_count: usize = threads.iter().map(|t| t["messages"].as_array().map_or(0, Vec::len)).sum();
     Ok(Json(json!({
         "export_id": new_id(),
         "generated_at": now_secs(),

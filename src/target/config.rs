@@ -38,10 +38,7 @@ impl Default for TargetConfig {
             jwt_secret: Secret::random(),
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(7 * 24 * 3600),
-            rate: Rate {
-                count: 60,
-                per: Duration::from_secs(60),
-            },
+            rate: Rate { count: 60, per: Duration::from_secs(60) },
             burst: 20,
             agent_latency: Duration::from_millis(5),
             faults: Faults::default(),
@@ -102,9 +99,7 @@ impl FromStr for Rate {
             other => parse_duration(other).map_err(|_| bad())?,
         };
         if count == 0 || per.is_zero() {
-            return Err(format!(
-                "invalid rate `{s}`: count and period must be above zero"
-            ));
+            return Err(format!("invalid rate `{s}`: count and period must be above zero"));
         }
         Ok(Rate { count, per })
     }
@@ -129,8 +124,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// A probability in [0, 1], written `0.2` or `20%`.
 fn parse_probability(s: &str) -> Result<f64, String> {
-    let bad =
-        || format!("invalid probability `{s}`: expected a number from 0 to 1, e.g. 0.2 or 20%");
+    let bad = || format!("invalid probability `{s}`: expected a number from 0 to 1, e.g. 0.2 or 20%");
     let value = match s.trim().strip_suffix('%') {
         Some(percent) => percent.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
         None => s.trim().parse::<f64>().map_err(|_| bad())?,
@@ -205,14 +199,10 @@ impl FromStr for Fault {
         let needs = |form: &str| format!("fault `{name}` needs a value: write {form}");
         let flag = |fault: Fault| match arg {
             None => Ok(fault),
-            Some(_) => Err(format!(
-                "fault `{name}` takes no value: write just `{name}`"
-            )),
+            Some(_) => Err(format!("fault `{name}` takes no value: write just `{name}`")),
         };
         let prob = |make: fn(f64) -> Fault, form: &str| {
-            arg.ok_or_else(|| needs(form))
-                .and_then(parse_probability)
-                .map(make)
+            arg.ok_or_else(|| needs(form)).and_then(parse_probability).map(make)
         };
         match name {
             "idor" => flag(Fault::Idor),
@@ -233,9 +223,9 @@ impl FromStr for Fault {
             }
             "stall" => {
                 let arg = arg.ok_or_else(|| needs("stall=200ms/2s"))?;
-                let (pause, every) = arg.split_once('/').ok_or_else(|| {
-                    format!("invalid stall `{arg}`: write DUR/EVERY, e.g. stall=200ms/2s")
-                })?;
+                let (pause, every) = arg
+                    .split_once('/')
+                    .ok_or_else(|| format!("invalid stall `{arg}`: write DUR/EVERY, e.g. stall=200ms/2s"))?;
                 let (pause, every) = (parse_duration(pause)?, parse_duration(every)?);
                 if pause.is_zero() || pause >= every {
                     return Err(format!(
@@ -244,10 +234,7 @@ impl FromStr for Fault {
                 }
                 Ok(Fault::Stall { pause, every })
             }
-            _ => Err(format!(
-                "unknown fault `{name}`; known faults: {}",
-                FAULT_NAMES.join(", ")
-            )),
+            _ => Err(format!("unknown fault `{name}`; known faults: {}", FAULT_NAMES.join(", "))),
         }
     }
 }
@@ -319,8 +306,7 @@ impl Faults {
         }
         if f.no_rate_limit && f.shared_rate_limit {
             return Err(
-                "faults `no-rate-limit` and `shared-rate-limit` contradict each other: keep one"
-                    .into(),
+                "faults `no-rate-limit` and `shared-rate-limit` contradict each other: keep one".into()
             );
         }
         Ok(f)
@@ -349,37 +335,18 @@ mod tests {
     #[test]
     fn faults_parse_with_their_values_and_refuse_bad_ones() {
         assert_eq!("idor".parse::<Fault>(), Ok(Fault::Idor));
-        assert_eq!(
-            "ws-crosstalk=25%".parse::<Fault>(),
-            Ok(Fault::WsCrosstalk(0.25))
-        );
+        assert_eq!("ws-crosstalk=25%".parse::<Fault>(), Ok(Fault::WsCrosstalk(0.25)));
         assert_eq!(
             "stall=200ms/2s".parse::<Fault>(),
-            Ok(Fault::Stall {
-                pause: Duration::from_millis(200),
-                every: Duration::from_secs(2)
-            })
+            Ok(Fault::Stall { pause: Duration::from_millis(200), every: Duration::from_secs(2) })
         );
-        assert_eq!(
-            "latency=50ms".parse::<Fault>(),
-            Ok(Fault::Latency(Duration::from_millis(50)))
-        );
-        for written in [
-            "stall=200ms/2s",
-            "ws-drop=0.5",
-            "no-revoke",
-            "latency=1s 500ms",
-        ] {
+        assert_eq!("latency=50ms".parse::<Fault>(), Ok(Fault::Latency(Duration::from_millis(50))));
+        for written in ["stall=200ms/2s", "ws-drop=0.5", "no-revoke", "latency=1s 500ms"] {
             assert_eq!(written.parse::<Fault>().unwrap().to_string(), written);
         }
         let unknown = "idorr".parse::<Fault>().unwrap_err();
         assert!(unknown.contains("unknown fault `idorr`") && unknown.contains("list-leak"));
-        assert!(
-            "latency"
-                .parse::<Fault>()
-                .unwrap_err()
-                .contains("latency=50ms")
-        );
+        assert!("latency".parse::<Fault>().unwrap_err().contains("latency=50ms"));
         assert!("idor=1".parse::<Fault>().is_err());
         assert!("error-rate=1.5".parse::<Fault>().is_err());
         assert!("stall=2s/1s".parse::<Fault>().is_err());
@@ -396,15 +363,6 @@ mod tests {
     #[test]
     fn secret_debug_never_shows_the_value() {
         let s = Secret::new("hunter2-very-secret");
-        assert!(
-            !format!(
-                "{:?}",
-                TargetConfig {
-                    jwt_secret: s,
-                    ..Default::default()
-                }
-            )
-            .contains("hunter2")
-        );
+        assert!(!format!("{:?}", TargetConfig { jwt_secret: s, ..Default::default() }).contains("hunter2"));
     }
 }

@@ -21,10 +21,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<Cow<'static, str>>) -> ApiError {
-        ApiError {
-            status,
-            detail: detail.into(),
-        }
+        ApiError { status, detail: detail.into() }
     }
 
     pub fn unauthorized(detail: impl Into<Cow<'static, str>>) -> ApiError {
@@ -53,12 +50,9 @@ impl From<Denied> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, axum::Json(json!({"detail": self.detail}))).into_response();
+        let mut response = (self.status, axum::Json(json!({"detail": self.detail}))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -29,15 +29,12 @@ pub async fn api(State(p): State<Shared>, mut req: Request, next: Next) -> Respo
     let faults = &p.config.faults;
     let mut response = match decision {
         Some(d) if !d.allowed => {
-            let mut r =
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded").into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(d.retry_after));
+            let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded").into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(d.retry_after));
             r
         }
         _ if chance(faults.error_rate) => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-                .into_response()
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
         }
         _ => {
             req.extensions_mut().insert(AuthUser(user));
@@ -45,11 +42,7 @@ pub async fn api(State(p): State<Shared>, mut req: Request, next: Next) -> Respo
         }
     };
     if chance(faults.garbage) {
-        response = (
-            StatusCode::OK,
-            "<html><body>502 upstream hiccup</body></html>",
-        )
-            .into_response();
+        response = (StatusCode::OK, "<html><body>502 upstream hiccup</body></html>").into_response();
     }
     if let Some(d) = decision {
         rate_headers(response.headers_mut(), &d);
@@ -102,18 +95,9 @@ mod tests {
     #[test]
     fn stall_waits_only_inside_the_window() {
         let (pause, every) = (Duration::from_millis(200), Duration::from_secs(2));
-        assert_eq!(
-            stall_wait(Duration::from_millis(50), pause, every),
-            Duration::from_millis(150)
-        );
-        assert_eq!(
-            stall_wait(Duration::from_millis(500), pause, every),
-            Duration::ZERO
-        );
-        assert_eq!(
-            stall_wait(Duration::from_millis(2100), pause, every),
-            Duration::from_millis(100)
-        );
+        assert_eq!(stall_wait(Duration::from_millis(50), pause, every), Duration::from_millis(150));
+        assert_eq!(stall_wait(Duration::from_millis(500), pause, every), Duration::ZERO);
+        assert_eq!(stall_wait(Duration::from_millis(2100), pause, every), Duration::from_millis(100));
     }
 
     #[test]

@@ -58,10 +58,7 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn full(burst: u32) -> Bucket {
-        Bucket {
-            tokens: f64::from(burst),
-            last: Instant::now(),
-        }
+        Bucket { tokens: f64::from(burst), last: Instant::now() }
     }
 
     pub fn take(&mut self, rate: Rate, burst: u32, now: Instant) -> Decision {
@@ -75,11 +72,7 @@ impl Bucket {
             self.tokens -= 1.0;
         }
         let to_full = ((capacity - self.tokens) / per_sec).ceil() as u64;
-        let retry_after = if allowed {
-            0
-        } else {
-            ((1.0 - self.tokens) / per_sec).ceil().max(1.0) as u64
-        };
+        let retry_after = if allowed { 0 } else { ((1.0 - self.tokens) / per_sec).ceil().max(1.0) as u64 };
         Decision {
             allowed,
             limit: burst,
@@ -131,33 +124,16 @@ mod tests {
 
     #[test]
     fn bucket_allows_the_burst_then_refills_at_the_rate() {
-        let rate = Rate {
-            count: 60,
-            per: Duration::from_secs(60),
-        };
+        let rate = Rate { count: 60, per: Duration::from_secs(60) };
         let start = Instant::now();
-        let mut bucket = Bucket {
-            tokens: 3.0,
-            last: start,
-        };
+        let mut bucket = Bucket { tokens: 3.0, last: start };
         let taken: Vec<_> = (0..4).map(|_| bucket.take(rate, 3, start)).collect();
         assert_eq!(taken.iter().filter(|d| d.allowed).count(), 3);
         assert_eq!(taken[0].remaining, 2);
         let refused = taken[3];
-        assert_eq!(
-            (refused.remaining, refused.retry_after, refused.limit),
-            (0, 1, 3)
-        );
-        assert!(
-            bucket
-                .take(rate, 3, start + Duration::from_millis(1010))
-                .allowed
-        );
-        assert!(
-            !bucket
-                .take(rate, 3, start + Duration::from_millis(1020))
-                .allowed
-        );
+        assert_eq!((refused.remaining, refused.retry_after, refused.limit), (0, 1, 3));
+        assert!(bucket.take(rate, 3, start + Duration::from_millis(1010)).allowed);
+        assert!(!bucket.take(rate, 3, start + Duration::from_millis(1020)).allowed);
     }
 
     #[test]

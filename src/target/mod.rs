@@ -104,35 +104,24 @@ async fn bind(service: &str, addr: SocketAddr, flag: &str) -> anyhow::Result<Tcp
 }
 
 /// Serves both services on listeners the caller bound, until [`TargetHandle::shutdown`].
-pub fn serve(
-    auth: TcpListener,
-    backend: TcpListener,
-    config: TargetConfig,
-) -> anyhow::Result<TargetHandle> {
-    let auth_addr = auth
-        .local_addr()
-        .context("reading the auth listener's address")?;
-    let backend_addr = backend
-        .local_addr()
-        .context("reading the backend listener's address")?;
+pub fn serve(auth: TcpListener, backend: TcpListener, config: TargetConfig) -> anyhow::Result<TargetHandle> {
+    let auth_addr = auth.local_addr().context("reading the auth listener's address")?;
+    let backend_addr = backend.local_addr().context("reading the backend listener's address")?;
     let (stop, stopped) = watch::channel(false);
     let platform = Arc::new(state::Platform::new(config, stopped.clone()));
-    let servers = [
-        (auth, auth::router(platform.clone())),
-        (backend, backend::router(platform)),
-    ]
-    .into_iter()
-    .map(|(listener, router)| {
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|down| *down).await;
-                })
-                .await
+    let servers = [(auth, auth::router(platform.clone())), (backend, backend::router(platform))]
+        .into_iter()
+        .map(|(listener, router)| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|down| *down).await;
+                    })
+                    .await
+            })
         })
-    })
-    .collect();
+        .collect();
     Ok(TargetHandle {
         auth_addr,
         backend_addr,

@@ -54,11 +54,7 @@ impl Platform {
 
     /// Verifies an access token and finds its user: signature, expiry, type, revocation, and
     /// that the user exists.
-    pub fn authenticate(
-        &self,
-        token: &str,
-        service: Service,
-    ) -> Result<(Arc<User>, Claims), ApiError> {
+    pub fn authenticate(&self, token: &str, service: Service) -> Result<(Arc<User>, Claims), ApiError> {
         let claims = if service == Service::Backend && self.config.faults.weak_jwt {
             self.jwt.verify_unsigned(token, TokenType::Access)?
         } else {
@@ -95,10 +91,7 @@ impl Platform {
         }
         let (rate, burst, now) = (self.config.rate, self.config.burst, Instant::now());
         Some(if faults.shared_rate_limit {
-            self.shared_bucket
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(rate, burst, now)
+            self.shared_bucket.lock().unwrap_or_else(|e| e.into_inner()).take(rate, burst, now)
         } else {
             user.state().bucket.take(rate, burst, now)
         })

@@ -125,12 +125,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(burst: u32) -> Store {
-        Store {
-            users: DashMap::new(),
-            by_email: DashMap::new(),
-            threads: DashMap::new(),
-            burst,
-        }
+        Store { users: DashMap::new(), by_email: DashMap::new(), threads: DashMap::new(), burst }
     }
 
     /// Adds a user unless the (lower-cased) email is taken.
@@ -198,10 +193,7 @@ impl Store {
             updated_at: now,
             messages: Vec::new(),
         };
-        thread.update(
-            Some(title.unwrap_or_else(|| "New conversation".into())),
-            metadata,
-        );
+        thread.update(Some(title.unwrap_or_else(|| "New conversation".into())), metadata);
         let json = thread.to_json();
         state.threads.push(thread.id);
         self.threads.insert(thread.id, thread);
@@ -212,17 +204,11 @@ impl Store {
     /// created on first use.
     pub fn default_thread(&self, user: &User) -> Uuid {
         let mut state = user.state();
-        if let Some(id) = state
-            .default_thread
-            .filter(|id| self.threads.contains_key(id))
-        {
+        if let Some(id) = state.default_thread.filter(|id| self.threads.contains_key(id)) {
             return id;
         }
         let json = self.insert_thread(user, &mut state, Some("Default conversation".into()), None);
-        let id = json["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .expect("fresh thread id");
+        let id = json["id"].as_str().and_then(|s| s.parse().ok()).expect("fresh thread id");
         state.default_thread = Some(id);
         id
     }
@@ -258,13 +244,7 @@ impl Store {
     /// Appends a message to a thread that exists (ownership was checked by the caller).
     pub fn append(&self, thread_id: Uuid, role: Role, content: String) -> Option<Message> {
         let mut thread = self.threads.get_mut(&thread_id)?;
-        let message = Message {
-            id: new_id(),
-            thread_id,
-            role,
-            content,
-            created_at: now_secs(),
-        };
+        let message = Message { id: new_id(), thread_id, role, content, created_at: now_secs() };
         thread.messages.push(message.clone());
         thread.updated_at = message.created_at;
         Some(message)
@@ -272,26 +252,14 @@ impl Store {
 
     /// The user's threads, newest first, as JSON.
     pub fn list(&self, user: &User, limit: usize, offset: usize) -> Vec<Value> {
-        let ids: Vec<Uuid> = user
-            .state()
-            .threads
-            .iter()
-            .rev()
-            .skip(offset)
-            .take(limit)
-            .copied()
-            .collect();
-        ids.iter()
-            .filter_map(|id| self.threads.get(id).map(|t| t.to_json()))
-            .collect()
+        let ids: Vec<Uuid> = user.state().threads.iter().rev().skip(offset).take(limit).copied().collect();
+        ids.iter().filter_map(|id| self.threads.get(id).map(|t| t.to_json())).collect()
     }
 
     /// Every thread of the user with its messages, for the export.
     pub fn threads_with_messages(&self, user: &User) -> Vec<Value> {
         let ids = user.state().threads.clone();
-        ids.iter()
-            .filter_map(|id| self.threads.get(id).map(|t| t.to_json_with_messages()))
-            .collect()
+        ids.iter().filter_map(|id| self.threads.get(id).map(|t| t.to_json_with_messages())).collect()
     }
 
     /// Up to `n` threads owned by someone other than `caller`: what the leak faults expose.
@@ -300,13 +268,7 @@ impl Store {
             .iter()
             .filter(|t| t.owner != caller && (!with_messages || !t.messages.is_empty()))
             .take(n)
-            .map(|t| {
-                if with_messages {
-                    t.to_json_with_messages()
-                } else {
-                    t.to_json()
-                }
-            })
+            .map(|t| if with_messages { t.to_json_with_messages() } else { t.to_json() })
             .collect()
     }
 }

@@ -69,9 +69,7 @@ pub struct TokenPair {
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Signs and checks tokens with the shared secret. Keys are built once.
@@ -141,8 +139,8 @@ impl Jwt {
     /// The `weak-jwt` fault: reads the claims without looking at the header or the signature,
     /// so any algorithm (including `none`) and any signature pass. Expiry and type still count.
     pub fn verify_unsigned(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
-        let claims: Claims = jsonwebtoken::dangerous::insecure_decode_claims(token)
-            .map_err(|_| TokenError::Invalid)?;
+        let claims: Claims =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| TokenError::Invalid)?;
         if claims.exp <= now_secs() {
             return Err(TokenError::Expired);
         }
@@ -176,20 +174,8 @@ impl Sessions {
         let (access_jti, refresh_jti) = (new_id().to_string(), new_id().to_string());
         let access_token = jwt.sign(user, TokenType::Access, access_jti.clone());
         let refresh_token = jwt.sign(user, TokenType::Refresh, refresh_jti.clone());
-        self.issued.insert(
-            access_jti,
-            Issued {
-                family,
-                retired: false,
-            },
-        );
-        self.issued.insert(
-            refresh_jti,
-            Issued {
-                family,
-                retired: false,
-            },
-        );
+        self.issued.insert(access_jti, Issued { family, retired: false });
+        self.issued.insert(refresh_jti, Issued { family, retired: false });
         TokenPair {
             access_token,
             refresh_token,
@@ -201,9 +187,7 @@ impl Sessions {
     /// Whether this token's family was revoked. Tokens this target did not issue have no family
     /// and are judged by their signature alone.
     pub fn is_revoked(&self, jti: &str) -> bool {
-        self.issued
-            .get(jti)
-            .is_some_and(|t| self.revoked.contains(&t.family))
+        self.issued.get(jti).is_some_and(|t| self.revoked.contains(&t.family))
     }
 
     /// Exchanges a verified refresh token for a new pair. With `allow_reuse` (the
@@ -218,10 +202,7 @@ impl Sessions {
         let family = {
             // The entry's shard lock makes check-and-retire atomic: of two concurrent refreshes
             // with one token, exactly one wins.
-            let mut entry = self
-                .issued
-                .get_mut(&claims.jti)
-                .ok_or(TokenError::Invalid)?;
+            let mut entry = self.issued.get_mut(&claims.jti).ok_or(TokenError::Invalid)?;
             if self.revoked.contains(&entry.family) {
                 return Err(TokenError::Revoked);
             }

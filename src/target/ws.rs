@@ -28,11 +28,7 @@ const MAX_FRAME_BYTES: usize = 1 << 20;
 /// Small socket buffers keep a thousand idle connections cheap (ENGINE-NOTES.md).
 const BUFFER_BYTES: usize = 8 * 1024;
 
-pub async fn upgrade(
-    State(p): State<Shared>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
+pub async fn upgrade(State(p): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let token = bearer(&headers).or_else(|| subprotocol_token(&headers));
     let Some(token) = token else {
         return ApiError::unauthorized("Not authenticated").into_response();
@@ -63,10 +59,7 @@ async fn session(p: Shared, user: Arc<User>, socket: WebSocket) {
     let connection = new_id();
     let (outbox, mut queue) = mpsc::channel::<Outgoing>(64);
     let (mut sink, mut stream) = socket.split();
-    let hello = frame(
-        "connection_established",
-        json!({"connection_id": connection, "user_id": user.id}),
-    );
+    let hello = frame("connection_established", json!({"connection_id": connection, "user_id": user.id}));
     if sink.send(Message::Text(hello.into())).await.is_err() {
         return;
     }
@@ -75,10 +68,9 @@ async fn session(p: Shared, user: Arc<User>, socket: WebSocket) {
         while let Some(out) = queue.recv().await {
             let message = match out {
                 Outgoing::Frame(text) => Message::Text(text.into()),
-                Outgoing::Close(code, reason) => Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })),
+                Outgoing::Close(code, reason) => {
+                    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+                }
             };
             let closing = matches!(message, Message::Close(_));
             if sink.send(message).await.is_err() || closing {
@@ -112,20 +104,12 @@ async fn reply(outbox: &Outbox, kind: &str, payload: Value) {
 }
 
 async fn reply_error(outbox: &Outbox, code: &str, message: impl Into<String>) {
-    reply(
-        outbox,
-        "error",
-        json!({"code": code, "message": message.into()}),
-    )
-    .await;
+    reply(outbox, "error", json!({"code": code, "message": message.into()})).await;
 }
 
 async fn handle_text(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &Outbox, text: &str) {
     if text.len() > MAX_CHAT_BYTES {
-        let message = format!(
-            "message of {} bytes exceeds the {MAX_CHAT_BYTES}-byte limit",
-            text.len()
-        );
+        let message = format!("message of {} bytes exceeds the {MAX_CHAT_BYTES}-byte limit", text.len());
         return reply_error(outbox, "MESSAGE_TOO_LARGE", message).await;
     }
     let value: Value = match serde_json::from_str(text) {
@@ -136,66 +120,35 @@ async fn handle_text(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &Ou
         Some("ping") => reply(outbox, "pong", json!({"server_time": server_time()})).await,
         Some("user_message") => user_message(p, user, connection, outbox, &value["payload"]).await,
         Some(other) => {
-            reply_error(
-                outbox,
-                "INVALID_MESSAGE",
-                format!("unknown message type `{other}`"),
-            )
-            .await
+            reply_error(outbox, "INVALID_MESSAGE", format!("unknown message type `{other}`")).await
         }
         None => reply_error(outbox, "INVALID_MESSAGE", "a frame needs a string `type`").await,
     }
 }
 
 fn server_time() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-async fn user_message(
-    p: &Shared,
-    user: &Arc<User>,
-    connection: Uuid,
-    outbox: &Outbox,
-    payload: &Value,
-) {
-    let Some(content) = payload
-        .get("content")
-        .and_then(Value::as_str)
-        .filter(|c| !c.trim().is_empty())
+async fn user_message(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &Outbox, payload: &Value) {
+    let Some(content) = payload.get("content").and_then(Value::as_str).filter(|c| !c.trim().is_empty())
     else {
-        return reply_error(
-            outbox,
-            "INVALID_MESSAGE",
-            "`payload.content` must be a non-empty string",
-        )
-        .await;
+        return reply_error(outbox, "INVALID_MESSAGE", "`payload.content` must be a non-empty string").await;
     };
     let thread = match payload.get("thread_id") {
         None | Some(Value::Null) => p.store.default_thread(user),
         Some(raw) => {
             let Some(id) = raw.as_str().and_then(|s| s.parse::<Uuid>().ok()) else {
-                return reply_error(
-                    outbox,
-                    "INVALID_MESSAGE",
-                    "`payload.thread_id` must be a thread id",
-                )
-                .await;
+                return reply_error(outbox, "INVALID_MESSAGE", "`payload.thread_id` must be a thread id")
+                    .await;
             };
             match p.store.thread_mut(user.id, id, false).map(|_| ()) {
                 Ok(()) => id,
                 Err(Denied::Forbidden) => {
-                    return reply_error(outbox, "ACCESS_DENIED", "Access denied to this thread")
-                        .await;
+                    return reply_error(outbox, "ACCESS_DENIED", "Access denied to this thread").await;
                 }
                 Err(Denied::NotFound) => {
-                    return reply_error(
-                        outbox,
-                        "INVALID_MESSAGE",
-                        format!("thread {id} not found"),
-                    )
-                    .await;
+                    return reply_error(outbox, "INVALID_MESSAGE", format!("thread {id} not found")).await;
                 }
             }
         }
@@ -204,11 +157,5 @@ async fn user_message(
         return reply_error(outbox, "QUOTA_EXCEEDED", agent::QUOTA_EXCEEDED_MESSAGE).await;
     }
     p.store.append(thread, Role::User, content.to_owned());
-    agent::spawn_turn(
-        p.clone(),
-        user.id,
-        thread,
-        Some((user.id, connection)),
-        content.to_owned(),
-    );
+    agent::spawn_turn(p.clone(), user.id, thread, Some((user.id, connection)), content.to_owned());
 }

@@ -19,18 +19,12 @@ pub const SECRET: &str = "contract-test-secret";
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub fn config() -> TargetConfig {
-    TargetConfig {
-        jwt_secret: Secret::new(SECRET),
-        ..TargetConfig::default()
-    }
+    TargetConfig { jwt_secret: Secret::new(SECRET), ..TargetConfig::default() }
 }
 
 /// A config whose rate limit no test reaches unless it means to.
 pub fn roomy() -> TargetConfig {
-    TargetConfig {
-        burst: 100_000,
-        ..config()
-    }
+    TargetConfig { burst: 100_000, ..config() }
 }
 
 pub struct Env {
@@ -47,14 +41,8 @@ pub struct Account {
 }
 
 pub async fn start(config: TargetConfig) -> Env {
-    let target = target::start(config)
-        .await
-        .expect("target starts on port 0");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(WAIT)
-        .build()
-        .unwrap();
+    let target = target::start(config).await.expect("target starts on port 0");
+    let http = reqwest::Client::builder().no_proxy().timeout(WAIT).build().unwrap();
     Env { target, http }
 }
 
@@ -99,25 +87,19 @@ impl Env {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let (s, _, b) = self
-            .call(Method::GET, &self.api(path), Some(token), None)
-            .await;
+        let (s, _, b) = self.call(Method::GET, &self.api(path), Some(token), None).await;
         (s, b)
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        let (s, _, b) = self
-            .call(Method::POST, &self.api(path), Some(token), Some(body))
-            .await;
+        let (s, _, b) = self.call(Method::POST, &self.api(path), Some(token), Some(body)).await;
         (s, b)
     }
 
     pub async fn register_as(&self, plan: &str) -> Account {
         let (email, password) = (unique_email(), "correct-horse".to_owned());
         let body = json!({"email": email, "password": password, "plan_tier": plan});
-        let (status, _, b) = self
-            .call(Method::POST, &self.auth("/auth/register"), None, Some(body))
-            .await;
+        let (status, _, b) = self.call(Method::POST, &self.auth("/auth/register"), None, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "register: {b}");
         Account {
             id: b["user"]["id"].as_str().unwrap().to_owned(),
@@ -134,9 +116,7 @@ impl Env {
 
     /// Creates a thread and returns its id.
     pub async fn thread(&self, who: &Account, title: &str) -> String {
-        let (status, b) = self
-            .post("/api/threads", &who.access, json!({"title": title}))
-            .await;
+        let (status, b) = self.post("/api/threads", &who.access, json!({"title": title})).await;
         assert_eq!(status, StatusCode::CREATED, "create thread: {b}");
         b["id"].as_str().unwrap().to_owned()
     }
@@ -144,13 +124,8 @@ impl Env {
     pub async fn ws(&self, token: &str) -> Ws {
         let url = format!("ws://{}/ws", self.target.backend_addr());
         let mut req = url.into_client_request().unwrap();
-        req.headers_mut().insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-        );
-        let (stream, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("WebSocket upgrade");
+        req.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.expect("WebSocket upgrade");
         let mut ws = Ws { stream };
         assert_eq!(ws.next().await["type"], "connection_established");
         ws
@@ -158,17 +133,12 @@ impl Env {
 }
 
 pub struct Ws {
-    pub stream: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 }
 
 impl Ws {
     pub async fn send(&mut self, frame: Value) {
-        self.stream
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .unwrap();
+        self.stream.send(Message::Text(frame.to_string().into())).await.unwrap();
     }
 
     pub async fn send_raw(&mut self, text: String) {
@@ -178,9 +148,8 @@ impl Ws {
     /// The next frame: JSON for a text frame, `{"closed": code}` when the server closes.
     pub async fn next(&mut self) -> Value {
         loop {
-            let frame = tokio::time::timeout(WAIT, self.stream.next())
-                .await
-                .expect("a frame within the wait bound");
+            let frame =
+                tokio::time::timeout(WAIT, self.stream.next()).await.expect("a frame within the wait bound");
             match frame {
                 Some(Ok(Message::Text(t))) => {
                     return serde_json::from_str(t.as_str()).expect("server frames are JSON");
@@ -197,13 +166,11 @@ impl Ws {
     /// Sends a chat message and collects the frames of the turn, up to `agent_completed`,
     /// `error` or a close.
     pub async fn turn(&mut self, payload: Value) -> Vec<Value> {
-        self.send(json!({"type": "user_message", "payload": payload}))
-            .await;
+        self.send(json!({"type": "user_message", "payload": payload})).await;
         let mut frames = Vec::new();
         loop {
             let f = self.next().await;
-            let end =
-                f["type"] == "agent_completed" || f["type"] == "error" || f.get("closed").is_some();
+            let end = f["type"] == "agent_completed" || f["type"] == "error" || f.get("closed").is_some();
             frames.push(f);
             if end {
                 return frames;

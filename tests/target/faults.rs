@@ -11,25 +11,14 @@ use netra_load::target::{Fault, Faults, TargetConfig};
 
 fn with(faults: &[&str]) -> TargetConfig {
     let list: Vec<Fault> = faults.iter().map(|f| f.parse().unwrap()).collect();
-    TargetConfig {
-        faults: Faults::from_list(&list).unwrap(),
-        ..roomy()
-    }
+    TargetConfig { faults: Faults::from_list(&list).unwrap(), ..roomy() }
 }
 
 /// Runs `probe` against a target with `fault` (must be true) and a clean one (must be false).
 macro_rules! proves {
     ($fault:expr, $probe:ident) => {{
-        assert!(
-            $probe(&start(with(&[$fault])).await).await,
-            "`{}` did not show",
-            $fault
-        );
-        assert!(
-            !$probe(&start(roomy()).await).await,
-            "the clean target showed `{}`",
-            $fault
-        );
+        assert!($probe(&start(with(&[$fault])).await).await, "`{}` did not show", $fault);
+        assert!(!$probe(&start(roomy()).await).await, "the clean target showed `{}`", $fault);
     }};
 }
 
@@ -38,41 +27,16 @@ async fn idor(env: &Env) -> bool {
     let id = env.thread(&alice, "alice's").await;
     let path = env.api(&format!("/api/threads/{id}"));
     let read = env.call(Method::GET, &path, Some(&bob.access), None).await;
-    let write = env
-        .call(
-            Method::PUT,
-            &path,
-            Some(&bob.access),
-            Some(json!({"title": "bob was here"})),
-        )
-        .await;
-    let messages = env
-        .call(
-            Method::GET,
-            &format!("{path}/messages"),
-            Some(&bob.access),
-            None,
-        )
-        .await;
-    let delete = env
-        .call(Method::DELETE, &path, Some(&bob.access), None)
-        .await;
-    let all_ok = [&read, &write, &messages, &delete]
-        .iter()
-        .all(|r| r.0 == StatusCode::OK);
-    assert!(
-        all_ok
-            || [&read, &write, &messages, &delete]
-                .iter()
-                .all(|r| r.0 == StatusCode::FORBIDDEN)
-    );
+    let write = env.call(Method::PUT, &path, Some(&bob.access), Some(json!({"title": "bob was here"}))).await;
+    let messages = env.call(Method::GET, &format!("{path}/messages"), Some(&bob.access), None).await;
+    let delete = env.call(Method::DELETE, &path, Some(&bob.access), None).await;
+    let all_ok = [&read, &write, &messages, &delete].iter().all(|r| r.0 == StatusCode::OK);
+    assert!(all_ok || [&read, &write, &messages, &delete].iter().all(|r| r.0 == StatusCode::FORBIDDEN));
     if all_ok {
         assert_eq!(read.2["id"], id.as_str());
         assert_eq!(write.2["title"], "bob was here");
         assert_eq!(
-            env.get(&format!("/api/threads/{id}"), &alice.access)
-                .await
-                .0,
+            env.get(&format!("/api/threads/{id}"), &alice.access).await.0,
             StatusCode::NOT_FOUND,
             "deleted"
         );
@@ -90,10 +54,7 @@ async fn list_leak(env: &Env) -> bool {
     let id = env.thread(&alice, "alice's").await;
     env.thread(&bob, "bob's").await;
     let (_, list) = env.get("/api/threads", &bob.access).await;
-    list.as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t["id"] == id.as_str())
+    list.as_array().unwrap().iter().any(|t| t["id"] == id.as_str())
 }
 
 #[tokio::test]
@@ -119,15 +80,9 @@ async fn ws_crosstalk_sends_agent_events_to_another_users_connection() {
 async fn export_leak(env: &Env) -> bool {
     let (alice, bob) = (env.register().await, env.register().await);
     let thread = env.thread(&alice, "alice's").await;
-    env.post(
-        &format!("/api/threads/{thread}/messages"),
-        &alice.access,
-        json!({"content": "alice-canary"}),
-    )
-    .await;
-    let (_, export) = env
-        .get("/api/history/export?format=json", &bob.access)
+    env.post(&format!("/api/threads/{thread}/messages"), &alice.access, json!({"content": "alice-canary"}))
         .await;
+    let (_, export) = env.get("/api/history/export?format=json", &bob.access).await;
     export.to_string().contains("alice-canary")
 }
 
@@ -138,23 +93,9 @@ async fn export_leak_includes_another_users_messages() {
 
 async fn no_revoke(env: &Env) -> bool {
     let who = env.register().await;
-    env.call(
-        Method::POST,
-        &env.auth("/auth/logout"),
-        Some(&who.access),
-        None,
-    )
-    .await;
+    env.call(Method::POST, &env.auth("/auth/logout"), Some(&who.access), None).await;
     let refresh = json!({"refresh_token": who.refresh});
-    let refreshed = env
-        .call(
-            Method::POST,
-            &env.auth("/auth/refresh"),
-            None,
-            Some(refresh),
-        )
-        .await
-        .0;
+    let refreshed = env.call(Method::POST, &env.auth("/auth/refresh"), None, Some(refresh)).await.0;
     let used = env.get("/api/users/profile", &who.access).await.0;
     assert_eq!(used == StatusCode::OK, refreshed == StatusCode::OK);
     used == StatusCode::OK
@@ -172,10 +113,7 @@ async fn refresh_reuse(env: &Env) -> bool {
     let (first, _, pair) = env.call(Method::POST, &url, None, Some(body.clone())).await;
     assert_eq!(first, StatusCode::OK);
     let again = env.call(Method::POST, &url, None, Some(body)).await.0;
-    let family_alive = env
-        .get("/api/users/profile", pair["access_token"].as_str().unwrap())
-        .await
-        .0;
+    let family_alive = env.get("/api/users/profile", pair["access_token"].as_str().unwrap()).await.0;
     assert_eq!(again == StatusCode::OK, family_alive == StatusCode::OK);
     again == StatusCode::OK
 }
@@ -191,14 +129,7 @@ async fn limited(env: &Env) -> (usize, bool) {
     let mut refused = 0;
     let mut headers = false;
     for _ in 0..8 {
-        let (s, h, _) = env
-            .call(
-                Method::GET,
-                &env.api("/api/users/profile"),
-                Some(&who.access),
-                None,
-            )
-            .await;
+        let (s, h, _) = env.call(Method::GET, &env.api("/api/users/profile"), Some(&who.access), None).await;
         refused += usize::from(s == StatusCode::TOO_MANY_REQUESTS);
         headers |= h.contains_key("x-ratelimit-limit");
     }
@@ -207,14 +138,8 @@ async fn limited(env: &Env) -> (usize, bool) {
 
 #[tokio::test]
 async fn no_rate_limit_lets_every_request_through() {
-    let tight = |faults: &[&str]| TargetConfig {
-        burst: 3,
-        ..with(faults)
-    };
-    assert_eq!(
-        limited(&start(tight(&["no-rate-limit"])).await).await,
-        (0, false)
-    );
+    let tight = |faults: &[&str]| TargetConfig { burst: 3, ..with(faults) };
+    assert_eq!(limited(&start(tight(&["no-rate-limit"])).await).await, (0, false));
     assert_eq!(limited(&start(tight(&[])).await).await, (5, true));
 }
 
@@ -228,15 +153,8 @@ async fn shared_bucket(env: &Env) -> bool {
 
 #[tokio::test]
 async fn shared_rate_limit_lets_one_user_throttle_another() {
-    let slow = netra_load::target::Rate {
-        count: 1,
-        per: Duration::from_secs(60),
-    };
-    let tight = |faults: &[&str]| TargetConfig {
-        burst: 3,
-        rate: slow,
-        ..with(faults)
-    };
+    let slow = netra_load::target::Rate { count: 1, per: Duration::from_secs(60) };
+    let tight = |faults: &[&str]| TargetConfig { burst: 3, rate: slow, ..with(faults) };
     assert!(shared_bucket(&start(tight(&["shared-rate-limit"])).await).await);
     assert!(!shared_bucket(&start(tight(&[])).await).await);
 }
@@ -244,14 +162,8 @@ async fn shared_rate_limit_lets_one_user_throttle_another() {
 async fn weak_jwt(env: &Env) -> bool {
     let who = env.register().await;
     let forged = unsigned(&claims_of(&who.access));
-    let (me, _, _) = env
-        .call(Method::GET, &env.auth("/auth/me"), Some(&forged), None)
-        .await;
-    assert_eq!(
-        me,
-        StatusCode::UNAUTHORIZED,
-        "the auth service stays strict"
-    );
+    let (me, _, _) = env.call(Method::GET, &env.auth("/auth/me"), Some(&forged), None).await;
+    assert_eq!(me, StatusCode::UNAUTHORIZED, "the auth service stays strict");
     env.get("/api/users/profile", &forged).await.0 == StatusCode::OK
 }
 
@@ -276,10 +188,7 @@ async fn latency_is_added_to_every_backend_response_and_agent_reply() {
     let started = Instant::now();
     let mut ws = slow.ws(&who.access).await;
     ws.turn(json!({"content": "hi"})).await;
-    assert!(
-        started.elapsed() >= added * 2,
-        "upgrade and reply each delayed"
-    );
+    assert!(started.elapsed() >= added * 2, "upgrade and reply each delayed");
 
     let clean = start(roomy()).await;
     let who = clean.register().await;
@@ -293,17 +202,10 @@ async fn stall_pauses_the_whole_backend_then_resumes() {
     let env = start(with(&["stall=1s/30s"])).await;
     let who = env.register().await; // the auth service does not stall
     let started = Instant::now();
-    let together =
-        futures_util::future::join_all((0..4).map(|_| timed_profile(&env, &who.access))).await;
+    let together = futures_util::future::join_all((0..4).map(|_| timed_profile(&env, &who.access))).await;
     let stalled = started.elapsed();
-    assert!(
-        stalled >= Duration::from_millis(500),
-        "requests inside the window waited: {stalled:?}"
-    );
-    assert!(
-        together.iter().all(|d| *d * 2 >= stalled),
-        "all paused together: {together:?}"
-    );
+    assert!(stalled >= Duration::from_millis(500), "requests inside the window waited: {stalled:?}");
+    assert!(together.iter().all(|d| *d * 2 >= stalled), "all paused together: {together:?}");
     let after = timed_profile(&env, &who.access).await;
     assert!(after * 2 < stalled, "resumed after the window: {after:?}");
 }
@@ -313,14 +215,7 @@ async fn failures(env: &Env, n: usize) -> (usize, usize) {
     let who = env.register().await;
     let (mut errors, mut garbage) = (0, 0);
     for _ in 0..n {
-        let (s, _, b) = env
-            .call(
-                Method::GET,
-                &env.api("/api/users/profile"),
-                Some(&who.access),
-                None,
-            )
-            .await;
+        let (s, _, b) = env.call(Method::GET, &env.api("/api/users/profile"), Some(&who.access), None).await;
         errors += usize::from(s == StatusCode::INTERNAL_SERVER_ERROR);
         garbage += usize::from(s == StatusCode::OK && b.is_string());
     }
@@ -329,10 +224,7 @@ async fn failures(env: &Env, n: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn error_rate_gives_random_500s_in_proportion() {
-    assert_eq!(
-        failures(&start(with(&["error-rate=1"])).await, 20).await,
-        (20, 0)
-    );
+    assert_eq!(failures(&start(with(&["error-rate=1"])).await, 20).await, (20, 0));
     let (errors, _) = failures(&start(with(&["error-rate=0.5"])).await, 200).await;
     assert!((50..=150).contains(&errors), "{errors} of 200 at p=0.5");
     assert_eq!(failures(&start(roomy()).await, 200).await, (0, 0));
@@ -340,10 +232,7 @@ async fn error_rate_gives_random_500s_in_proportion() {
 
 #[tokio::test]
 async fn garbage_gives_non_json_bodies_with_status_200() {
-    assert_eq!(
-        failures(&start(with(&["garbage=1"])).await, 20).await,
-        (0, 20)
-    );
+    assert_eq!(failures(&start(with(&["garbage=1"])).await, 20).await, (0, 20));
     let (_, garbage) = failures(&start(with(&["garbage=0.5"])).await, 200).await;
     assert!((50..=150).contains(&garbage), "{garbage} of 200 at p=0.5");
 }
@@ -352,10 +241,7 @@ async fn dropped(env: &Env) -> bool {
     let who = env.register().await;
     let mut ws = env.ws(&who.access).await;
     let frames = ws.turn(json!({"content": "will you answer?"})).await;
-    assert_eq!(
-        frames[0]["type"], "agent_started",
-        "the turn started before any drop"
-    );
+    assert_eq!(frames[0]["type"], "agent_started", "the turn started before any drop");
     frames.last().unwrap().get("closed").is_some()
 }
 

@@ -15,8 +15,7 @@ async fn the_upgrade_is_refused_without_a_valid_token() {
     for auth in [None, Some("Bearer nonsense")] {
         let mut req = url.as_str().into_client_request().unwrap();
         if let Some(a) = auth {
-            req.headers_mut()
-                .insert("authorization", HeaderValue::from_static(a));
+            req.headers_mut().insert("authorization", HeaderValue::from_static(a));
         }
         match tokio_tungstenite::connect_async(req).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
@@ -31,21 +30,13 @@ async fn the_upgrade_is_refused_without_a_valid_token() {
 async fn a_subprotocol_token_works_and_the_server_selects_jwt_auth() {
     let env = start(config()).await;
     let who = env.register().await;
-    let mut req = format!("ws://{}/ws", env.target.backend_addr())
-        .into_client_request()
-        .unwrap();
+    let mut req = format!("ws://{}/ws", env.target.backend_addr()).into_client_request().unwrap();
     let offer = format!("jwt-auth, jwt.{}", who.access);
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_str(&offer).unwrap(),
-    );
-    let (mut stream, resp) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("upgrade with subprotocol token");
+    req.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_str(&offer).unwrap());
+    let (mut stream, resp) =
+        tokio_tungstenite::connect_async(req).await.expect("upgrade with subprotocol token");
     assert_eq!(resp.headers()["sec-websocket-protocol"], "jwt-auth");
-    let Some(Ok(first)) = stream.next().await else {
-        panic!("no first frame")
-    };
+    let Some(Ok(first)) = stream.next().await else { panic!("no first frame") };
     let first: serde_json::Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
     assert_eq!(first["type"], "connection_established");
     assert_eq!(first["payload"]["user_id"], who.id.as_str());
@@ -61,38 +52,19 @@ async fn a_turn_is_started_thinking_completed_and_quotes_the_message() {
     let kinds: Vec<_> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"agent_started"));
     assert_eq!(kinds.last(), Some(&"agent_completed"));
-    assert!(
-        kinds[1..kinds.len() - 1]
-            .iter()
-            .all(|k| *k == "agent_thinking"),
-        "{kinds:?}"
-    );
-    let (thread, run) = (
-        &frames[0]["payload"]["thread_id"],
-        &frames[0]["payload"]["run_id"],
-    );
+    assert!(kinds[1..kinds.len() - 1].iter().all(|k| *k == "agent_thinking"), "{kinds:?}");
+    let (thread, run) = (&frames[0]["payload"]["thread_id"], &frames[0]["payload"]["run_id"]);
     for f in &frames {
-        assert_eq!(
-            (&f["payload"]["thread_id"], &f["payload"]["run_id"]),
-            (thread, run)
-        );
+        assert_eq!((&f["payload"]["thread_id"], &f["payload"]["run_id"]), (thread, run));
     }
-    let reply = frames.last().unwrap()["payload"]["result"]["content"]
-        .as_str()
-        .unwrap();
+    let reply = frames.last().unwrap()["payload"]["result"]["content"].as_str().unwrap();
     assert!(reply.contains("what is 2+2?"), "{reply}");
 
     // No thread_id: the default thread, which now holds both messages; naming it again works.
-    let (_, msgs) = env
-        .get(
-            &format!("/api/threads/{}/messages", thread.as_str().unwrap()),
-            &who.access,
-        )
-        .await;
+    let (_, msgs) =
+        env.get(&format!("/api/threads/{}/messages", thread.as_str().unwrap()), &who.access).await;
     assert_eq!(msgs["total"], 2);
-    let again = ws
-        .turn(json!({"content": "and 3+3?", "thread_id": thread}))
-        .await;
+    let again = ws.turn(json!({"content": "and 3+3?", "thread_id": thread})).await;
     assert_eq!(again.last().unwrap()["type"], "agent_completed");
     assert_eq!(again[0]["payload"]["thread_id"], *thread);
 }
@@ -102,22 +74,15 @@ async fn another_users_thread_is_denied_and_its_events_never_cross() {
     let env = start(roomy()).await;
     let (alice, bob) = (env.register().await, env.register().await);
     let alice_thread = env.thread(&alice, "private").await;
-    let (mut alice_ws, mut alice_ws2, mut bob_ws) = (
-        env.ws(&alice.access).await,
-        env.ws(&alice.access).await,
-        env.ws(&bob.access).await,
-    );
+    let (mut alice_ws, mut alice_ws2, mut bob_ws) =
+        (env.ws(&alice.access).await, env.ws(&alice.access).await, env.ws(&bob.access).await);
 
-    let denied = bob_ws
-        .turn(json!({"content": "let me in", "thread_id": alice_thread}))
-        .await;
+    let denied = bob_ws.turn(json!({"content": "let me in", "thread_id": alice_thread})).await;
     assert_eq!(denied.len(), 1);
     assert_eq!(denied[0]["type"], "error");
     assert_eq!(denied[0]["payload"]["code"], "ACCESS_DENIED");
 
-    let frames = alice_ws
-        .turn(json!({"content": "secret plan", "thread_id": alice_thread}))
-        .await;
+    let frames = alice_ws.turn(json!({"content": "secret plan", "thread_id": alice_thread})).await;
     assert_eq!(frames.last().unwrap()["type"], "agent_completed");
     // Both of alice's connections get the turn.
     loop {
@@ -131,9 +96,8 @@ async fn another_users_thread_is_denied_and_its_events_never_cross() {
     let next = bob_ws.next().await;
     assert_eq!(next["type"], "pong", "bob received {next}");
     assert!(next["payload"]["server_time"].as_f64().unwrap() > 0.0);
-    let unknown = bob_ws
-        .turn(json!({"content": "x", "thread_id": "00000000-0000-4000-8000-000000000000"}))
-        .await;
+    let unknown =
+        bob_ws.turn(json!({"content": "x", "thread_id": "00000000-0000-4000-8000-000000000000"})).await;
     assert_eq!(unknown[0]["payload"]["code"], "INVALID_MESSAGE");
 }
 
@@ -144,15 +108,9 @@ async fn bad_frames_get_error_codes_and_the_connection_stays_usable() {
     let mut ws = env.ws(&who.access).await;
     let cases = [
         ("{not json".to_owned(), "JSON_ERROR"),
-        (
-            json!({"type": "dance", "payload": {}}).to_string(),
-            "INVALID_MESSAGE",
-        ),
+        (json!({"type": "dance", "payload": {}}).to_string(), "INVALID_MESSAGE"),
         (json!({"payload": {}}).to_string(), "INVALID_MESSAGE"),
-        (
-            json!({"type": "user_message", "payload": {}}).to_string(),
-            "INVALID_MESSAGE",
-        ),
+        (json!({"type": "user_message", "payload": {}}).to_string(), "INVALID_MESSAGE"),
         (
             json!({"type": "user_message", "payload": {"content": "x".repeat(9000)}}).to_string(),
             "MESSAGE_TOO_LARGE",
@@ -169,13 +127,7 @@ async fn bad_frames_get_error_codes_and_the_connection_stays_usable() {
         );
         assert!(f["payload"]["message"].is_string());
     }
-    assert_eq!(
-        ws.turn(json!({"content": "still here"}))
-            .await
-            .last()
-            .unwrap()["type"],
-        "agent_completed"
-    );
+    assert_eq!(ws.turn(json!({"content": "still here"})).await.last().unwrap()["type"], "agent_completed");
 }
 
 #[tokio::test]
@@ -185,21 +137,11 @@ async fn the_eleventh_free_chat_message_is_refused_with_quota_exceeded() {
     let mut ws = env.ws(&who.access).await;
     for i in 1..=10 {
         let frames = ws.turn(json!({"content": format!("message {i}")})).await;
-        assert_eq!(
-            frames.last().unwrap()["type"],
-            "agent_completed",
-            "message {i}"
-        );
+        assert_eq!(frames.last().unwrap()["type"], "agent_completed", "message {i}");
     }
     let refused = ws.turn(json!({"content": "message 11"})).await;
     assert_eq!(refused[0]["payload"]["code"], "QUOTA_EXCEEDED");
-    assert!(
-        refused[0]["payload"]["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("quota exceeded")
-    );
+    assert!(refused[0]["payload"]["message"].as_str().unwrap().to_lowercase().contains("quota exceeded"));
 }
 
 #[tokio::test]
@@ -210,8 +152,5 @@ async fn shutdown_closes_open_sessions_with_going_away() {
     let crate::common::Env { target, http: _ } = env;
     let stopping = tokio::spawn(target.shutdown());
     assert_eq!(ws.next().await, json!({"closed": 1001}));
-    tokio::time::timeout(crate::common::WAIT, stopping)
-        .await
-        .expect("shutdown finishes")
-        .unwrap();
+    tokio::time::timeout(crate::common::WAIT, stopping).await.expect("shutdown finishes").unwrap();
 }

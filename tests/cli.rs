@@ -45,16 +45,28 @@ fn a_port_in_use_is_named_with_exit_2() {
     refused(&["target", "--auth-addr", "127.0.0.1:0", "--backend-addr", &addr], &[&addr, "--backend-addr"]);
 }
 
+/// A running `netra-load target`; killed and reaped on drop, so a failing test leaves no process.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `netra-load target` on port 0 and reads stdout up to "serving until Ctrl-C".
-fn serve(extra: &[&str], secret_env: Option<&str>) -> (Child, Vec<String>) {
+fn serve(extra: &[&str], secret_env: Option<&str>) -> (Served, Vec<String>) {
     let mut cmd = Command::new(BIN);
     cmd.args(["target", "--auth-addr", "127.0.0.1:0", "--backend-addr", "127.0.0.1:0"]).args(extra);
     cmd.env_remove("NETRA_JWT_SECRET").stdout(Stdio::piped()).stderr(Stdio::piped());
     if let Some(secret) = secret_env {
         cmd.env("NETRA_JWT_SECRET", secret);
     }
-    let mut child = cmd.spawn().expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Served(cmd.spawn().expect("the binary starts"));
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -80,7 +92,8 @@ fn url(lines: &[String], label: &str) -> String {
     line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned()
 }
 
-fn interrupt_and_wait(mut child: Child) -> std::process::ExitStatus {
+fn interrupt_and_wait(mut served: Served) -> std::process::ExitStatus {
+    let child = &mut served.0;
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let deadline = std::time::Instant::now() + WAIT;
@@ -88,10 +101,7 @@ fn interrupt_and_wait(mut child: Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the target did not stop on Ctrl-C");
-        }
+        assert!(std::time::Instant::now() < deadline, "the target did not stop on Ctrl-C");
         std::thread::sleep(Duration::from_millis(20));
     }
 }

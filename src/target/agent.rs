@@ -75,6 +75,8 @@ impl Connections {
 }
 
 /// Sends a frame to the owner's connections and, under `ws-crosstalk`, maybe to a stranger's.
+/// The stranger is served first: once the owner has a turn's last event, whatever a stranger got
+/// of it is already queued, so a test can prove absence with a ping instead of a sleep.
 async fn emit(p: &Shared, owner: Uuid, text: String) {
     if chance(p.config.faults.ws_crosstalk)
         && let Some(stranger) = p.connections.someone_else(owner)

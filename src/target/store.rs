@@ -173,7 +173,7 @@ impl Store {
         metadata: Option<Map<String, Value>>,
     ) -> Value {
         let mut state = user.state();
-        self.insert_thread(user, &mut state, title, metadata)
+        self.insert_thread(user, &mut state, title, metadata).1
     }
 
     fn insert_thread(
@@ -182,7 +182,7 @@ impl Store {
         state: &mut UserState,
         title: Option<String>,
         metadata: Option<Map<String, Value>>,
-    ) -> Value {
+    ) -> (Uuid, Value) {
         let now = now_secs();
         let mut thread = Thread {
             id: new_id(),
@@ -194,10 +194,10 @@ impl Store {
             messages: Vec::new(),
         };
         thread.update(Some(title.unwrap_or_else(|| "New conversation".into())), metadata);
-        let json = thread.to_json();
-        state.threads.push(thread.id);
-        self.threads.insert(thread.id, thread);
-        json
+        let (id, json) = (thread.id, thread.to_json());
+        state.threads.push(id);
+        self.threads.insert(id, thread);
+        (id, json)
     }
 
     /// The user's default chat thread (used by WebSocket messages without `thread_id`),
@@ -207,8 +207,7 @@ impl Store {
         if let Some(id) = state.default_thread.filter(|id| self.threads.contains_key(id)) {
             return id;
         }
-        let json = self.insert_thread(user, &mut state, Some("Default conversation".into()), None);
-        let id = json["id"].as_str().and_then(|s| s.parse().ok()).expect("fresh thread id");
+        let (id, _) = self.insert_thread(user, &mut state, Some("Default conversation".into()), None);
         state.default_thread = Some(id);
         id
     }

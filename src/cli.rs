@@ -2,6 +2,7 @@
 //! once, by the command that uses them, and never read below that.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,13 +15,20 @@ use crate::target::{Fault, Rate, parse_duration};
     version,
     about = "Load-test the Netra platform and prove that no user sees another user's data"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// `run`'s flags, for `netra-load --users 100` without the word `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a load test (the default): personas run journeys, every step is timed, the run ends
+    /// with a verdict and reports.
+    Run(RunArgs),
     /// Serve the embedded reference Netra target (auth service and backend) until Ctrl-C.
     Target(TargetArgs),
 }
@@ -62,4 +70,55 @@ pub struct TargetArgs {
     /// Misbehave on purpose (repeatable); see the README's fault table.
     #[arg(long = "fault", value_name = "F")]
     pub faults: Vec<Fault>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Profile NAME (profiles/NAME.toml, else built in) or PATH to a .toml file.
+    #[arg(long, value_name = "NAME|PATH", default_value = "chat")]
+    pub profile: String,
+
+    /// Simulated users (overrides the profile).
+    #[arg(short = 'u', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub users: Option<u64>,
+
+    /// Users started per second (default: all within about one second).
+    #[arg(short = 'r', long, value_name = "R")]
+    pub increase_rate: Option<f64>,
+
+    /// How long the load runs, e.g. 30s or 5m (overrides the profile).
+    #[arg(short = 't', long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "iterations")]
+    pub run_time: Option<Duration>,
+
+    /// Journeys each user runs, instead of a run time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+
+    /// Auth service of a deployment to test (with --backend-url); none: the embedded target.
+    #[arg(long, value_name = "URL")]
+    pub auth_url: Option<String>,
+
+    /// Backend of a deployment to test (with --auth-url).
+    #[arg(long, value_name = "URL")]
+    pub backend_url: Option<String>,
+
+    /// Fault of the embedded target (repeatable); see the README's fault table.
+    #[arg(long = "target-fault", value_name = "F")]
+    pub target_faults: Vec<Fault>,
+
+    /// Folder that receives the run folder.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub report_dir: PathBuf,
+
+    /// Seed for the run's names (emails), so runs can be repeated.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Print nothing but errors; the reports are still written.
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// No progress display.
+    #[arg(long)]
+    pub no_progress: bool,
 }

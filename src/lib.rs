@@ -4,26 +4,45 @@
 //!
 //! # Layout
 //! - [`cli`]: clap types only.
+//! - [`config`]: profiles and the validated [`config::RunConfig`] (parse, then resolve).
 //! - [`target`]: the embedded reference Netra target, with fault knobs; a leaf module.
-//! - `serve`: the `netra-load target` subcommand.
+//! - [`client`]: speaks Netra over HTTP and WebSocket, for journeys and probes.
+//! - [`load`]: the only code that touches Goose: personas, journeys, progress.
+//! - [`metrics`]: HDR histograms and the collector; a leaf module.
+//! - [`verdict`]: targets judged on a report.
+//! - [`report`]: the report model and its renderers.
+//! - `run`, `serve`: the `run` and `target` subcommands.
 //!
 //! `main.rs` is a shim: it parses, calls [`run`] and maps the outcome to an exit code.
 
 pub mod cli;
+pub mod client;
+pub mod config;
+pub mod load;
+pub mod metrics;
+pub mod report;
+mod run;
 mod serve;
 pub mod target;
+pub mod verdict;
 
 /// Exit codes are API (see the README).
 pub mod exit {
     /// Every target met.
     pub const OK: u8 = 0;
+    /// A performance target missed.
+    pub const MISSED: u8 = 1;
     /// Usage or operational error: bad flag, bad profile, target unreachable or port in use.
     pub const USAGE: u8 = 2;
+    /// An isolation or security breach; wins over [`MISSED`].
+    pub const BREACH: u8 = 3;
 }
 
 /// Runs one command to completion.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
-        cli::Command::Target(args) => serve::run(args).await.map(|()| exit::OK),
+        Some(cli::Command::Target(args)) => serve::run(args).await.map(|()| exit::OK),
+        Some(cli::Command::Run(args)) => run::run(args).await,
+        None => run::run(cli.run).await,
     }
 }

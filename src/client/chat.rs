@@ -1,0 +1,130 @@
+//! A WebSocket chat session: connect with a bearer token, send `user_message`, wait for the end
+//! of the turn (`agent_completed` or `error`), timing the first event and the whole turn.
+//!
+//! Sockets use 8 KiB buffers (the defaults of 128 KiB each way dominate memory at a thousand
+//! users) and TCP_NODELAY (small frames otherwise wait ~40 ms for a delayed ACK).
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::CallError;
+
+const BUFFER_BYTES: usize = 8 * 1024;
+
+pub struct ChatSession {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    timeout: Duration,
+    pub connection_id: String,
+    pub user_id: String,
+}
+
+/// One finished turn.
+#[derive(Debug)]
+pub struct Turn {
+    pub thread_id: String,
+    pub reply: String,
+    /// From sending to the first event of the turn.
+    pub first_event: Duration,
+}
+
+impl ChatSession {
+    pub async fn connect(url: &str, token: &str, timeout: Duration) -> Result<ChatSession, CallError> {
+        let mut req =
+            url.into_client_request().map_err(|e| CallError::new("ws_error", format!("ws_connect: {e}")))?;
+        let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| CallError::new("ws_error", "ws_connect: the token is not a valid header value"))?;
+        req.headers_mut().insert("authorization", bearer);
+        let config =
+            WebSocketConfig::default().read_buffer_size(BUFFER_BYTES).write_buffer_size(BUFFER_BYTES);
+        let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+        let (stream, _) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| CallError::new("timeout", "ws_connect: no upgrade in time"))?
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(resp) => CallError::new(
+                    format!("ws_http_{}", resp.status().as_u16()),
+                    "ws_connect: upgrade refused",
+                ),
+                other => CallError::new("ws_error", format!("ws_connect: {other}")),
+            })?;
+        let mut session =
+            ChatSession { stream, timeout, connection_id: String::new(), user_id: String::new() };
+        let hello = session.next_frame("ws_connect").await?;
+        if hello["type"] != "connection_established" {
+            return Err(CallError::wrong(format!("ws_connect: first frame was `{}`", hello["type"])));
+        }
+        session.connection_id = hello["payload"]["connection_id"].as_str().unwrap_or_default().to_owned();
+        session.user_id = hello["payload"]["user_id"].as_str().unwrap_or_default().to_owned();
+        Ok(session)
+    }
+
+    /// The next JSON frame, within the timeout.
+    async fn next_frame(&mut self, what: &str) -> Result<Value, CallError> {
+        loop {
+            let frame = tokio::time::timeout(self.timeout, self.stream.next())
+                .await
+                .map_err(|_| CallError::new("timeout", format!("{what}: no frame in {:?}", self.timeout)))?;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(text.as_str())
+                        .map_err(|e| CallError::new("bad_body", format!("{what}: frame is not JSON: {e}")));
+                }
+                Some(Ok(Message::Close(c))) => {
+                    let code = c.map_or_else(|| "no code".to_owned(), |c| u16::from(c.code).to_string());
+                    return Err(CallError::new("ws_closed", format!("{what}: server closed ({code})")));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(CallError::new("ws_closed", format!("{what}: {e}"))),
+                None => return Err(CallError::new("ws_closed", format!("{what}: connection ended"))),
+            }
+        }
+    }
+
+    /// Sends `content` (to `thread_id`, or the default thread) and waits for the turn's end.
+    pub async fn turn(&mut self, content: &str, thread_id: Option<&str>) -> Result<Turn, CallError> {
+        let mut payload = json!({"content": content});
+        if let Some(thread) = thread_id {
+            payload["thread_id"] = json!(thread);
+        }
+        let frame = json!({"type": "user_message", "payload": payload}).to_string();
+        let sent = Instant::now();
+        self.stream
+            .send(Message::Text(frame.into()))
+            .await
+            .map_err(|e| CallError::new("ws_closed", format!("first_reply: send failed: {e}")))?;
+        let mut first_event = None;
+        loop {
+            let f = self.next_frame("first_reply").await?;
+            first_event.get_or_insert_with(|| sent.elapsed());
+            match f["type"].as_str() {
+                Some("agent_completed") => {
+                    let reply = f["payload"]["result"]["content"].as_str().unwrap_or_default().to_owned();
+                    let thread_id = f["payload"]["thread_id"].as_str().unwrap_or_default().to_owned();
+                    return Ok(Turn { thread_id, reply, first_event: first_event.unwrap_or_default() });
+                }
+                Some("error") => {
+                    let code = f["payload"]["code"].as_str().unwrap_or("UNKNOWN");
+                    let message = f["payload"]["message"].as_str().unwrap_or_default();
+                    return Err(CallError::new(
+                        format!("ws_{}", code.to_lowercase()),
+                        format!("first_reply: {message}"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Closes politely; errors are of no interest at that point.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.close(None)).await;
+    }
+}

@@ -1,0 +1,191 @@
+//! Speaks Netra (reference dialect) for journeys and probes: typed HTTP calls over one shared
+//! `reqwest::Client`, and a WebSocket chat session ([`chat::ChatSession`]) with per-turn timing.
+//!
+//! Every failure is a [`CallError`] with a *kind* (`connect`, `timeout`, `http_500`, `bad_body`,
+//! `ws_closed`, ...) for counting, and a detail for the sample message. Details never contain
+//! tokens or passwords: only what the server said, cut short.
+
+pub mod chat;
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+
+/// A failed call: what kind of failure (counted) and what happened (a sample).
+#[derive(Clone, Debug)]
+pub struct CallError {
+    pub kind: String,
+    pub detail: String,
+}
+
+impl CallError {
+    pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> CallError {
+        CallError { kind: kind.into(), detail: detail.into() }
+    }
+
+    /// A 2xx answer whose content is wrong (e.g. a list holding someone else's thread).
+    pub fn wrong(detail: impl Into<String>) -> CallError {
+        CallError::new("wrong_answer", detail)
+    }
+
+    fn from_reqwest(e: &reqwest::Error, what: &str) -> CallError {
+        let kind = if e.is_timeout() {
+            "timeout"
+        } else if e.is_connect() {
+            "connect"
+        } else if e.is_decode() || e.is_body() {
+            "bad_body"
+        } else {
+            "http_error"
+        };
+        // reqwest's Display names the URL, never headers: no token can leak here.
+        CallError::new(kind, format!("{what}: {e}"))
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// The tokens and id a login gives.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub user_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Where Netra is, and the shared HTTP client.
+#[derive(Clone, Debug)]
+pub struct Netra {
+    http: reqwest::Client,
+    auth: String,
+    backend: String,
+    ws: String,
+    timeout: Duration,
+}
+
+impl Netra {
+    /// `auth` and `backend` are base URLs (`http://host:port`); the WebSocket is the backend's
+    /// `/ws` over `ws://` (or `wss://` for https).
+    pub fn new(auth: &str, backend: &str, timeout: Duration) -> Result<Netra, String> {
+        let backend = backend.trim_end_matches('/').to_owned();
+        let ws = match backend.split_once("://") {
+            Some(("http", rest)) => format!("ws://{rest}/ws"),
+            Some(("https", rest)) => format!("wss://{rest}/ws"),
+            _ => return Err(format!("backend URL `{backend}` must start with http:// or https://")),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .pool_max_idle_per_host(usize::MAX)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Netra { http, auth: auth.trim_end_matches('/').to_owned(), backend, ws, timeout })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn ws_url(&self) -> &str {
+        &self.ws
+    }
+
+    /// Sends and expects `expected`; returns the JSON body.
+    async fn call(&self, what: &str, req: RequestBuilder, expected: StatusCode) -> Result<Value, CallError> {
+        let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        if status != expected {
+            let said = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]).into_owned();
+            return Err(CallError::new(
+                format!("http_{}", status.as_u16()),
+                format!("{what}: {status}: {said}"),
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::new("bad_body", format!("{what}: not JSON: {e}")))
+    }
+
+    fn api(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.backend)).bearer_auth(token)
+    }
+
+    pub async fn register(&self, email: &str, password: &str, plan: &str) -> Result<Login, CallError> {
+        let body = json!({"email": email, "password": password, "plan_tier": plan});
+        let req = self.http.post(format!("{}/auth/register", self.auth)).json(&body);
+        login_of(self.call("register", req, StatusCode::CREATED).await?)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Login, CallError> {
+        let body = json!({"email": email, "password": password});
+        let req = self.http.post(format!("{}/auth/login", self.auth)).json(&body);
+        login_of(self.call("login", req, StatusCode::OK).await?)
+    }
+
+    pub async fn profile(&self, token: &str) -> Result<Value, CallError> {
+        self.call("profile", self.api(Method::GET, "/api/users/profile", token), StatusCode::OK).await
+    }
+
+    /// Creates a thread; returns its id.
+    pub async fn create_thread(&self, token: &str, title: &str) -> Result<String, CallError> {
+        let req = self.api(Method::POST, "/api/threads", token).json(&json!({"title": title}));
+        let thread = self.call("create_thread", req, StatusCode::CREATED).await?;
+        str_field(&thread, "id", "create_thread")
+    }
+
+    pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
+        let req = self.api(Method::GET, &format!("/api/threads/{thread}/messages"), token);
+        self.call("history", req, StatusCode::OK).await
+    }
+
+    pub async fn list_threads(&self, token: &str) -> Result<Vec<Value>, CallError> {
+        let list =
+            self.call("list_threads", self.api(Method::GET, "/api/threads", token), StatusCode::OK).await?;
+        match list {
+            Value::Array(items) => Ok(items),
+            other => Err(CallError::new(
+                "bad_body",
+                format!("list_threads: expected a list, got {}", kind_of(&other)),
+            )),
+        }
+    }
+
+    pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {
+        chat::ChatSession::connect(&self.ws, token, self.timeout).await
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn str_field(v: &Value, key: &str, what: &str) -> Result<String, CallError> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| CallError::new("bad_body", format!("{what}: no string `{key}` in the answer")))
+}
+
+fn login_of(body: Value) -> Result<Login, CallError> {
+    Ok(Login {
+        access: str_field(&body, "access_token", "login")?,
+        refresh: str_field(&body, "refresh_token", "login")?,
+        user_id: body
+            .pointer("/user/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| CallError::new("bad_body", "login: no `user.id` in the answer"))?,
+    })
+}

@@ -1,0 +1,143 @@
+//! Parse, then resolve: clap's [`RunArgs`] and a profile become one validated [`RunConfig`].
+//! Nothing after this reads raw flags.
+
+pub mod profile;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::RunArgs;
+use crate::load::{PersonaPlan, Plan, Stop};
+use crate::target::{Faults, Rate, TargetConfig, parse_duration};
+use crate::verdict::Target;
+
+/// Where the load goes.
+#[derive(Clone, Debug)]
+pub enum Deployment {
+    /// Started in-process on port 0 with this configuration, stopped at the end.
+    Embedded(Box<TargetConfig>),
+    Remote {
+        auth_url: String,
+        backend_url: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub profile: profile::Loaded,
+    pub plan: Plan,
+    pub deployment: Deployment,
+    pub fault_names: Vec<String>,
+    pub targets: Vec<Target>,
+    pub cohort: usize,
+    pub report_dir: PathBuf,
+    pub seed: Option<u64>,
+    pub quiet: bool,
+    pub no_progress: bool,
+}
+
+const DEFAULT_RUN_TIME: Duration = Duration::from_secs(30);
+
+pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
+    let loaded = profile::load(&args.profile)?;
+    let p = &loaded.profile;
+    let at = |what: &str| format!("{}: {what}", loaded.source);
+    let users = args.users.map(|u| u as usize).or(p.run.users).unwrap_or(10);
+    if users == 0 {
+        return Err(at("users must be at least 1"));
+    }
+    // All users within about a second, never slower than 1000 a second (Goose's default is 1).
+    let increase_rate = match (args.increase_rate, &p.run.increase_rate) {
+        (Some(r), _) => r,
+        (None, Some(text)) => text
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| at(&format!("increase_rate `{text}` is not a number of users per second")))?,
+        (None, None) => users.max(1000) as f64,
+    };
+    if !(increase_rate.is_finite() && increase_rate > 0.0) {
+        return Err(format!("--increase-rate {increase_rate}: give a number of users per second above 0"));
+    }
+    let stop = match (args.run_time, args.iterations) {
+        (Some(d), _) => Stop::After(d),
+        (None, Some(n)) => Stop::Iterations(n as usize),
+        (None, None) => match (&p.run.run_time, p.run.iterations) {
+            (Some(_), Some(_)) => return Err(at("set run_time or iterations in [run], not both")),
+            (Some(t), None) => Stop::After(parse_duration(t).map_err(|e| at(&e))?),
+            (None, Some(n)) => Stop::Iterations(n),
+            (None, None) => Stop::After(DEFAULT_RUN_TIME),
+        },
+    };
+    if stop == Stop::After(Duration::ZERO) || stop == Stop::Iterations(0) {
+        return Err("the run would do nothing: give a run time of 1s or more, or 1 iteration or more".into());
+    }
+    let deployment = match (args.auth_url, args.backend_url) {
+        (None, None) => Deployment::Embedded(Box::new(embedded(&loaded, &args.target_faults)?)),
+        (Some(auth_url), Some(backend_url)) => {
+            if !args.target_faults.is_empty() {
+                return Err(
+                    "--target-fault only applies to the embedded target: drop it or drop the URLs".into()
+                );
+            }
+            for (flag, url) in [("--auth-url", &auth_url), ("--backend-url", &backend_url)] {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(format!("{flag} `{url}` must start with http:// or https://"));
+                }
+            }
+            Deployment::Remote { auth_url, backend_url }
+        }
+        _ => {
+            return Err(
+                "give both --auth-url and --backend-url, or neither to test the embedded target".into()
+            );
+        }
+    };
+    let mut targets = Vec::new();
+    for (name, rule) in &p.targets {
+        targets.push(Target::parse(name, rule).map_err(|e| at(&e))?);
+    }
+    let personas = p
+        .personas
+        .iter()
+        .map(|persona| PersonaPlan {
+            name: persona.name.clone(),
+            weight: persona.weight,
+            journey: persona.journey.clone(),
+            plan_tier: persona.plan_tier.clone(),
+        })
+        .collect();
+    let seed = args.seed;
+    let run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
+    Ok(RunConfig {
+        plan: Plan { users, increase_rate, stop, personas, run_tag },
+        deployment,
+        fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
+        targets,
+        cohort: p.run.cohort.unwrap_or(10),
+        report_dir: args.report_dir,
+        seed,
+        quiet: args.quiet,
+        no_progress: args.no_progress,
+        profile: loaded,
+    })
+}
+
+/// The embedded target, with the profile's `[target]` settings and the faults asked for.
+fn embedded(loaded: &profile::Loaded, faults: &[crate::target::Fault]) -> Result<TargetConfig, String> {
+    let t = &loaded.profile.target;
+    let at = |e: String| format!("{} [target]: {e}", loaded.source);
+    let mut config = TargetConfig { faults: Faults::from_list(faults)?, ..TargetConfig::default() };
+    if let Some(rate) = &t.rate_limit {
+        config.rate = rate.parse::<Rate>().map_err(at)?;
+    }
+    if let Some(burst) = t.burst {
+        config.burst = burst.max(1);
+    }
+    if let Some(latency) = &t.agent_latency {
+        config.agent_latency = parse_duration(latency).map_err(at)?;
+    }
+    if let Some(ttl) = &t.access_ttl {
+        config.access_ttl = parse_duration(ttl).map_err(at)?;
+    }
+    Ok(config)
+}

@@ -1,0 +1,227 @@
+//! Run profiles: TOML files naming the run defaults, the weighted personas and the targets.
+//!
+//! A NAME is looked up as `profiles/NAME.toml` under the working directory, then among the
+//! profiles built into the binary; anything with a `/` or ending in `.toml` is read as a path.
+//! Unknown keys, journeys and plan tiers are errors naming the file, the line and the closest
+//! valid name.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The profiles shipped in `profiles/`, built into the binary so they work from any folder.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("chat", include_str!("../../profiles/chat.toml")),
+    ("smoke", include_str!("../../profiles/smoke.toml")),
+];
+
+/// The journeys this build can run.
+pub const JOURNEYS: &[&str] = &["signup-chat"];
+const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub run: RunDefaults,
+    /// Settings of the embedded target, when it is the one tested.
+    #[serde(default)]
+    pub target: TargetSettings,
+    #[serde(rename = "persona")]
+    pub personas: Vec<Persona>,
+    /// `metric = "< threshold"`, e.g. `"journey.signup-chat.p99" = "< 5s"`.
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunDefaults {
+    pub users: Option<usize>,
+    /// Users started per second (a number), or e.g. `100/1s` in Goose's syntax.
+    pub increase_rate: Option<String>,
+    pub run_time: Option<String>,
+    pub iterations: Option<usize>,
+    /// Size of the cohort timed from the run's start (default 10).
+    pub cohort: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    pub rate_limit: Option<String>,
+    pub burst: Option<u32>,
+    pub agent_latency: Option<String>,
+    pub access_ttl: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persona {
+    pub name: String,
+    #[serde(default = "one")]
+    pub weight: usize,
+    pub journey: String,
+    #[serde(default = "free")]
+    pub plan_tier: String,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn free() -> String {
+    "free".into()
+}
+
+/// A loaded profile and where it came from (a path, or `built-in:NAME`).
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub name: String,
+    pub source: String,
+    pub profile: Profile,
+}
+
+/// Finds and parses a profile by name or path.
+pub fn load(name_or_path: &str) -> Result<Loaded, String> {
+    let is_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
+    let local = Path::new("profiles").join(format!("{name_or_path}.toml"));
+    let (source, text) = if is_path {
+        let text = std::fs::read_to_string(name_or_path)
+            .map_err(|e| format!("cannot read profile {name_or_path}: {e}"))?;
+        (name_or_path.to_owned(), text)
+    } else if local.is_file() {
+        let text = std::fs::read_to_string(&local)
+            .map_err(|e| format!("cannot read profile {}: {e}", local.display()))?;
+        (local.display().to_string(), text)
+    } else if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+        (format!("built-in:{name_or_path}"), (*text).to_owned())
+    } else {
+        let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+        let hint = closest(name_or_path, &names).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+        return Err(format!(
+            "no profile `{name_or_path}` (looked for {} and the built-in ones: {}); {hint}pass a path to a .toml file",
+            local.display(),
+            names.join(", ")
+        ));
+    };
+    let profile = parse(&source, &text)?;
+    let name = Path::new(name_or_path)
+        .file_stem()
+        .map_or_else(|| name_or_path.to_owned(), |s| s.to_string_lossy().into_owned());
+    Ok(Loaded { name, source, profile })
+}
+
+/// Parses and checks a profile's text; errors name `source` and the line.
+pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
+    let profile: Profile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let at = line.map(|l| format!("{source}:{l}")).unwrap_or_else(|| source.to_owned());
+        let message = e.message().trim().replace('\n', " ");
+        format!("bad profile {at}: {message}{}", suggestion(&message))
+    })?;
+    if profile.personas.is_empty() {
+        return Err(format!("bad profile {source}: no [[persona]]; add one with name, weight and journey"));
+    }
+    for p in &profile.personas {
+        let line = line_of(text, &p.name);
+        if !JOURNEYS.contains(&p.journey.as_str()) {
+            let hint =
+                closest(&p.journey, JOURNEYS).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+            return Err(format!(
+                "bad profile {source}:{line}: persona `{}` has unknown journey `{}` (known: {}){hint}",
+                p.name,
+                p.journey,
+                JOURNEYS.join(", ")
+            ));
+        }
+        if !PLAN_TIERS.contains(&p.plan_tier.as_str()) {
+            let hint = closest(&p.plan_tier, PLAN_TIERS)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            return Err(format!(
+                "bad profile {source}:{line}: persona `{}` has unknown plan_tier `{}` (known: free, pro, enterprise){hint}",
+                p.name, p.plan_tier
+            ));
+        }
+        if p.weight == 0 {
+            return Err(format!(
+                "bad profile {source}:{line}: persona `{}` has weight 0; use 1 or more",
+                p.name
+            ));
+        }
+    }
+    Ok(profile)
+}
+
+/// The line on which `needle` first appears (1 when it does not), for messages.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1)
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`": "; did you mean `a`?".
+fn suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return String::new() };
+    let Some((field, expected)) = rest.split_once('`') else { return String::new() };
+    let names: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    closest(field, &names).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default()
+}
+
+/// The candidate nearest to `word` by edit distance, if it is near enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len() / 2).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_profiles_parse() {
+        for (name, text) in BUILT_IN {
+            parse(name, text).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_line_and_closest_name() {
+        let text = "[run]\nuserz = 3\n[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\n";
+        let e = parse("p.toml", text).unwrap_err();
+        assert!(e.contains("p.toml:2") && e.contains("userz") && e.contains("did you mean `users`"), "{e}");
+        let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chatt\"\n";
+        let e = parse("p.toml", text).unwrap_err();
+        assert!(e.contains("p.toml:2") && e.contains("did you mean `signup-chat`"), "{e}");
+        let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\nplan_tier = \"enterprize\"\n";
+        assert!(parse("p.toml", text).unwrap_err().contains("did you mean `enterprise`"));
+        assert!(parse("p.toml", "[run]\nusers = 3\n").unwrap_err().contains("persona"));
+    }
+
+    #[test]
+    fn closest_finds_typos_only() {
+        assert_eq!(closest("smok", &["chat", "smoke"]), Some("smoke"));
+        assert_eq!(closest("zzzzzzzz", &["chat", "smoke"]), None);
+    }
+}

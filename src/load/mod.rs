@@ -1,0 +1,171 @@
+//! The only code that touches Goose. A [`Plan`] becomes one Goose scenario per persona (weighted
+//! as the profile says) with one transaction per journey step; the attack runs with our own
+//! measurements going to a [`Collector`], and returns them with Goose's own request statistics.
+//!
+//! Goose's global state (its Ctrl-C handler and killswitch) stays behind this module: one attack
+//! per process at a time.
+
+pub mod journey;
+mod progress;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+
+use crate::client::Netra;
+use crate::metrics::{Collector, Snapshot};
+use journey::{Context, Live, SIGNUP_CHAT, Step};
+pub use progress::Progress;
+
+/// How the run stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    After(Duration),
+    Iterations(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct PersonaPlan {
+    pub name: String,
+    pub weight: usize,
+    pub journey: String,
+    pub plan_tier: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub users: usize,
+    /// Users started per second.
+    pub increase_rate: f64,
+    pub stop: Stop,
+    pub personas: Vec<PersonaPlan>,
+    pub run_tag: String,
+}
+
+/// Goose's own view: per request name, successes, failures and status codes.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct GooseRequests {
+    pub success: usize,
+    pub fail: usize,
+}
+
+pub struct LoadResult {
+    pub snapshot: Snapshot,
+    pub goose: BTreeMap<String, GooseRequests>,
+    pub started_at: SystemTime,
+    pub ended_at: SystemTime,
+    pub elapsed: Duration,
+    pub ended_by: String,
+}
+
+/// Runs the attack to its end (time, iterations or Ctrl-C).
+pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Result<LoadResult> {
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let recorder = Collector::spawn(started, SIGNUP_CHAT);
+    let live = Arc::new(Live::default());
+    let mut attack = GooseAttack::initialize_with_config(goose_config(plan, &netra))
+        .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
+    for (index, persona) in plan.personas.iter().enumerate() {
+        let ctx = Arc::new(Context {
+            netra: netra.clone(),
+            recorder: recorder.clone(),
+            live: live.clone(),
+            persona: index,
+            plan_tier: persona.plan_tier.clone(),
+            run_tag: plan.run_tag.clone(),
+        });
+        let mut scenario = Scenario::new(&persona.name)
+            .set_weight(persona.weight)
+            .map_err(|e| anyhow::anyhow!("persona `{}`: {e:?}", persona.name))?;
+        for step in Step::SIGNUP_CHAT {
+            scenario = scenario.register_transaction(journey::transaction(ctx.clone(), step));
+        }
+        attack = attack.register_scenario(scenario);
+    }
+    let ticker = progress.start(plan, live.clone(), started);
+    let metrics = {
+        let _quiet_stdout = StdoutToStderr::new();
+        attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
+    };
+    ticker.finish();
+    let snapshot = recorder.finish().await;
+    let elapsed = started.elapsed();
+    let goose = metrics
+        .requests
+        .iter()
+        .map(|(name, r)| (name.clone(), GooseRequests { success: r.success_count, fail: r.fail_count }))
+        .collect();
+    let ended_by = match plan.stop {
+        _ if goose::is_killswitch_triggered() => "interrupted".to_owned(),
+        Stop::After(d) if elapsed + Duration::from_millis(500) >= d => "run_time".to_owned(),
+        Stop::After(_) => "interrupted".to_owned(),
+        Stop::Iterations(_) => "iterations".to_owned(),
+    };
+    Ok(LoadResult { snapshot, goose, started_at, ended_at: SystemTime::now(), elapsed, ended_by })
+}
+
+fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {
+    let mut config = GooseConfiguration::default();
+    // Goose wants a host; every call of ours carries full URLs, so it is only a label.
+    config.host = Some(netra.ws_url().replacen("ws", "http", 1));
+    config.users = Some(plan.users);
+    config.increase_rate = Some(format!("{}", plan.increase_rate));
+    match plan.stop {
+        Stop::After(d) => {
+            config.run_time = Some(format!("{}", d.as_secs().max(1)));
+            // Keep the whole run's statistics: Goose would reset them once all users are
+            // launched. (With iterations Goose never resets, and refuses the flag.)
+            config.no_reset_metrics = true;
+        }
+        Stop::Iterations(n) => config.iterations = Some(n),
+    }
+    config.no_telnet = true;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.quiet = 1;
+    config
+}
+
+/// Goose prints a few lines (e.g. "10 users launched.") on stdout, which is the summary's. While
+/// this guard lives, file descriptor 1 points at stderr; dropping it puts stdout back.
+struct StdoutToStderr {
+    #[cfg(unix)]
+    saved: Option<std::os::fd::OwnedFd>,
+}
+
+impl StdoutToStderr {
+    fn new() -> StdoutToStderr {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        #[cfg(unix)]
+        {
+            use std::os::fd::{AsFd, AsRawFd};
+            let saved = std::io::stdout().as_fd().try_clone_to_owned().ok();
+            // SAFETY: dup2 on two descriptors this process owns for its whole life (1 and 2);
+            // it only changes what fd 1 refers to.
+            if saved.is_some() && unsafe { libc::dup2(std::io::stderr().as_raw_fd(), 1) } < 0 {
+                return StdoutToStderr { saved: None };
+            }
+            StdoutToStderr { saved }
+        }
+        #[cfg(not(unix))]
+        StdoutToStderr {}
+    }
+}
+
+impl Drop for StdoutToStderr {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        #[cfg(unix)]
+        if let Some(saved) = self.saved.take() {
+            use std::os::fd::AsRawFd;
+            // SAFETY: as above; `saved` is a valid descriptor we own until it drops here.
+            unsafe { libc::dup2(saved.as_raw_fd(), 1) };
+        }
+    }
+}

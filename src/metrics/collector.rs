@@ -1,0 +1,208 @@
+//! One collector owns every statistic of a run. Users never aggregate: each measurement is an
+//! [`Event`] sent over an unbounded channel (a send never waits, and no lock is shared by the
+//! users), and [`Recorder::finish`] returns the [`Snapshot`].
+//!
+//! Only successful steps and journeys enter histograms; failures are counted beside them, so a
+//! journey histogram's count is the number of completed journeys.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::Histogram;
+
+/// A measurement. Names are `&'static str`: sending one costs no allocation.
+#[derive(Debug)]
+pub enum Event {
+    Step { persona: usize, journey: &'static str, step: &'static str, elapsed: Duration, ok: bool },
+    Journey { persona: usize, journey: &'static str, user: usize, elapsed: Duration, ok: bool },
+    Error { kind: String, message: String },
+}
+
+/// Successful durations and the failure count of one journey or step.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    pub histogram: Histogram,
+    pub failures: u64,
+}
+
+impl Series {
+    fn record(&mut self, elapsed: Duration, ok: bool) {
+        if ok {
+            self.histogram.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+        } else {
+            self.failures += 1;
+        }
+    }
+
+    pub fn add(&mut self, other: &Series) {
+        self.histogram.add(&other.histogram);
+        self.failures += other.failures;
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct JourneySeries {
+    pub total: Series,
+    /// Steps in the order they were first seen (the journey's order).
+    pub steps: Vec<(&'static str, Series)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ErrorCount {
+    pub count: u64,
+    pub sample: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// By (persona index, journey).
+    pub journeys: BTreeMap<(usize, &'static str), JourneySeries>,
+    pub errors: BTreeMap<String, ErrorCount>,
+    /// When each distinct user first completed a journey named `cohort_journey`, in order,
+    /// since the run's start.
+    pub completions: Vec<Duration>,
+}
+
+enum Message {
+    Event(Event, Instant),
+    Finish(oneshot::Sender<Snapshot>),
+}
+
+/// Cheap to clone; hand one to every user.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Recorder {
+    pub fn send(&self, event: Event) {
+        // After `finish` the collector is gone: late events of stopping users are dropped.
+        let _ = self.tx.send(Message::Event(event, Instant::now()));
+    }
+
+    /// Stops collecting and returns everything recorded before this call.
+    pub async fn finish(&self) -> Snapshot {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Message::Finish(reply)).is_err() {
+            return Snapshot::default();
+        }
+        answer.await.unwrap_or_default()
+    }
+}
+
+/// Spawns the collector; `started` is the run's start, `cohort_journey` the journey whose
+/// completions are timed for the cohort.
+pub struct Collector;
+
+impl Collector {
+    pub fn spawn(started: Instant, cohort_journey: &'static str) -> Recorder {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut snap = Snapshot::default();
+            let mut completed_users = HashSet::new();
+            while let Some(message) = rx.recv().await {
+                match message {
+                    Message::Event(event, at) => {
+                        apply(&mut snap, event, at, started, cohort_journey, &mut completed_users)
+                    }
+                    Message::Finish(reply) => {
+                        let _ = reply.send(snap);
+                        return;
+                    }
+                }
+            }
+        });
+        Recorder { tx }
+    }
+}
+
+fn apply(
+    snap: &mut Snapshot,
+    event: Event,
+    at: Instant,
+    started: Instant,
+    cohort_journey: &str,
+    completed_users: &mut HashSet<usize>,
+) {
+    match event {
+        Event::Step { persona, journey, step, elapsed, ok } => {
+            let series = &mut snap.journeys.entry((persona, journey)).or_default().steps;
+            match series.iter_mut().find(|(name, _)| *name == step) {
+                Some((_, s)) => s.record(elapsed, ok),
+                None => {
+                    let mut s = Series::default();
+                    s.record(elapsed, ok);
+                    series.push((step, s));
+                }
+            }
+        }
+        Event::Journey { persona, journey, user, elapsed, ok } => {
+            snap.journeys.entry((persona, journey)).or_default().total.record(elapsed, ok);
+            if ok && journey == cohort_journey && completed_users.insert(user) {
+                snap.completions.push(at.saturating_duration_since(started));
+            }
+        }
+        Event::Error { kind, message } => {
+            let e = snap.errors.entry(kind).or_default();
+            e.count += 1;
+            if e.sample.is_empty() {
+                e.sample = message;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_from_many_senders_land_in_one_snapshot() {
+        let started = Instant::now();
+        let rec = Collector::spawn(started, "j");
+        let senders: Vec<_> = (0..4)
+            .map(|user| {
+                let rec = rec.clone();
+                tokio::spawn(async move {
+                    for i in 0..100u64 {
+                        let elapsed = Duration::from_micros(100 + i);
+                        rec.send(Event::Step {
+                            persona: 0,
+                            journey: "j",
+                            step: "a",
+                            elapsed,
+                            ok: i % 10 != 0,
+                        });
+                    }
+                    rec.send(Event::Journey {
+                        persona: 0,
+                        journey: "j",
+                        user,
+                        elapsed: Duration::from_millis(1),
+                        ok: true,
+                    });
+                    rec.send(Event::Journey {
+                        persona: 0,
+                        journey: "j",
+                        user,
+                        elapsed: Duration::from_millis(1),
+                        ok: true,
+                    });
+                    rec.send(Event::Error { kind: "http_500".into(), message: format!("from {user}") });
+                })
+            })
+            .collect();
+        for s in senders {
+            s.await.unwrap();
+        }
+        let snap = rec.finish().await;
+        let j = &snap.journeys[&(0, "j")];
+        assert_eq!((j.steps[0].1.histogram.count(), j.steps[0].1.failures), (360, 40));
+        assert_eq!(j.total.histogram.count(), 8);
+        assert_eq!(snap.completions.len(), 4, "one completion per distinct user");
+        assert_eq!(snap.errors["http_500"].count, 4);
+        rec.send(Event::Error { kind: "late".into(), message: String::new() });
+    }
+}

@@ -1,0 +1,102 @@
+//! Latency histograms: microseconds in HDR histograms with fixed bounds (1 µs to 1 hour, 3
+//! significant digits), stored whole (V2 + deflate, base64) and merged with `add`. Percentiles
+//! are derived only when rendering; they are never averaged.
+//!
+//! A leaf module: it imports nothing else of the crate.
+
+mod collector;
+
+pub use collector::{Collector, Event, Recorder, Series, Snapshot};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+const HIGHEST_US: u64 = 3_600_000_000;
+
+#[derive(Clone, Debug)]
+pub struct Histogram(hdrhistogram::Histogram<u64>);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram(
+            hdrhistogram::Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("constant bounds are valid"),
+        )
+    }
+}
+
+impl Histogram {
+    /// Records one value in microseconds; values past the bounds are clamped to them.
+    pub fn record(&mut self, micros: u64) {
+        self.0.saturating_record(micros.clamp(1, HIGHEST_US));
+    }
+
+    /// Merges another histogram (same bounds by construction).
+    pub fn add(&mut self, other: &Histogram) {
+        self.0.add(&other.0).expect("histograms share bounds");
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// The value at quantile `q` (0..=1) in microseconds; 0 when empty.
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.0.is_empty() { 0 } else { self.0.value_at_quantile(q) }
+    }
+
+    pub fn max(&self) -> u64 {
+        self.0.max()
+    }
+
+    pub fn to_base64(&self) -> String {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .expect("serialising into memory cannot fail");
+        STANDARD.encode(bytes)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Histogram, String> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|e| format!("histogram is not base64: {e}"))?;
+        let h: hdrhistogram::Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("histogram does not decode: {e:?}"))?;
+        let mut fixed = Histogram::default();
+        fixed.0.add(&h).map_err(|e| format!("histogram out of bounds: {e:?}"))?;
+        Ok(fixed)
+    }
+}
+
+impl Serialize for Histogram {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Histogram {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Histogram, D::Error> {
+        let text = String::deserialize(d)?;
+        Histogram::from_base64(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_and_merge_exactly() {
+        let (mut a, mut b) = (Histogram::default(), Histogram::default());
+        (1..=1000).for_each(|v| a.record(v * 1000));
+        (1..=1000).for_each(|v| b.record(v));
+        let back = Histogram::from_base64(&a.to_base64()).unwrap();
+        assert_eq!((back.count(), back.quantile(0.5), back.max()), (a.count(), a.quantile(0.5), a.max()));
+        a.add(&b);
+        assert_eq!(a.count(), 2000);
+        // The merged median sits between the two populations, as only a merge can tell.
+        assert!(a.quantile(0.5) <= 1001 && a.quantile(0.51) >= 10_000);
+        assert!(Histogram::from_base64("not base64!").is_err());
+    }
+}

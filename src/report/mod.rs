@@ -1,0 +1,176 @@
+//! The report is the data model of a finished run; renderers ([`render`]) are pure functions of
+//! it. `report.json` is this model serialised (schema: `schema/report.schema.json`): histograms
+//! are stored whole, so percentiles can be derived again and runs merged without averaging.
+
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Histogram, Series};
+use crate::verdict::Verdict;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Count, failures, percentiles (derived from the histogram) and the histogram itself.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub count: u64,
+    pub failures: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// The whole HDR histogram, V2 + deflate, base64.
+    pub histogram: Histogram,
+}
+
+impl Stats {
+    pub fn of(series: &Series) -> Stats {
+        let mut s =
+            Stats { failures: series.failures, histogram: series.histogram.clone(), ..Stats::default() };
+        s.derive();
+        s
+    }
+
+    pub fn merge(&mut self, other: &Stats) {
+        self.histogram.add(&other.histogram);
+        self.failures += other.failures;
+        self.derive();
+    }
+
+    fn derive(&mut self) {
+        let h = &self.histogram;
+        self.count = h.count();
+        (self.p50_us, self.p90_us, self.p95_us, self.p99_us) =
+            (h.quantile(0.5), h.quantile(0.9), h.quantile(0.95), h.quantile(0.99));
+        self.max_us = h.max();
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct JourneyReport {
+    #[serde(flatten)]
+    pub stats: Stats,
+    pub steps: BTreeMap<String, Stats>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PersonaReport {
+    pub journey: String,
+    pub plan_tier: String,
+    pub weight: usize,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cohort {
+    pub users: usize,
+    /// Microseconds from the run's start until the cohort's last user completed signup-chat;
+    /// `null` when fewer users completed it.
+    pub completed_us: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorReport {
+    pub kind: String,
+    pub count: u64,
+    pub sample: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `embedded` or `deployment`.
+    pub kind: String,
+    pub auth_url: String,
+    pub backend_url: String,
+    pub faults: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub profile: String,
+    pub profile_source: String,
+    pub users: usize,
+    pub increase_rate: f64,
+    pub run_time_s: Option<f64>,
+    pub iterations: Option<usize>,
+    pub seed: Option<u64>,
+    pub started_at: String,
+    pub ended_at: String,
+    pub ended_by: String,
+    pub duration_s: f64,
+    pub target: TargetInfo,
+    /// The targets the verdict judged, as written.
+    pub targets: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GooseRequest {
+    pub success: usize,
+    pub fail: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub run: RunInfo,
+    pub journeys: BTreeMap<String, JourneyReport>,
+    pub personas: BTreeMap<String, PersonaReport>,
+    pub cohorts: BTreeMap<String, Cohort>,
+    pub errors: Vec<ErrorReport>,
+    /// Goose's own request statistics, by "TRANSPORT name".
+    pub goose: BTreeMap<String, GooseRequest>,
+    pub findings: Vec<serde_json::Value>,
+    pub verdict: Verdict,
+}
+
+impl Report {
+    pub fn read(path: &Path) -> anyhow::Result<Report> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read report {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a netra-load report (schema {SCHEMA_VERSION})", path.display())
+        })
+    }
+
+    /// Writes `report.json` and `report.md` into a new folder `<dir>/<UTC time>-<profile>`;
+    /// an existing folder is never reused. Returns the folder.
+    pub fn write_run_folder(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the report folder {}", dir.display()))?;
+        let stamp: String = self.run.started_at.chars().filter(|c| !matches!(c, '-' | ':')).collect();
+        let base = format!("{stamp}-{}", sanitize(&self.run.profile));
+        let folder = (1..)
+            .map(|n| if n == 1 { dir.join(&base) } else { dir.join(format!("{base}-{n}")) })
+            .find_map(|candidate| match std::fs::create_dir(&candidate) {
+                Ok(()) => Some(Ok(candidate)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                Err(e) => Some(Err(e)),
+            })
+            .expect("an unused folder name exists")
+            .with_context(|| format!("cannot create a run folder in {}", dir.display()))?;
+        let json = std::fs::File::create(folder.join("report.json"))?;
+        serde_json::to_writer_pretty(std::io::BufWriter::new(json), self)?;
+        let mut md = std::io::BufWriter::new(std::fs::File::create(folder.join("report.md"))?);
+        render::markdown(self, &mut md)?;
+        Ok(folder)
+    }
+}
+
+/// Keeps a profile name usable as part of a folder name.
+fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}

@@ -1,0 +1,196 @@
+//! Renderers of a [`Report`]: the summary printed on stdout and `report.md`. Both are built from
+//! the same rows; only the table syntax differs.
+
+use std::io::{self, Write};
+
+use super::{Report, Stats};
+use crate::verdict::format_us;
+
+/// The step order of signup-chat; steps of other journeys follow alphabetically.
+const STEP_ORDER: &[&str] = &[
+    "register",
+    "login",
+    "profile",
+    "create_thread",
+    "ws_connect",
+    "first_reply",
+    "history",
+    "list_threads",
+];
+
+fn ms(us: u64) -> String {
+    format_us(us as f64)
+}
+
+fn stats_row(name: String, s: &Stats) -> Vec<String> {
+    vec![
+        name,
+        s.count.to_string(),
+        s.failures.to_string(),
+        ms(s.p50_us),
+        ms(s.p90_us),
+        ms(s.p99_us),
+        ms(s.max_us),
+    ]
+}
+
+/// Journeys and their steps, in journey order.
+fn latency_rows(report: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (name, journey) in &report.journeys {
+        rows.push(stats_row(format!("journey {name}"), &journey.stats));
+        let mut steps: Vec<_> = journey.steps.iter().collect();
+        steps.sort_by_key(|(step, _)| {
+            (STEP_ORDER.iter().position(|s| s == step).unwrap_or(usize::MAX), *step)
+        });
+        for (step, stats) in steps {
+            rows.push(stats_row(format!("  {step}"), stats));
+        }
+    }
+    rows
+}
+
+fn target_rows(report: &Report) -> Vec<Vec<String>> {
+    report
+        .verdict
+        .targets
+        .iter()
+        .map(|t| vec![t.expr.clone(), t.observed.clone(), if t.passed { "pass" } else { "FAIL" }.to_owned()])
+        .collect()
+}
+
+fn cohort_lines(report: &Report) -> Vec<String> {
+    report
+        .cohorts
+        .values()
+        .map(|c| match c.completed_us {
+            Some(us) => format!("first {} users through signup-chat in {}", c.users, ms(us)),
+            None => format!("fewer than {} users completed signup-chat", c.users),
+        })
+        .collect()
+}
+
+fn verdict_line(report: &Report) -> String {
+    let v = &report.verdict;
+    let missed = v.targets.iter().filter(|t| !t.passed).count();
+    match v.exit_code {
+        0 => format!("verdict: PASS ({} targets met)", v.targets.len()),
+        3 => format!("verdict: BREACH ({} findings)", report.findings.len()),
+        _ => format!("verdict: FAIL ({missed} of {} targets missed)", v.targets.len()),
+    }
+}
+
+const LATENCY_HEAD: [&str; 7] = ["", "count", "failed", "p50", "p90", "p99", "max"];
+const TARGET_HEAD: [&str; 3] = ["target", "observed", "result"];
+
+fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> =
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) }
+                })
+                .collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(head.to_vec()))?;
+    for r in rows {
+        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let esc = |s: &str| s.replace('|', "\\|");
+    writeln!(out, "| {} |", head.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "))?;
+    writeln!(out, "|{}", "---|".repeat(head.len()))?;
+    for r in rows {
+        // Indented (step) names keep their place under their journey with an arrow.
+        let cells: Vec<String> = r
+            .iter()
+            .map(|c| if c.starts_with("  ") { format!("↳ {}", esc(c.trim())) } else { esc(c) })
+            .collect();
+        writeln!(out, "| {} |", cells.join(" | "))?;
+    }
+    Ok(())
+}
+
+/// The summary printed on stdout when a run ends.
+pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let run = &report.run;
+    writeln!(
+        out,
+        "netra-load {}: profile {}, {} users, {:.1}s, ended by {}; target {} {}",
+        report.tool.version,
+        run.profile,
+        run.users,
+        run.duration_s,
+        run.ended_by,
+        run.target.kind,
+        run.target.backend_url
+    )?;
+    writeln!(out)?;
+    text_table(out, &LATENCY_HEAD, &latency_rows(report))?;
+    writeln!(out)?;
+    for line in cohort_lines(report) {
+        writeln!(out, "{line}")?;
+    }
+    if !report.errors.is_empty() {
+        writeln!(out)?;
+        for e in &report.errors {
+            writeln!(out, "errors {:>6} x {}: {}", e.count, e.kind, e.sample)?;
+        }
+    }
+    writeln!(out)?;
+    text_table(out, &TARGET_HEAD, &target_rows(report))?;
+    writeln!(out, "{}", verdict_line(report))
+}
+
+/// `report.md`.
+pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let run = &report.run;
+    writeln!(out, "# netra-load report: {}\n", run.profile)?;
+    writeln!(out, "**{}**\n", verdict_line(report))?;
+    writeln!(
+        out,
+        "- started {}, ended {} ({}), {:.1} s\n- {} users; target: {} (auth {}, backend {}){}\n",
+        run.started_at,
+        run.ended_at,
+        run.ended_by,
+        run.duration_s,
+        run.users,
+        run.target.kind,
+        run.target.auth_url,
+        run.target.backend_url,
+        if run.target.faults.is_empty() {
+            String::new()
+        } else {
+            format!(", faults: {}", run.target.faults.join(", "))
+        }
+    )?;
+    writeln!(out, "## Targets\n")?;
+    md_table(out, &TARGET_HEAD, &target_rows(report))?;
+    writeln!(out, "\n## Latency\n")?;
+    md_table(out, &LATENCY_HEAD, &latency_rows(report))?;
+    writeln!(out, "\n## Cohorts\n")?;
+    for line in cohort_lines(report) {
+        writeln!(out, "- {line}")?;
+    }
+    writeln!(out, "\n## Errors\n")?;
+    if report.errors.is_empty() {
+        writeln!(out, "None.")?;
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .errors
+            .iter()
+            .map(|e| vec![e.kind.clone(), e.count.to_string(), e.sample.clone()])
+            .collect();
+        md_table(out, &["kind", "count", "sample"], &rows)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! `netra-load run`: resolve the flags and profile, start the embedded target when no deployment
+//! is given, check that Netra answers, drive the load, then judge, report and return the exit code.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::cli::RunArgs;
+use crate::client::Netra;
+use crate::config::{self, Deployment, RunConfig};
+use crate::load::{self, LoadResult, Progress, Stop};
+use crate::report::{self, Cohort, ErrorReport, GooseRequest, JourneyReport, PersonaReport, Report, Stats};
+use crate::{target, verdict};
+
+/// How long one call may take before it counts as a timeout.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let config = config::resolve(args).map_err(anyhow::Error::msg)?;
+    raise_fd_limit(config.plan.users);
+    let (embedded, auth_url, backend_url) = match &config.deployment {
+        Deployment::Embedded(target_config) => {
+            let t = target::start((**target_config).clone()).await.context("starting the embedded target")?;
+            let urls = (t.auth_url().to_owned(), t.backend_url().to_owned());
+            (Some(t), urls.0, urls.1)
+        }
+        Deployment::Remote { auth_url, backend_url } => (None, auth_url.clone(), backend_url.clone()),
+    };
+    let netra = Netra::new(&auth_url, &backend_url, CALL_TIMEOUT).map_err(anyhow::Error::msg)?;
+    preflight(&auth_url, &backend_url).await?;
+    let progress = Progress::choose(config.quiet, config.no_progress);
+    let result = load::run(&config.plan, netra, progress).await?;
+    if let Some(t) = embedded {
+        t.shutdown().await;
+    }
+    let mut report = build_report(&config, &result, &auth_url, &backend_url);
+    report.verdict = verdict::judge(&config.targets, &report);
+    let folder = report.write_run_folder(&config.report_dir)?;
+    if !config.quiet {
+        let mut out = std::io::stdout().lock();
+        report::render::summary(&report, &mut out)?;
+        writeln!(out, "report: {}", folder.display())?;
+    }
+    Ok(report.verdict.exit_code)
+}
+
+/// Each simulated user needs about four descriptors; ask for that, and say so if we cannot.
+fn raise_fd_limit(users: usize) {
+    let wanted = (users as u64).saturating_mul(8).saturating_add(256);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => eprintln!(
+            "warning: the open-file limit is {got}, {users} users want about {wanted}: raise the hard limit (ulimit -Hn) or use fewer users"
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: cannot raise the open-file limit: {e}"),
+    }
+}
+
+/// Both services must answer their health check before any user starts.
+async fn preflight(auth_url: &str, backend_url: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    for (service, base) in [("auth service", auth_url), ("backend", backend_url)] {
+        let url = format!("{}/health", base.trim_end_matches('/'));
+        match http.get(&url).send().await {
+            Ok(resp) if resp.status().is_success() => {}
+            Ok(resp) => bail!("the {service} is not healthy: GET {url} answered {}", resp.status()),
+            Err(e) => bail!(
+                "cannot reach the {service} at {url}: {}; check the URL and that it is running",
+                root_cause(&e)
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend_url: &str) -> Report {
+    let snap = &result.snapshot;
+    let mut journeys: BTreeMap<String, JourneyReport> = BTreeMap::new();
+    let mut personas = BTreeMap::new();
+    for ((persona, journey), series) in &snap.journeys {
+        let j = journeys.entry((*journey).to_owned()).or_default();
+        j.stats.merge(&Stats::of(&series.total));
+        for (step, s) in &series.steps {
+            j.steps.entry((*step).to_owned()).or_default().merge(&Stats::of(s));
+        }
+        let plan = &config.plan.personas[*persona];
+        personas.insert(
+            plan.name.clone(),
+            PersonaReport {
+                journey: plan.journey.clone(),
+                plan_tier: plan.plan_tier.clone(),
+                weight: plan.weight,
+                stats: Stats::of(&series.total),
+            },
+        );
+    }
+    let mut sizes: Vec<usize> = config
+        .targets
+        .iter()
+        .filter_map(|t| match t.metric {
+            verdict::Metric::Cohort(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    sizes.push(config.cohort);
+    let cohorts = sizes
+        .into_iter()
+        .map(|n| {
+            let completed_us = snap.completions.get(n - 1).map(|d| d.as_micros() as u64);
+            (n.to_string(), Cohort { users: n, completed_us })
+        })
+        .collect();
+    let mut errors: Vec<ErrorReport> = snap
+        .errors
+        .iter()
+        .map(|(kind, e)| ErrorReport { kind: kind.clone(), count: e.count, sample: e.sample.clone() })
+        .collect();
+    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    let plan = &config.plan;
+    let (run_time_s, iterations) = match plan.stop {
+        Stop::After(d) => (Some(d.as_secs_f64()), None),
+        Stop::Iterations(n) => (None, Some(n)),
+    };
+    let kind = match config.deployment {
+        Deployment::Embedded(_) => "embedded",
+        Deployment::Remote { .. } => "deployment",
+    };
+    Report {
+        schema_version: report::SCHEMA_VERSION,
+        tool: report::Tool { name: "netra-load".into(), version: env!("CARGO_PKG_VERSION").into() },
+        run: report::RunInfo {
+            profile: config.profile.name.clone(),
+            profile_source: config.profile.source.clone(),
+            users: plan.users,
+            increase_rate: plan.increase_rate,
+            run_time_s,
+            iterations,
+            seed: config.seed,
+            started_at: humantime::format_rfc3339_seconds(result.started_at).to_string(),
+            ended_at: humantime::format_rfc3339_seconds(result.ended_at).to_string(),
+            ended_by: result.ended_by.clone(),
+            duration_s: result.elapsed.as_secs_f64(),
+            target: report::TargetInfo {
+                kind: kind.into(),
+                auth_url: auth_url.into(),
+                backend_url: backend_url.into(),
+                faults: config.fault_names.clone(),
+            },
+            targets: config.targets.iter().map(|t| t.expr()).collect(),
+        },
+        journeys,
+        personas,
+        cohorts,
+        errors,
+        goose: result
+            .goose
+            .iter()
+            .map(|(k, v)| (k.clone(), GooseRequest { success: v.success, fail: v.fail }))
+            .collect(),
+        findings: Vec::new(),
+        verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },
+    }
+}

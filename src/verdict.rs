@@ -1,0 +1,214 @@
+//! Targets and the verdict. A target is `METRIC < THRESHOLD`, written in a profile's `[targets]`
+//! as `"METRIC" = "< THRESHOLD"`:
+//!
+//! - `journey.NAME.pNN` / `journey.NAME.max`: a journey's latency percentile (e.g. `p99`, `p99.9`);
+//! - `step.NAME.pNN` / `step.NAME.max`: a step's latency, over every journey that has the step;
+//! - `cohort.N`: time from the run's start until the first N users completed signup-chat;
+//! - `errors.rate`: failed journeys over all journeys (`1%` or `0.01`).
+//!
+//! Durations are humantime (`500ms`, `5s`). A metric with no data fails its target: a run that
+//! measured nothing has proven nothing.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::Report;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    Journey { name: String, stat: Stat },
+    Step { name: String, stat: Stat },
+    Cohort(usize),
+    ErrorRate,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stat {
+    Quantile(f64),
+    Max,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub metric: Metric,
+    /// Microseconds for latency metrics, a ratio for `errors.rate`.
+    pub threshold: f64,
+}
+
+impl Target {
+    /// Parses `name` (the metric) and `rule` (`< 5s`).
+    pub fn parse(name: &str, rule: &str) -> Result<Target, String> {
+        let bad = |why: &str| format!("bad target `{name} = \"{rule}\"`: {why}");
+        let metric = parse_metric(name).map_err(|e| bad(&e))?;
+        let value = rule
+            .trim()
+            .strip_prefix('<')
+            .ok_or_else(|| bad("write it as \"< VALUE\", e.g. \"< 5s\""))?
+            .trim();
+        let threshold = if metric == Metric::ErrorRate {
+            match value.strip_suffix('%') {
+                Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+                None => value.parse::<f64>(),
+            }
+            .map_err(|_| bad("the error rate is a percentage or a ratio, e.g. 1% or 0.01"))?
+        } else {
+            humantime::parse_duration(value)
+                .map_err(|_| bad("the threshold is a duration, e.g. 500ms or 5s"))?
+                .as_micros() as f64
+        };
+        Ok(Target { name: name.to_owned(), metric, threshold })
+    }
+
+    pub fn expr(&self) -> String {
+        let threshold = match self.metric {
+            Metric::ErrorRate => format!("{}%", self.threshold * 100.0),
+            _ => format_us(self.threshold),
+        };
+        format!("{} < {threshold}", self.name)
+    }
+}
+
+fn parse_metric(name: &str) -> Result<Metric, String> {
+    let parts: Vec<&str> = name.splitn(3, '.').collect();
+    let stat = |s: &str| -> Result<Stat, String> {
+        if s == "max" {
+            return Ok(Stat::Max);
+        }
+        let q = s
+            .strip_prefix('p')
+            .and_then(|p| p.parse::<f64>().ok())
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(|| format!("`{s}` is not a statistic: use p50, p95, p99, p99.9 or max"))?;
+        Ok(Stat::Quantile(q / 100.0))
+    };
+    match parts.as_slice() {
+        ["journey", journey, s] => Ok(Metric::Journey { name: (*journey).to_owned(), stat: stat(s)? }),
+        ["step", step, s] => Ok(Metric::Step { name: (*step).to_owned(), stat: stat(s)? }),
+        ["cohort", n] => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Metric::Cohort)
+            .ok_or_else(|| format!("`{n}` is not a cohort size: use e.g. cohort.10")),
+        ["errors", "rate"] => Ok(Metric::ErrorRate),
+        _ => Err("unknown metric: use journey.NAME.p99, step.NAME.p95, cohort.N or errors.rate".into()),
+    }
+}
+
+/// `1.234ms`-style text for microseconds.
+pub fn format_us(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{:.3}s", us / 1_000_000.0)
+    } else if us >= 1000.0 {
+        format!("{:.3}ms", us / 1000.0)
+    } else {
+        format!("{us:.0}µs")
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expr())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub name: String,
+    pub expr: String,
+    /// The observed value as text (`12.345ms`, `0.5%`), or `no data`.
+    pub observed: String,
+    pub passed: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verdict {
+    pub passed: bool,
+    pub exit_code: u8,
+    pub targets: Vec<TargetResult>,
+}
+
+/// Judges every target on the report's figures. Exit code 1 when any target is missed; 3 (a
+/// breach) wins over it when the report holds findings.
+pub fn judge(targets: &[Target], report: &Report) -> Verdict {
+    let results: Vec<TargetResult> = targets
+        .iter()
+        .map(|t| {
+            let observed = observe(&t.metric, report);
+            let (text, passed) = match observed {
+                Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.threshold),
+                Some(v) => (format_us(v), v < t.threshold),
+                None => ("no data".to_owned(), false),
+            };
+            TargetResult { name: t.name.clone(), expr: t.expr(), observed: text, passed }
+        })
+        .collect();
+    let missed = results.iter().any(|r| !r.passed);
+    let exit_code = if !report.findings.is_empty() {
+        crate::exit::BREACH
+    } else if missed {
+        crate::exit::MISSED
+    } else {
+        crate::exit::OK
+    };
+    Verdict { passed: exit_code == crate::exit::OK, exit_code, targets: results }
+}
+
+fn observe(metric: &Metric, report: &Report) -> Option<f64> {
+    let stat_of = |stats: &crate::report::Stats, stat: Stat| {
+        (stats.count > 0).then(|| match stat {
+            Stat::Max => stats.max_us as f64,
+            Stat::Quantile(q) => stats.histogram.quantile(q) as f64,
+        })
+    };
+    match metric {
+        Metric::Journey { name, stat } => report.journeys.get(name).and_then(|j| stat_of(&j.stats, *stat)),
+        Metric::Step { name, stat } => {
+            let mut merged = crate::report::Stats::default();
+            for j in report.journeys.values() {
+                if let Some(s) = j.steps.get(name) {
+                    merged.merge(s);
+                }
+            }
+            stat_of(&merged, *stat)
+        }
+        Metric::Cohort(n) => {
+            report.cohorts.get(&n.to_string()).and_then(|c| c.completed_us).map(|us| us as f64)
+        }
+        Metric::ErrorRate => {
+            let (done, failed) =
+                report.journeys.values().fold((0, 0), |(d, f), j| (d + j.stats.count, f + j.stats.failures));
+            (done + failed > 0).then(|| failed as f64 / (done + failed) as f64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_refuse_nonsense() {
+        let t = Target::parse("journey.signup-chat.p99", "< 5s").unwrap();
+        assert_eq!(t.metric, Metric::Journey { name: "signup-chat".into(), stat: Stat::Quantile(0.99) });
+        assert_eq!(t.threshold, 5_000_000.0);
+        assert_eq!(t.expr(), "journey.signup-chat.p99 < 5.000s");
+        assert_eq!(Target::parse("errors.rate", "< 1%").unwrap().threshold, 0.01);
+        assert_eq!(Target::parse("cohort.10", "<500ms").unwrap().metric, Metric::Cohort(10));
+        assert_eq!(
+            Target::parse("step.first_reply.p99.9", "< 3s").unwrap().metric,
+            Metric::Step { name: "first_reply".into(), stat: Stat::Quantile(0.999) }
+        );
+        for (name, rule) in [
+            ("journey.x.p101", "< 1s"),
+            ("cohort.0", "< 1s"),
+            ("speed", "< 1s"),
+            ("errors.rate", "> 1%"),
+            ("journey.x.p99", "< soon"),
+        ] {
+            assert!(Target::parse(name, rule).is_err(), "{name} {rule}");
+        }
+    }
+}

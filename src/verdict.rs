@@ -199,7 +199,7 @@ mod tests {
         assert_eq!(Target::parse("cohort.10", "<500ms").unwrap().metric, Metric::Cohort(10));
         assert_eq!(
             Target::parse("step.first_reply.p99.9", "< 3s").unwrap().metric,
-            Metric::Step { name: "first_reply".into(), stat: Stat::Quantile(0.999) }
+            Metric::Step { name: "first_reply".into(), stat: Stat::Quantile(99.9 / 100.0) }
         );
         for (name, rule) in [
             ("journey.x.p101", "< 1s"),

@@ -118,7 +118,7 @@ pub fn load(name_or_path: &str) -> Result<Loaded, String> {
 /// Parses and checks a profile's text; errors name `source` and the line.
 pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
     let profile: Profile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let at = line.map(|l| format!("{source}:{l}")).unwrap_or_else(|| source.to_owned());
         let message = e.message().trim().replace('\n', " ");
         format!("bad profile {at}: {message}{}", suggestion(&message))
@@ -127,7 +127,7 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
         return Err(format!("bad profile {source}: no [[persona]]; add one with name, weight and journey"));
     }
     for p in &profile.personas {
-        let line = line_of(text, &p.name);
+        let line = line_of(text, &p.journey);
         if !JOURNEYS.contains(&p.journey.as_str()) {
             let hint =
                 closest(&p.journey, JOURNEYS).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
@@ -138,6 +138,7 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
                 JOURNEYS.join(", ")
             ));
         }
+        let line = line_of(text, &p.plan_tier);
         if !PLAN_TIERS.contains(&p.plan_tier.as_str()) {
             let hint = closest(&p.plan_tier, PLAN_TIERS)
                 .map(|c| format!("; did you mean `{c}`?"))
@@ -147,6 +148,7 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
                 p.name, p.plan_tier
             ));
         }
+        let line = line_of(text, &p.name);
         if p.weight == 0 {
             return Err(format!(
                 "bad profile {source}:{line}: persona `{}` has weight 0; use 1 or more",
@@ -157,9 +159,10 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
     Ok(profile)
 }
 
-/// The line on which `needle` first appears (1 when it does not), for messages.
+/// The line on which the quoted value `"needle"` first appears (1 when it does not).
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1)
+    let quoted = format!("\"{needle}\"");
+    text.lines().position(|l| l.contains(&quoted)).map_or(1, |i| i + 1)
 }
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`": "; did you mean `a`?".
@@ -213,7 +216,7 @@ mod tests {
         assert!(e.contains("p.toml:2") && e.contains("userz") && e.contains("did you mean `users`"), "{e}");
         let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chatt\"\n";
         let e = parse("p.toml", text).unwrap_err();
-        assert!(e.contains("p.toml:2") && e.contains("did you mean `signup-chat`"), "{e}");
+        assert!(e.contains("p.toml:3") && e.contains("did you mean `signup-chat`"), "{e}");
         let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\nplan_tier = \"enterprize\"\n";
         assert!(parse("p.toml", text).unwrap_err().contains("did you mean `enterprise`"));
         assert!(parse("p.toml", "[run]\nusers = 3\n").unwrap_err().contains("persona"));

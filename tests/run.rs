@@ -1,0 +1,181 @@
+//! `netra-load run` end to end: the real binary against the embedded target, with small bounded
+//! runs (10 users, one journey each, or two seconds).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use netra_load::metrics::Histogram;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_netra-load");
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let report_dir = dir.join("reports");
+    Command::new(BIN)
+        .args(args)
+        .args(["--no-progress", "--report-dir", report_dir.to_str().unwrap()])
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The only report.json under `dir/reports`.
+fn report(dir: &Path) -> Value {
+    let runs: Vec<_> = std::fs::read_dir(dir.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].join("report.md").is_file());
+    serde_json::from_str(&std::fs::read_to_string(runs[0].join("report.json")).unwrap()).unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_smoke_run_passes_and_its_histograms_count_the_completed_journeys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "smoke"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    assert!(!stdout.contains("users launched"), "Goose's own lines stay off stdout: {stdout}");
+    let r = report(dir.path());
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["tool"]["name"], "netra-load");
+    assert_eq!(
+        (r["run"]["profile"].as_str(), r["run"]["ended_by"].as_str()),
+        (Some("smoke"), Some("iterations"))
+    );
+    assert_eq!(r["run"]["target"]["kind"], "embedded");
+    let journey = &r["journeys"]["signup-chat"];
+    assert_eq!((journey["count"].as_u64(), journey["failures"].as_u64()), (Some(10), Some(0)));
+    let histogram = Histogram::from_base64(journey["histogram"].as_str().unwrap()).unwrap();
+    assert_eq!(histogram.count(), 10, "the stored histogram holds every completed journey");
+    let steps = journey["steps"].as_object().unwrap();
+    let names = [
+        "register",
+        "login",
+        "profile",
+        "create_thread",
+        "ws_connect",
+        "first_reply",
+        "history",
+        "list_threads",
+    ];
+    assert_eq!(steps.len(), names.len());
+    for name in names {
+        assert_eq!(steps[name]["count"], 10, "{name}");
+        assert!(steps[name]["p50_us"].as_u64().unwrap() <= steps[name]["max_us"].as_u64().unwrap());
+    }
+    assert!(r["cohorts"]["10"]["completed_us"].as_u64().unwrap() > 0);
+    assert_eq!(r["verdict"]["exit_code"], 0);
+    assert!(r["verdict"]["targets"].as_array().unwrap().iter().all(|t| t["passed"] == true));
+    assert_eq!(r["findings"], serde_json::json!([]));
+}
+
+#[test]
+fn added_latency_shows_in_every_backend_step_and_not_in_the_auth_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "smoke", "--target-fault", "latency=50ms"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    let r = report(dir.path());
+    let steps = &r["journeys"]["signup-chat"]["steps"];
+    for backend in ["profile", "create_thread", "ws_connect", "first_reply", "history", "list_threads"] {
+        assert!(steps[backend]["p50_us"].as_u64().unwrap() >= 50_000, "{backend}: {}", steps[backend]);
+    }
+    assert_eq!(r["run"]["target"]["faults"], serde_json::json!(["latency=50ms"]));
+}
+
+#[test]
+fn injected_server_errors_are_counted_by_kind_and_miss_the_error_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "smoke", "--target-fault", "error-rate=0.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    let errors = r["errors"].as_array().unwrap();
+    let http_500 = errors.iter().find(|e| e["kind"] == "http_500").expect("500s are counted");
+    let failures = r["journeys"]["signup-chat"]["failures"].as_u64().unwrap();
+    assert!(failures > 0 && http_500["count"].as_u64().unwrap() <= failures, "{errors:?}");
+    assert!(http_500["sample"].as_str().unwrap().contains("500"));
+    let rate =
+        r["verdict"]["targets"].as_array().unwrap().iter().find(|t| t["name"] == "errors.rate").unwrap();
+    assert_eq!(rate["passed"], false);
+}
+
+#[test]
+fn an_impossible_target_exits_1_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("strict.toml");
+    std::fs::write(
+        &profile,
+        "[run]\nusers = 3\niterations = 1\n[[persona]]\nname = \"p\"\njourney = \"signup-chat\"\n[targets]\n\"step.register.p50\" = \"< 1us\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL") && stdout.contains("step.register.p50"), "{stdout}");
+    assert_eq!(report(dir.path())["verdict"]["exit_code"], 1);
+}
+
+#[test]
+fn a_timed_run_ends_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(dir.path(), &["--profile", "smoke", "--users", "5", "--run-time", "2s"]);
+    assert!(started.elapsed() < Duration::from_secs(20), "bounded: {:?}", started.elapsed());
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    let r = report(dir.path());
+    assert_eq!(r["run"]["ended_by"], "run_time");
+    assert_eq!(r["run"]["users"], 5);
+    assert!(
+        r["journeys"]["signup-chat"]["count"].as_u64().unwrap() > 5,
+        "users ran journeys again and again"
+    );
+}
+
+/// Exit 2, promptly, with one line on stderr containing every needle, and no report.
+fn refused(args: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[run]\nuserz = 3\n[[persona]]\nname = \"p\"\njourney = \"signup-chat\"\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = run(dir.path(), args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{args:?} took {:?}", started.elapsed());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{args:?}: `{needle}` not in {stderr}");
+    }
+    assert!(!dir.path().join("reports").exists(), "no report for a refused run");
+}
+
+#[test]
+fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
+    refused(&["--users", "0"], &["--users"]);
+    refused(&["--profile", "smok"], &["no profile `smok`", "did you mean `smoke`"]);
+    refused(&["--profile", "bad.toml"], &["bad.toml:2", "userz", "did you mean `users`"]);
+    refused(&["--run-time", "2s", "--iterations", "1"], &["--iterations"]);
+    refused(&["--auth-url", "http://127.0.0.1:1"], &["--backend-url"]);
+    refused(
+        &[
+            "--auth-url",
+            "http://127.0.0.1:1",
+            "--backend-url",
+            "http://127.0.0.1:1",
+            "--target-fault",
+            "idor",
+        ],
+        &["--target-fault"],
+    );
+    refused(
+        &["--auth-url", "http://127.0.0.1:1", "--backend-url", "http://127.0.0.1:1"],
+        &["cannot reach", "127.0.0.1:1"],
+    );
+    refused(&["run", "--target-fault", "nonsense"], &["unknown fault"]);
+}

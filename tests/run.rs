@@ -41,6 +41,15 @@ fn a_smoke_run_passes_and_its_histograms_count_the_completed_journeys() {
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
     assert!(!stdout.contains("users launched"), "Goose's own lines stay off stdout: {stdout}");
     let r = report(dir.path());
+    let schema: Value = serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let problems: Vec<String> =
+        validator.iter_errors(&r).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(problems.is_empty(), "report.json breaks its schema: {problems:?}");
+    let mut broken = r.clone();
+    broken["verdict"]["exit_code"] = serde_json::json!(7);
+    broken.as_object_mut().unwrap().remove("journeys");
+    assert!(!validator.is_valid(&broken), "the schema catches a broken report");
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["tool"]["name"], "netra-load");
     assert_eq!(

@@ -157,6 +157,27 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 faults: config.fault_names.clone(),
             },
             targets: config.targets.iter().map(|t| t.expr()).collect(),
+            personas: plan
+                .personas
+                .iter()
+                .map(|p| report::PersonaConfig {
+                    name: p.name.clone(),
+                    weight: p.weight,
+                    journey: p.journey.clone(),
+                    plan_tier: p.plan_tier.clone(),
+                })
+                .collect(),
+            embedded_target: match &config.deployment {
+                Deployment::Embedded(t) => Some(report::EmbeddedConfig {
+                    rate_limit: t.rate.to_string(),
+                    burst: t.burst,
+                    access_ttl_s: t.access_ttl.as_secs(),
+                    refresh_ttl_s: t.refresh_ttl.as_secs(),
+                    agent_latency_ms: t.agent_latency.as_secs_f64() * 1000.0,
+                    jwt_secret: "[redacted]".into(),
+                }),
+                Deployment::Remote { .. } => None,
+            },
         },
         journeys,
         personas,

@@ -188,3 +188,45 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
     );
     refused(&["run", "--target-fault", "nonsense"], &["unknown fault"]);
 }
+
+#[test]
+fn ctrl_c_ends_the_run_early_with_a_report() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("reports");
+    let mut child = Command::new(BIN)
+        .args(["--profile", "smoke", "--users", "5", "--run-time", "60s", "--report-dir"])
+        .arg(&report_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Without a terminal, progress comes as a line every 5 s: once one shows every user
+    // running, interrupt.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.contains("users 5/5") => break,
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no progress line showed every user running: {e}");
+            }
+        }
+    }
+    let interrupted = Instant::now();
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(interrupted.elapsed() < Duration::from_secs(15), "stopped promptly: {:?}", interrupted.elapsed());
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}", out.status);
+    let r = report(dir.path());
+    assert_eq!(r["run"]["ended_by"], "interrupted");
+    assert!(r["run"]["duration_s"].as_f64().unwrap() < 30.0);
+}

@@ -63,11 +63,16 @@ pub struct LoadResult {
 
 /// Runs the attack to its end (time, iterations or Ctrl-C).
 pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Result<LoadResult> {
+    let quiet = progress == Progress::Quiet;
     let started = Instant::now();
     let started_at = SystemTime::now();
     let recorder = Collector::spawn(started, SIGNUP_CHAT);
     let live = Arc::new(Live::default());
+    // Our steps use the client in `netra`; one shared Goose client (instead of one per user,
+    // ~140 KiB and a TLS setup each) keeps Goose's own cost flat.
+    let shared = goose::client::GooseClientBuilder::new().without_cookies();
     let mut attack = GooseAttack::initialize_with_config(goose_config(plan, &netra))
+        .and_then(|a| a.set_client_builder_without_cookies(shared))
         .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
     for (index, persona) in plan.personas.iter().enumerate() {
         let ctx = Arc::new(Context {
@@ -88,7 +93,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     }
     let ticker = progress.start(plan, live.clone(), started);
     let metrics = {
-        let _quiet_stdout = StdoutToStderr::new();
+        let _goose_stdout = StdoutAside::new(quiet);
         attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
     };
     ticker.finish();
@@ -131,33 +136,41 @@ fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {
 }
 
 /// Goose prints a few lines (e.g. "10 users launched.") on stdout, which is the summary's. While
-/// this guard lives, file descriptor 1 points at stderr; dropping it puts stdout back.
-struct StdoutToStderr {
+/// this guard lives, file descriptor 1 points at stderr (at /dev/null when quiet); dropping it
+/// puts stdout back.
+struct StdoutAside {
     #[cfg(unix)]
     saved: Option<std::os::fd::OwnedFd>,
 }
 
-impl StdoutToStderr {
-    fn new() -> StdoutToStderr {
+impl StdoutAside {
+    fn new(quiet: bool) -> StdoutAside {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         #[cfg(unix)]
         {
-            use std::os::fd::{AsFd, AsRawFd};
+            use std::os::fd::{AsFd, AsRawFd, OwnedFd};
             let saved = std::io::stdout().as_fd().try_clone_to_owned().ok();
-            // SAFETY: dup2 on two descriptors this process owns for its whole life (1 and 2);
-            // it only changes what fd 1 refers to.
-            if saved.is_some() && unsafe { libc::dup2(std::io::stderr().as_raw_fd(), 1) } < 0 {
-                return StdoutToStderr { saved: None };
+            let sink: Option<OwnedFd> = if quiet {
+                std::fs::OpenOptions::new().write(true).open("/dev/null").ok().map(OwnedFd::from)
+            } else {
+                std::io::stderr().as_fd().try_clone_to_owned().ok()
+            };
+            // SAFETY: dup2 onto fd 1, which this process owns for its whole life, from a
+            // descriptor we own; it only changes what fd 1 refers to.
+            match (&saved, sink) {
+                (Some(_), Some(sink)) if unsafe { libc::dup2(sink.as_raw_fd(), 1) } >= 0 => {
+                    StdoutAside { saved }
+                }
+                _ => StdoutAside { saved: None },
             }
-            StdoutToStderr { saved }
         }
         #[cfg(not(unix))]
-        StdoutToStderr {}
+        StdoutAside {}
     }
 }
 
-impl Drop for StdoutToStderr {
+impl Drop for StdoutAside {
     fn drop(&mut self) {
         use std::io::Write;
         let _ = std::io::stdout().flush();

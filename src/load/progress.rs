@@ -51,7 +51,8 @@ impl Progress {
             bar
         });
         let every = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(5) };
-        Ticker(Some(tokio::spawn(async move {
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
@@ -69,16 +70,21 @@ impl Progress {
                     None => eprintln!("[{elapsed:>4}s] {msg}"),
                 }
             }
-        })))
+        });
+        Ticker(Some((task, shown)))
     }
 }
 
-pub struct Ticker(Option<JoinHandle<()>>);
+/// The running display; `finish` stops it and clears the bar.
+pub struct Ticker(Option<(JoinHandle<()>, Option<ProgressBar>)>);
 
 impl Ticker {
     pub fn finish(self) {
-        if let Some(task) = self.0 {
+        if let Some((task, bar)) = self.0 {
             task.abort();
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
         }
     }
 }

@@ -114,6 +114,27 @@ pub struct RunInfo {
     pub target: TargetInfo,
     /// The targets the verdict judged, as written.
     pub targets: Vec<String>,
+    pub personas: Vec<PersonaConfig>,
+    /// The embedded target's settings (`null` against a deployment); the secret is redacted.
+    pub embedded_target: Option<EmbeddedConfig>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PersonaConfig {
+    pub name: String,
+    pub weight: usize,
+    pub journey: String,
+    pub plan_tier: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EmbeddedConfig {
+    pub rate_limit: String,
+    pub burst: u32,
+    pub access_ttl_s: u64,
+    pub refresh_ttl_s: u64,
+    pub agent_latency_ms: f64,
+    pub jwt_secret: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiJson};
 use super::limits::PlanTier;
+use super::password;
 use super::state::{Service, Shared};
 use super::store::User;
 use super::tokens::{TokenPair, TokenType};
@@ -85,7 +86,7 @@ async fn register(
     if p.store.by_email(&body.email).is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "User already exists"));
     }
-    let hash = p.hashing.hash(body.password).await;
+    let hash = password::hash(&body.password);
     let name = body.name.unwrap_or_else(|| body.email.split('@').next().unwrap_or_default().to_owned());
     let plan = body.plan_tier.unwrap_or(PlanTier::Free);
     // A concurrent registration of the same email may have won while we hashed.
@@ -100,7 +101,7 @@ async fn register(
 async fn login(State(p): State<Shared>, ApiJson(body): ApiJson<LoginBody>) -> Result<Json<Value>, ApiError> {
     let invalid = || ApiError::unauthorized("Invalid credentials");
     let user = p.store.by_email(&body.email).ok_or_else(invalid)?;
-    if !p.hashing.verify(body.password, user.password_hash.clone()).await {
+    if !password::verify(&body.password, &user.password_hash) {
         return Err(invalid());
     }
     let pair = p.sessions.login(&p.jwt, &user);

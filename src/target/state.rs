@@ -12,7 +12,6 @@ use super::agent::Connections;
 use super::config::TargetConfig;
 use super::error::ApiError;
 use super::limits::{Bucket, Decision};
-use super::password::Hashing;
 use super::store::{Store, User};
 use super::tokens::{Claims, Jwt, Sessions, TokenType};
 
@@ -22,7 +21,6 @@ pub struct Platform {
     pub sessions: Sessions,
     pub store: Store,
     pub connections: Connections,
-    pub hashing: Hashing,
     /// The one bucket of the `shared-rate-limit` fault; unused otherwise.
     shared_bucket: Mutex<Bucket>,
     /// When the target started: the `stall` fault's clock.
@@ -47,7 +45,6 @@ impl Platform {
             sessions: Sessions::default(),
             store: Store::new(config.burst),
             connections: Connections::default(),
-            hashing: Hashing::default(),
             shared_bucket: Mutex::new(Bucket::full(config.burst)),
             started: Instant::now(),
             shutdown,

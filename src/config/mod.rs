@@ -47,16 +47,9 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         return Err(at("users must be at least 1"));
     }
     // All users within about a second, never slower than 1000 a second (Goose's default is 1).
-    let increase_rate = match (args.increase_rate, &p.run.increase_rate) {
-        (Some(r), _) => r,
-        (None, Some(text)) => text
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| at(&format!("increase_rate `{text}` is not a number of users per second")))?,
-        (None, None) => users.max(1000) as f64,
-    };
+    let increase_rate = args.increase_rate.or(p.run.increase_rate).unwrap_or(users.max(1000) as f64);
     if !(increase_rate.is_finite() && increase_rate > 0.0) {
-        return Err(format!("--increase-rate {increase_rate}: give a number of users per second above 0"));
+        return Err(format!("increase rate {increase_rate}: give a number of users per second above 0"));
     }
     let stop = match (args.run_time, args.iterations) {
         (Some(d), _) => Stop::After(d),

@@ -41,8 +41,8 @@ pub struct Profile {
 #[serde(deny_unknown_fields)]
 pub struct RunDefaults {
     pub users: Option<usize>,
-    /// Users started per second (a number), or e.g. `100/1s` in Goose's syntax.
-    pub increase_rate: Option<String>,
+    /// Users started per second.
+    pub increase_rate: Option<f64>,
     pub run_time: Option<String>,
     pub iterations: Option<usize>,
     /// Size of the cohort timed from the run's start (default 10).
@@ -220,6 +220,8 @@ mod tests {
         let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\nplan_tier = \"enterprize\"\n";
         assert!(parse("p.toml", text).unwrap_err().contains("did you mean `enterprise`"));
         assert!(parse("p.toml", "[run]\nusers = 3\n").unwrap_err().contains("persona"));
+        let whole = "[run]\nincrease_rate = 100\n[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\n";
+        assert_eq!(parse("p.toml", whole).unwrap().run.increase_rate, Some(100.0));
     }
 
     #[test]

@@ -176,20 +176,11 @@ mod tests {
                             ok: i % 10 != 0,
                         });
                     }
-                    rec.send(Event::Journey {
-                        persona: 0,
-                        journey: "j",
-                        user,
-                        elapsed: Duration::from_millis(1),
-                        ok: true,
-                    });
-                    rec.send(Event::Journey {
-                        persona: 0,
-                        journey: "j",
-                        user,
-                        elapsed: Duration::from_millis(1),
-                        ok: true,
-                    });
+                    // Twice each: a user's second completion is no new cohort member.
+                    for _ in 0..2 {
+                        let elapsed = Duration::from_millis(1);
+                        rec.send(Event::Journey { persona: 0, journey: "j", user, elapsed, ok: true });
+                    }
                     rec.send(Event::Error { kind: "http_500".into(), message: format!("from {user}") });
                 })
             })

@@ -9,6 +9,7 @@
 //! - [`client`]: speaks Netra over HTTP and WebSocket, for journeys and probes.
 //! - [`load`]: the only code that touches Goose: personas, journeys, progress.
 //! - [`metrics`]: HDR histograms and the collector; a leaf module.
+//! - [`findings`]: security results with evidence (plain data).
 //! - [`verdict`]: targets judged on a report.
 //! - [`report`]: the report model and its renderers.
 //! - `run`, `serve`: the `run` and `target` subcommands.
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod findings;
 pub mod load;
 pub mod metrics;
 pub mod report;

@@ -188,7 +188,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
             .iter()
             .map(|(k, v)| (k.clone(), GooseRequest { success: v.success, fail: v.fail }))
             .collect(),
-        findings: Vec::new(),
+        findings: result.findings.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },
     }
 }

@@ -1,36 +1,13 @@
 //! `netra-load run` end to end: the real binary against the embedded target, with small bounded
 //! runs (10 users, one journey each, or two seconds).
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use netra_load::metrics::Histogram;
-use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_netra-load");
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    let report_dir = dir.join("reports");
-    Command::new(BIN)
-        .args(args)
-        .args(["--no-progress", "--report-dir", report_dir.to_str().unwrap()])
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-/// The only report.json under `dir/reports`.
-fn report(dir: &Path) -> Value {
-    let runs: Vec<_> = std::fs::read_dir(dir.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    assert!(runs[0].join("report.md").is_file());
-    serde_json::from_str(&std::fs::read_to_string(runs[0].join("report.json")).unwrap()).unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod support;
+use support::{BIN, report, run, text};
 
 #[test]
 fn a_smoke_run_passes_and_its_histograms_count_the_completed_journeys() {
@@ -41,15 +18,11 @@ fn a_smoke_run_passes_and_its_histograms_count_the_completed_journeys() {
     assert!(stdout.contains("verdict: PASS"), "{stdout}");
     assert!(!stdout.contains("users launched"), "Goose's own lines stay off stdout: {stdout}");
     let r = report(dir.path());
-    let schema: Value = serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
-    let problems: Vec<String> =
-        validator.iter_errors(&r).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(problems.is_empty(), "report.json breaks its schema: {problems:?}");
+    support::assert_schema(&r);
     let mut broken = r.clone();
     broken["verdict"]["exit_code"] = serde_json::json!(7);
     broken.as_object_mut().unwrap().remove("journeys");
-    assert!(!validator.is_valid(&broken), "the schema catches a broken report");
+    assert!(!support::schema().is_valid(&broken), "the schema catches a broken report");
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["tool"]["name"], "netra-load");
     assert_eq!(

@@ -111,41 +111,44 @@ impl Netra {
             .map_err(|e| CallError::new("bad_body", format!("{what}: not JSON: {e}")))
     }
 
-    fn api(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.backend)).bearer_auth(token)
+    /// A request builder for the backend with a bearer token (`path` starts with `/`).
+    pub fn backend_request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.http.request(method, self.backend_url(path)).bearer_auth(token)
     }
 
     pub async fn register(&self, email: &str, password: &str, plan: &str) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password, "plan_tier": plan});
-        let req = self.http.post(format!("{}/auth/register", self.auth)).json(&body);
+        let req = self.http.post(self.auth_url("/auth/register")).json(&body);
         login_of(self.call("register", req, StatusCode::CREATED).await?)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password});
-        let req = self.http.post(format!("{}/auth/login", self.auth)).json(&body);
+        let req = self.http.post(self.auth_url("/auth/login")).json(&body);
         login_of(self.call("login", req, StatusCode::OK).await?)
     }
 
     pub async fn profile(&self, token: &str) -> Result<Value, CallError> {
-        self.call("profile", self.api(Method::GET, "/api/users/profile", token), StatusCode::OK).await
+        self.call("profile", self.backend_request(Method::GET, "/api/users/profile", token), StatusCode::OK)
+            .await
     }
 
     /// Creates a thread; returns its id.
     pub async fn create_thread(&self, token: &str, title: &str) -> Result<String, CallError> {
-        let req = self.api(Method::POST, "/api/threads", token).json(&json!({"title": title}));
+        let req = self.backend_request(Method::POST, "/api/threads", token).json(&json!({"title": title}));
         let thread = self.call("create_thread", req, StatusCode::CREATED).await?;
         str_field(&thread, "id", "create_thread")
     }
 
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
-        let req = self.api(Method::GET, &format!("/api/threads/{thread}/messages"), token);
+        let req = self.backend_request(Method::GET, &format!("/api/threads/{thread}/messages"), token);
         self.call("history", req, StatusCode::OK).await
     }
 
     pub async fn list_threads(&self, token: &str) -> Result<Vec<Value>, CallError> {
-        let list =
-            self.call("list_threads", self.api(Method::GET, "/api/threads", token), StatusCode::OK).await?;
+        let list = self
+            .call("list_threads", self.backend_request(Method::GET, "/api/threads", token), StatusCode::OK)
+            .await?;
         match list {
             Value::Array(items) => Ok(items),
             other => Err(CallError::new(
@@ -153,6 +156,45 @@ impl Netra {
                 format!("list_threads: expected a list, got {}", kind_of(&other)),
             )),
         }
+    }
+
+    /// Exchanges a refresh token for a new pair.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Login, CallError> {
+        let req =
+            self.http.post(self.auth_url("/auth/refresh")).json(&json!({"refresh_token": refresh_token}));
+        let body = self.call("refresh", req, StatusCode::OK).await?;
+        Ok(Login {
+            access: str_field(&body, "access_token", "refresh")?,
+            refresh: str_field(&body, "refresh_token", "refresh")?,
+            user_id: String::new(),
+        })
+    }
+
+    pub async fn logout(&self, access: &str) -> Result<(), CallError> {
+        let req = self.http.post(self.auth_url("/auth/logout")).bearer_auth(access);
+        self.call("logout", req, StatusCode::OK).await.map(drop)
+    }
+
+    /// The status a request gets, whatever it is: for checks that a token is refused. Transport
+    /// failures are still errors.
+    pub async fn status_of(&self, what: &str, req: RequestBuilder) -> Result<StatusCode, CallError> {
+        let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        let status = resp.status();
+        resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        Ok(status)
+    }
+
+    /// A request builder for the auth service (`path` starts with `/`).
+    pub fn auth_request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.auth_url(path))
+    }
+
+    pub fn auth_url(&self, path: &str) -> String {
+        format!("{}{path}", self.auth)
+    }
+
+    pub fn backend_url(&self, path: &str) -> String {
+        format!("{}{path}", self.backend)
     }
 
     pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {

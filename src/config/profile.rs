@@ -10,14 +10,15 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::load::journey::JOURNEYS;
+
 /// The profiles shipped in `profiles/`, built into the binary so they work from any folder.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("chat", include_str!("../../profiles/chat.toml")),
     ("smoke", include_str!("../../profiles/smoke.toml")),
+    ("token-refresh", include_str!("../../profiles/token-refresh.toml")),
 ];
 
-/// The journeys this build can run.
-pub const JOURNEYS: &[&str] = &["signup-chat"];
 const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];
 
 #[derive(Clone, Debug, Deserialize)]

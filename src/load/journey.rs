@@ -1,19 +1,22 @@
 //! Journeys as Goose transactions: one transaction per step, the journey's state in the Goose
 //! user's session data. A step that fails ends its journey (the remaining steps of that
-//! iteration are skipped) and is counted by kind; the run goes on.
+//! iteration are skipped) and is counted by kind; the run goes on. Security results found on the
+//! way are [`Finding`]s, reported to the run's [`FindingSink`]; they do not fail the step.
 //!
 //! Every failure backs off before returning: a user whose steps fail without waiting on anything
 //! would spin and eat memory (ENGINE-NOTES.md, the spinning-failure footgun).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::prelude::*;
-use tokio::sync::Mutex;
 
+use super::{signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Login, Netra};
+use crate::findings::Finding;
 use crate::metrics::{Event, Recorder};
 
 /// How long a user waits after a failed journey before starting the next.
@@ -27,18 +30,72 @@ pub struct Live {
     pub journeys_failed: AtomicU64,
 }
 
-/// What every step of one persona shares.
-pub struct Context {
-    pub netra: Netra,
-    pub recorder: Recorder,
-    pub live: Arc<Live>,
-    pub persona: usize,
-    pub plan_tier: String,
-    /// Makes emails unique to this run.
-    pub run_tag: String,
+const MAX_USERS_NAMED: usize = 10;
+
+/// Findings of the run, deduplicated by (kind, endpoint) with a count. Findings are rare, so a
+/// mutex is no cost here.
+#[derive(Debug, Default)]
+pub struct FindingSink(Mutex<BTreeMap<(String, String), Finding>>);
+
+impl FindingSink {
+    pub fn report(&self, finding: Finding) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (finding.kind.clone(), finding.endpoint.clone());
+        match all.get_mut(&key) {
+            Some(seen) => {
+                seen.count += 1;
+                // Name a few of the users involved, not thousands.
+                for user in finding.users {
+                    if seen.users.len() < MAX_USERS_NAMED && !seen.users.contains(&user) {
+                        seen.users.push(user);
+                    }
+                }
+            }
+            None => {
+                all.insert(key, Finding { count: 1, ..finding });
+            }
+        }
+    }
+
+    pub fn all(&self) -> Vec<Finding> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
 }
 
-/// The steps of signup-chat, in order.
+/// The journeys this build can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JourneyKind {
+    SignupChat,
+    TokenRefresh,
+}
+
+pub const JOURNEYS: &[&str] = &["signup-chat", "token-refresh"];
+
+impl JourneyKind {
+    pub fn parse(name: &str) -> Option<JourneyKind> {
+        match name {
+            "signup-chat" => Some(JourneyKind::SignupChat),
+            "token-refresh" => Some(JourneyKind::TokenRefresh),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JourneyKind::SignupChat => "signup-chat",
+            JourneyKind::TokenRefresh => "token-refresh",
+        }
+    }
+
+    pub fn steps(self) -> &'static [Step] {
+        match self {
+            JourneyKind::SignupChat => &signup_chat::STEPS,
+            JourneyKind::TokenRefresh => &token_refresh::STEPS,
+        }
+    }
+}
+
+/// Every step of every journey.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Register,
@@ -49,22 +106,16 @@ pub enum Step {
     FirstReply,
     History,
     ListThreads,
+    UseAccess,
+    Refresh,
+    UseNewAccess,
+    ReuseOldRefresh,
+    Relogin,
+    Logout,
+    UseAfterLogout,
 }
 
-pub const SIGNUP_CHAT: &str = "signup-chat";
-
 impl Step {
-    pub const SIGNUP_CHAT: [Step; 8] = [
-        Step::Register,
-        Step::Login,
-        Step::Profile,
-        Step::CreateThread,
-        Step::WsConnect,
-        Step::FirstReply,
-        Step::History,
-        Step::ListThreads,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Step::Register => "register",
@@ -75,6 +126,13 @@ impl Step {
             Step::FirstReply => "first_reply",
             Step::History => "history",
             Step::ListThreads => "list_threads",
+            Step::UseAccess => "use_access",
+            Step::Refresh => "refresh",
+            Step::UseNewAccess => "use_new_access",
+            Step::ReuseOldRefresh => "reuse_old_refresh",
+            Step::Relogin => "relogin",
+            Step::Logout => "logout",
+            Step::UseAfterLogout => "use_after_logout",
         }
     }
 
@@ -87,25 +145,81 @@ impl Step {
     }
 }
 
-/// One journey in progress for one Goose user.
-#[derive(Default)]
-struct Journey {
-    iteration: u64,
-    started: Option<Instant>,
-    failed: bool,
-    email: String,
-    password: String,
-    login: Option<Login>,
-    thread: Option<String>,
-    chat: Option<ChatSession>,
-    message: String,
-    reply: String,
+/// What every step of one persona shares.
+pub struct Context {
+    pub netra: Netra,
+    pub recorder: Recorder,
+    pub live: Arc<Live>,
+    pub findings: Arc<FindingSink>,
+    pub journey: JourneyKind,
+    pub persona: usize,
+    pub plan_tier: String,
+    /// Makes emails unique to this run.
+    pub run_tag: String,
+    /// The run's start, for the time of findings.
+    pub started: Instant,
 }
 
-/// Goose session data must be `Clone`: the journey lives behind a per-user mutex (never
+impl Context {
+    /// A finding stamped with the time and the load at this moment.
+    pub fn finding(&self, kind: &str, severity: &str, user: usize, endpoint: &str) -> Finding {
+        Finding {
+            kind: kind.to_owned(),
+            severity: severity.to_owned(),
+            users: vec![format!("user {user}")],
+            endpoint: endpoint.to_owned(),
+            at_s: self.started.elapsed().as_secs_f64(),
+            active_users: self.live.users_started.load(Ordering::Relaxed),
+            expected: String::new(),
+            observed: String::new(),
+            reproducer: String::new(),
+            count: 1,
+        }
+    }
+}
+
+/// One journey in progress for one Goose user: what its steps hand to each other.
+#[derive(Default)]
+pub struct State {
+    /// The Goose user's number (`weighted_users_index`), used in names and findings.
+    pub user: usize,
+    pub iteration: u64,
+    started: Option<Instant>,
+    failed: bool,
+    pub email: String,
+    pub password: String,
+    pub login: Option<Login>,
+    /// The pair a refresh gave, and the refresh token it retired.
+    pub renewed: Option<Login>,
+    pub retired_refresh: Option<String>,
+    pub thread: Option<String>,
+    pub chat: Option<ChatSession>,
+    pub message: String,
+    pub reply: String,
+}
+
+impl State {
+    pub fn logged_in(&self) -> Result<&Login, CallError> {
+        self.login.as_ref().ok_or_else(|| CallError::wrong("not logged in"))
+    }
+
+    /// A fresh email and password for this user and iteration.
+    pub fn new_identity(&mut self, run_tag: &str) {
+        self.email = format!("nl-{run_tag}-u{}-i{}@example.com", self.user, self.iteration);
+        self.password = format!("pw-{:016x}", rand::random::<u64>());
+    }
+
+    async fn close_chat(&mut self) {
+        if let Some(chat) = self.chat.take() {
+            chat.close().await;
+        }
+    }
+}
+
+/// Goose session data must be `Clone`: the state lives behind a per-user mutex (never
 /// contended: one user runs one transaction at a time).
 #[derive(Clone, Default)]
-struct Session(Arc<Mutex<Journey>>);
+struct Session(Arc<tokio::sync::Mutex<State>>);
 
 /// A Goose transaction running `step` with `ctx`.
 pub fn transaction(ctx: Arc<Context>, step: Step) -> Transaction {
@@ -123,27 +237,29 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
         ctx.live.users_started.fetch_add(1, Ordering::Relaxed);
     }
     let session = user.get_session_data_unchecked::<Session>().clone();
-    let mut journey = session.0.lock().await;
-    if step == Step::SIGNUP_CHAT[0] {
-        let iteration = journey.iteration + 1;
-        if let Some(chat) = journey.chat.take() {
-            chat.close().await;
-        }
-        *journey = Journey { iteration, started: Some(Instant::now()), ..Journey::default() };
-    } else if journey.failed || journey.started.is_none() {
+    let mut state = session.0.lock().await;
+    let steps = ctx.journey.steps();
+    if step == steps[0] {
+        state.close_chat().await;
+        let iteration = state.iteration + 1;
+        *state = State {
+            user: user.weighted_users_index,
+            iteration,
+            started: Some(Instant::now()),
+            ..State::default()
+        };
+    } else if state.failed || state.started.is_none() {
         return Ok(());
     }
     let started = Instant::now();
-    let outcome = perform(ctx, user.weighted_users_index, &mut journey, step).await;
+    let outcome = match ctx.journey {
+        JourneyKind::SignupChat => signup_chat::perform(ctx, &mut state, step).await,
+        JourneyKind::TokenRefresh => token_refresh::perform(ctx, &mut state, step).await,
+    };
     let elapsed = started.elapsed();
     let ok = outcome.is_ok();
-    ctx.recorder.send(Event::Step {
-        persona: ctx.persona,
-        journey: SIGNUP_CHAT,
-        step: step.name(),
-        elapsed,
-        ok,
-    });
+    let journey = ctx.journey.name();
+    ctx.recorder.send(Event::Step { persona: ctx.persona, journey, step: step.name(), elapsed, ok });
     let error_text = outcome.as_ref().err().map(ToString::to_string);
     user.record_custom_request_duration(
         step.transport(),
@@ -154,31 +270,27 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
         error_text.as_deref(),
     )
     .await?;
-    let journey_elapsed = journey.started.map_or(Duration::ZERO, |s| s.elapsed());
+    let journey_elapsed = state.started.map_or(Duration::ZERO, |s| s.elapsed());
     let finish = |ok| Event::Journey {
         persona: ctx.persona,
-        journey: SIGNUP_CHAT,
+        journey,
         user: user.weighted_users_index,
         elapsed: journey_elapsed,
         ok,
     };
     match outcome {
         Ok(()) => {
-            if step == Step::SIGNUP_CHAT[Step::SIGNUP_CHAT.len() - 1] {
+            if step == steps[steps.len() - 1] {
                 ctx.recorder.send(finish(true));
                 ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
-                if let Some(chat) = journey.chat.take() {
-                    chat.close().await;
-                }
+                state.close_chat().await;
             }
             Ok(())
         }
         Err(e) => {
-            journey.failed = true;
-            if let Some(chat) = journey.chat.take() {
-                chat.close().await;
-            }
-            drop(journey);
+            state.failed = true;
+            state.close_chat().await;
+            drop(state);
             ctx.recorder.send(Event::Error {
                 kind: e.kind.clone(),
                 message: format!("{}: {}", step.name(), e.detail),
@@ -189,81 +301,4 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             Err(Box::new(TransactionError::Custom(e.to_string())))
         }
     }
-}
-
-async fn perform(ctx: &Context, user: usize, j: &mut Journey, step: Step) -> Result<(), CallError> {
-    let netra = &ctx.netra;
-    match step {
-        Step::Register => {
-            j.email = format!("nl-{}-u{user}-i{}@example.com", ctx.run_tag, j.iteration);
-            j.password = format!("pw-{:016x}", rand::random::<u64>());
-            netra.register(&j.email, &j.password, &ctx.plan_tier).await.map(drop)
-        }
-        Step::Login => {
-            j.login = Some(netra.login(&j.email, &j.password).await?);
-            Ok(())
-        }
-        Step::Profile => {
-            let login = logged_in(j)?;
-            let profile = netra.profile(&login.access).await?;
-            if profile["user_id"] != login.user_id.as_str() || profile["email"] != j.email.as_str() {
-                return Err(CallError::wrong("profile: the answer describes another user"));
-            }
-            Ok(())
-        }
-        Step::CreateThread => {
-            let token = logged_in(j)?.access.clone();
-            j.thread =
-                Some(netra.create_thread(&token, &format!("netra-load journey {}", j.iteration)).await?);
-            Ok(())
-        }
-        Step::WsConnect => {
-            let login = logged_in(j)?;
-            let chat = netra.chat(&login.access).await?;
-            if chat.user_id != login.user_id {
-                return Err(CallError::wrong("ws_connect: the connection belongs to another user"));
-            }
-            j.chat = Some(chat);
-            Ok(())
-        }
-        Step::FirstReply => {
-            let thread = j.thread.clone().ok_or_else(|| CallError::wrong("first_reply: no thread"))?;
-            let chat = j.chat.as_mut().ok_or_else(|| CallError::wrong("first_reply: not connected"))?;
-            j.message = format!("hello from {} #{}", j.email, j.iteration);
-            let turn = chat.turn(&j.message, Some(&thread)).await?;
-            if turn.thread_id != thread || !turn.reply.contains(&j.message) {
-                return Err(CallError::wrong("first_reply: the reply does not answer this message"));
-            }
-            j.reply = turn.reply;
-            Ok(())
-        }
-        Step::History => {
-            let (token, thread) = (logged_in(j)?.access.clone(), j.thread.clone().unwrap_or_default());
-            let history = netra.messages(&token, &thread).await?;
-            let contents: Vec<&str> = history["messages"]
-                .as_array()
-                .map(|m| m.iter().filter_map(|m| m["content"].as_str()).collect())
-                .unwrap_or_default();
-            if !contents.contains(&j.message.as_str()) || !contents.contains(&j.reply.as_str()) {
-                return Err(CallError::wrong("history: the thread lacks the message or the reply"));
-            }
-            Ok(())
-        }
-        Step::ListThreads => {
-            let (token, thread) = (logged_in(j)?.access.clone(), j.thread.clone().unwrap_or_default());
-            let threads = netra.list_threads(&token).await?;
-            let ids: Vec<&str> = threads.iter().filter_map(|t| t["id"].as_str()).collect();
-            if ids != [thread.as_str()] {
-                return Err(CallError::wrong(format!(
-                    "list_threads: expected only this user's thread, got {} threads",
-                    ids.len()
-                )));
-            }
-            Ok(())
-        }
-    }
-}
-
-fn logged_in(j: &Journey) -> Result<&Login, CallError> {
-    j.login.as_ref().ok_or_else(|| CallError::wrong("not logged in"))
 }

@@ -7,6 +7,8 @@
 
 pub mod journey;
 mod progress;
+mod signup_chat;
+mod token_refresh;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,8 +18,9 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::client::Netra;
+use crate::findings::Finding;
 use crate::metrics::{Collector, Snapshot};
-use journey::{Context, Live, SIGNUP_CHAT, Step};
+use journey::{Context, FindingSink, JourneyKind, Live};
 pub use progress::Progress;
 
 /// How the run stops.
@@ -54,6 +57,7 @@ pub struct GooseRequests {
 
 pub struct LoadResult {
     pub snapshot: Snapshot,
+    pub findings: Vec<Finding>,
     pub goose: BTreeMap<String, GooseRequests>,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
@@ -66,8 +70,9 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let quiet = progress == Progress::Quiet;
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let recorder = Collector::spawn(started, SIGNUP_CHAT);
+    let recorder = Collector::spawn(started, JourneyKind::SignupChat.name());
     let live = Arc::new(Live::default());
+    let findings = Arc::new(FindingSink::default());
     // Our steps use the client in `netra`; one shared Goose client (instead of one per user,
     // ~140 KiB and a TLS setup each) keeps Goose's own cost flat.
     let shared = goose::client::GooseClientBuilder::new().without_cookies();
@@ -75,19 +80,25 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         .and_then(|a| a.set_client_builder_without_cookies(shared))
         .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
     for (index, persona) in plan.personas.iter().enumerate() {
+        let journey = JourneyKind::parse(&persona.journey).ok_or_else(|| {
+            anyhow::anyhow!("persona `{}`: unknown journey `{}`", persona.name, persona.journey)
+        })?;
         let ctx = Arc::new(Context {
             netra: netra.clone(),
             recorder: recorder.clone(),
             live: live.clone(),
+            findings: findings.clone(),
+            journey,
             persona: index,
             plan_tier: persona.plan_tier.clone(),
             run_tag: plan.run_tag.clone(),
+            started,
         });
         let mut scenario = Scenario::new(&persona.name)
             .set_weight(persona.weight)
             .map_err(|e| anyhow::anyhow!("persona `{}`: {e:?}", persona.name))?;
-        for step in Step::SIGNUP_CHAT {
-            scenario = scenario.register_transaction(journey::transaction(ctx.clone(), step));
+        for step in journey.steps() {
+            scenario = scenario.register_transaction(journey::transaction(ctx.clone(), *step));
         }
         attack = attack.register_scenario(scenario);
     }
@@ -110,7 +121,15 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         Stop::After(_) => "interrupted".to_owned(),
         Stop::Iterations(_) => "iterations".to_owned(),
     };
-    Ok(LoadResult { snapshot, goose, started_at, ended_at: SystemTime::now(), elapsed, ended_by })
+    Ok(LoadResult {
+        snapshot,
+        findings: findings.all(),
+        goose,
+        started_at,
+        ended_at: SystemTime::now(),
+        elapsed,
+        ended_by,
+    })
 }
 
 fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {

@@ -154,7 +154,7 @@ pub struct Report {
     pub errors: Vec<ErrorReport>,
     /// Goose's own request statistics, by "TRANSPORT name".
     pub goose: BTreeMap<String, GooseRequest>,
-    pub findings: Vec<serde_json::Value>,
+    pub findings: Vec<crate::findings::Finding>,
     pub verdict: Verdict,
 }
 

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::{Report, Stats};
 use crate::verdict::format_us;
 
-/// The step order of signup-chat; steps of other journeys follow alphabetically.
+/// The order of steps within their journeys; unknown steps follow alphabetically.
 const STEP_ORDER: &[&str] = &[
     "register",
     "login",
@@ -120,7 +120,28 @@ fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Res
     Ok(())
 }
 
-/// The summary printed on stdout when a run ends.
+fn finding_lines(report: &Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "FINDING {} ({}) at {} x{}, first at {:.1}s with {} users, {}: expected {}; observed {}",
+                f.kind,
+                f.severity,
+                f.endpoint,
+                f.count,
+                f.at_s,
+                f.active_users,
+                f.users.join(", "),
+                f.expected,
+                f.observed
+            )
+        })
+        .collect()
+}
+
+/// The summary printed on stdout when a run ends: findings first.
 pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let run = &report.run;
     writeln!(
@@ -135,6 +156,12 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         run.target.backend_url
     )?;
     writeln!(out)?;
+    for (line, f) in finding_lines(report).iter().zip(&report.findings) {
+        writeln!(out, "{line}\n  reproduce: {}", f.reproducer)?;
+    }
+    if !report.findings.is_empty() {
+        writeln!(out)?;
+    }
     text_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     writeln!(out)?;
     for line in cohort_lines(report) {
@@ -156,6 +183,13 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let run = &report.run;
     writeln!(out, "# netra-load report: {}\n", run.profile)?;
     writeln!(out, "**{}**\n", verdict_line(report))?;
+    if !report.findings.is_empty() {
+        writeln!(out, "## Findings\n")?;
+        for (line, f) in finding_lines(report).iter().zip(&report.findings) {
+            writeln!(out, "- {line}\n\n  ```sh\n  {}\n  ```", f.reproducer)?;
+        }
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "- started {}, ended {} ({}), {:.1} s\n- {} users; target: {} (auth {}, backend {}){}\n",

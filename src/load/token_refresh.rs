@@ -1,0 +1,147 @@
+//! Journey token-refresh: the token lifecycle, where deployments break under load.
+//!
+//! register, login, use_access (a backend call), refresh (a new pair; the retired refresh token
+//! differs), use_new_access (backend and a WebSocket reconnect with the new token), then
+//! reuse_old_refresh: the retired token must be refused with 401 (accepted: finding
+//! `refresh_reuse_accepted`) and, as the contract says, the refusal revokes the whole family, so
+//! the new access token must then be refused too (still accepted: `reuse_family_not_revoked`).
+//! The family being gone, relogin starts a second one for logout, and use_after_logout checks
+//! that its access token is refused by the auth service and the backend and its refresh token by
+//! refresh (any accepted: `logout_not_revoked`).
+//!
+//! A fresh user per journey: its own rate-limit bucket, so the limiter is never what is measured.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use super::journey::{Context, State, Step};
+use crate::client::CallError;
+use crate::findings::curl;
+
+pub const STEPS: [Step; 9] = [
+    Step::Register,
+    Step::Login,
+    Step::UseAccess,
+    Step::Refresh,
+    Step::UseNewAccess,
+    Step::ReuseOldRefresh,
+    Step::Relogin,
+    Step::Logout,
+    Step::UseAfterLogout,
+];
+
+pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), CallError> {
+    let netra = &ctx.netra;
+    match step {
+        Step::Register => {
+            j.new_identity(&ctx.run_tag);
+            netra.register(&j.email, &j.password, &ctx.plan_tier).await.map(drop)
+        }
+        Step::Login | Step::Relogin => {
+            j.login = Some(netra.login(&j.email, &j.password).await?);
+            Ok(())
+        }
+        Step::UseAccess => netra.profile(&j.logged_in()?.access).await.map(drop),
+        Step::Refresh => {
+            let old = j.logged_in()?.refresh.clone();
+            let new = netra.refresh(&old).await?;
+            if new.refresh == old {
+                return Err(CallError::wrong("refresh: the refresh token was not rotated"));
+            }
+            j.retired_refresh = Some(old);
+            j.renewed = Some(new);
+            Ok(())
+        }
+        Step::UseNewAccess => {
+            let access = renewed(j)?.access.clone();
+            netra.profile(&access).await?;
+            let chat = netra.chat(&access).await?;
+            chat.close().await;
+            Ok(())
+        }
+        Step::ReuseOldRefresh => reuse_old_refresh(ctx, j).await,
+        Step::Logout => netra.logout(&j.logged_in()?.access).await,
+        Step::UseAfterLogout => use_after_logout(ctx, j).await,
+        other => Err(CallError::wrong(format!("token-refresh has no step {}", other.name()))),
+    }
+}
+
+fn renewed(j: &State) -> Result<&crate::client::Login, CallError> {
+    j.renewed.as_ref().ok_or_else(|| CallError::wrong("no refreshed pair"))
+}
+
+/// A status that is neither the accepted nor the refused one is a plain failure.
+fn unexpected(what: &str, status: StatusCode) -> CallError {
+    CallError::new(format!("http_{}", status.as_u16()), format!("{what}: unexpected {status}"))
+}
+
+async fn reuse_old_refresh(ctx: &Context, j: &mut State) -> Result<(), CallError> {
+    let netra = &ctx.netra;
+    let old = j.retired_refresh.clone().ok_or_else(|| CallError::wrong("no retired refresh token"))?;
+    let req = netra.auth_request(Method::POST, "/auth/refresh").json(&json!({"refresh_token": old}));
+    let placeholder = format!(r#"{{"refresh_token": "<retired refresh token of user {}>"}}"#, j.user);
+    let reproducer = curl("POST", &netra.auth_url("/auth/refresh"), None, Some(&placeholder));
+    match netra.status_of("reuse_old_refresh", req).await? {
+        StatusCode::UNAUTHORIZED => {}
+        StatusCode::OK => {
+            let mut f = ctx.finding("refresh_reuse_accepted", "high", j.user, "POST /auth/refresh");
+            f.expected = "a retired refresh token is refused with 401 and its family revoked".into();
+            f.observed = "200: the retired refresh token was exchanged for a new pair".into();
+            f.reproducer = format!("{reproducer}  # run twice with the same token");
+            ctx.findings.report(f);
+            return Ok(());
+        }
+        other => return Err(unexpected("reuse_old_refresh", other)),
+    }
+    // Reuse was detected: the whole family, the newest access token included, must be gone.
+    let access = renewed(j)?.access.clone();
+    let req = netra.backend_request(Method::GET, "/api/users/profile", &access);
+    match netra.status_of("reuse_old_refresh", req).await? {
+        StatusCode::UNAUTHORIZED => Ok(()),
+        StatusCode::OK => {
+            let mut f = ctx.finding("reuse_family_not_revoked", "high", j.user, "POST /auth/refresh");
+            f.expected = "after a refresh token is reused, every token of its family is refused".into();
+            f.observed = "200: the family's newest access token still works".into();
+            let bearer = format!("<new access token of user {}>", j.user);
+            let check = curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None);
+            f.reproducer = format!("{reproducer} && {check}");
+            ctx.findings.report(f);
+            Ok(())
+        }
+        other => Err(unexpected("reuse_old_refresh", other)),
+    }
+}
+
+async fn use_after_logout(ctx: &Context, j: &mut State) -> Result<(), CallError> {
+    let netra = &ctx.netra;
+    let login = j.logged_in()?.clone();
+    let checks = [
+        ("GET /auth/verify", netra.auth_request(Method::GET, "/auth/verify").bearer_auth(&login.access)),
+        ("GET /api/users/profile", netra.backend_request(Method::GET, "/api/users/profile", &login.access)),
+        (
+            "POST /auth/refresh",
+            netra.auth_request(Method::POST, "/auth/refresh").json(&json!({"refresh_token": login.refresh})),
+        ),
+    ];
+    let mut accepted = Vec::new();
+    for (endpoint, req) in checks {
+        match netra.status_of("use_after_logout", req).await? {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {}
+            s if s.is_success() => accepted.push(endpoint),
+            other => return Err(unexpected("use_after_logout", other)),
+        }
+    }
+    if !accepted.is_empty() {
+        let mut f = ctx.finding("logout_not_revoked", "high", j.user, "POST /auth/logout");
+        f.expected = "after logout the access token and its refresh family are refused (401)".into();
+        f.observed = format!("accepted after logout: {}", accepted.join(", "));
+        let bearer = format!("<access token of user {}>", j.user);
+        f.reproducer = format!(
+            "{} && {}",
+            curl("POST", &netra.auth_url("/auth/logout"), Some(&bearer), None),
+            curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None)
+        );
+        ctx.findings.report(f);
+    }
+    Ok(())
+}

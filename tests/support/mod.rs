@@ -1,0 +1,44 @@
+//! Helpers shared by the tests that run the binary: a bounded run in a temp folder, and its
+//! report.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_netra-load");
+
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    let report_dir = dir.join("reports");
+    Command::new(BIN)
+        .args(args)
+        .args(["--no-progress", "--report-dir", report_dir.to_str().unwrap()])
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The only report.json under `dir/reports`.
+pub fn report(dir: &Path) -> Value {
+    let runs: Vec<_> = std::fs::read_dir(dir.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].join("report.md").is_file());
+    serde_json::from_str(&std::fs::read_to_string(runs[0].join("report.json")).unwrap()).unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The validator of `schema/report.schema.json`.
+pub fn schema() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+    jsonschema::validator_for(&schema).expect("the schema is valid")
+}
+
+pub fn assert_schema(report: &Value) {
+    let problems: Vec<String> =
+        schema().iter_errors(report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(problems.is_empty(), "report.json breaks its schema: {problems:?}");
+}

@@ -183,6 +183,17 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         personas,
         cohorts,
         errors,
+        observations: snap
+            .observed
+            .iter()
+            .map(|(name, o)| {
+                let expected = (*name == "observed_limit").then_some(u64::from(plan.expect.burst));
+                let mean = if o.count == 0 { 0.0 } else { o.sum as f64 / o.count as f64 };
+                let report =
+                    report::ObservationReport { count: o.count, min: o.min, max: o.max, mean, expected };
+                ((*name).to_owned(), report)
+            })
+            .collect(),
         goose: result
             .goose
             .iter()

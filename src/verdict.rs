@@ -3,6 +3,7 @@
 //!
 //! - `journey.NAME.pNN` / `journey.NAME.max`: a journey's latency percentile (e.g. `p99`, `p99.9`);
 //! - `step.NAME.pNN` / `step.NAME.max`: a step's latency, over every journey that has the step;
+//! - `persona.NAME.pNN` / `persona.NAME.max`: the journey latency of one persona;
 //! - `cohort.N`: time from the run's start until the first N users completed signup-chat;
 //! - `errors.rate`: failed journeys over all journeys (`1%` or `0.01`).
 //!
@@ -19,6 +20,7 @@ use crate::report::Report;
 pub enum Metric {
     Journey { name: String, stat: Stat },
     Step { name: String, stat: Stat },
+    Persona { name: String, stat: Stat },
     Cohort(usize),
     ErrorRate,
 }
@@ -86,6 +88,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
     match parts.as_slice() {
         ["journey", journey, s] => Ok(Metric::Journey { name: (*journey).to_owned(), stat: stat(s)? }),
         ["step", step, s] => Ok(Metric::Step { name: (*step).to_owned(), stat: stat(s)? }),
+        ["persona", persona, s] => Ok(Metric::Persona { name: (*persona).to_owned(), stat: stat(s)? }),
         ["cohort", n] => n
             .parse::<usize>()
             .ok()
@@ -93,7 +96,10 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
             .map(Metric::Cohort)
             .ok_or_else(|| format!("`{n}` is not a cohort size: use e.g. cohort.10")),
         ["errors", "rate"] => Ok(Metric::ErrorRate),
-        _ => Err("unknown metric: use journey.NAME.p99, step.NAME.p95, cohort.N or errors.rate".into()),
+        _ => Err(
+            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N or errors.rate"
+                .into(),
+        ),
     }
 }
 
@@ -165,6 +171,7 @@ fn observe(metric: &Metric, report: &Report) -> Option<f64> {
     };
     match metric {
         Metric::Journey { name, stat } => report.journeys.get(name).and_then(|j| stat_of(&j.stats, *stat)),
+        Metric::Persona { name, stat } => report.personas.get(name).and_then(|p| stat_of(&p.stats, *stat)),
         Metric::Step { name, stat } => {
             let mut merged = crate::report::Stats::default();
             for j in report.journeys.values() {
@@ -196,6 +203,10 @@ mod tests {
         assert_eq!(t.threshold, 5_000_000.0);
         assert_eq!(t.expr(), "journey.signup-chat.p99 < 5.000s");
         assert_eq!(Target::parse("errors.rate", "< 1%").unwrap().threshold, 0.01);
+        assert_eq!(
+            Target::parse("persona.abuser.max", "< 15s").unwrap().metric,
+            Metric::Persona { name: "abuser".into(), stat: Stat::Max }
+        );
         assert_eq!(Target::parse("cohort.10", "<500ms").unwrap().metric, Metric::Cohort(10));
         assert_eq!(
             Target::parse("step.first_reply.p99.9", "< 3s").unwrap().metric,

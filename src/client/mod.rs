@@ -178,10 +178,20 @@ impl Netra {
     /// The status a request gets, whatever it is: for checks that a token is refused. Transport
     /// failures are still errors.
     pub async fn status_of(&self, what: &str, req: RequestBuilder) -> Result<StatusCode, CallError> {
+        self.send(what, req).await.map(|(status, _)| status)
+    }
+
+    /// Sends and returns the status and headers whatever the status; the body is read and
+    /// dropped. Transport failures are errors.
+    pub async fn send(
+        &self,
+        what: &str,
+        req: RequestBuilder,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap), CallError> {
         let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        let status = resp.status();
+        let (status, headers) = (resp.status(), resp.headers().clone());
         resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        Ok(status)
+        Ok((status, headers))
     }
 
     /// A request builder for the auth service (`path` starts with `/`).

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::RunArgs;
-use crate::load::{PersonaPlan, Plan, Stop};
+use crate::load::{Expect, PersonaPlan, Plan, Stop};
 use crate::target::{Faults, Rate, TargetConfig, parse_duration};
 use crate::verdict::Target;
 
@@ -99,10 +99,14 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             plan_tier: persona.plan_tier.clone(),
         })
         .collect();
+    let expect = Expect {
+        burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),
+        free_quota: p.expect.free_quota.unwrap_or(10),
+    };
     let seed = args.seed;
     let run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     Ok(RunConfig {
-        plan: Plan { users, increase_rate, stop, personas, run_tag },
+        plan: Plan { users, increase_rate, stop, personas, run_tag, expect },
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
         targets,

@@ -17,6 +17,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("chat", include_str!("../../profiles/chat.toml")),
     ("smoke", include_str!("../../profiles/smoke.toml")),
     ("token-refresh", include_str!("../../profiles/token-refresh.toml")),
+    ("rate-limit", include_str!("../../profiles/rate-limit.toml")),
+    ("mixed", include_str!("../../profiles/mixed.toml")),
 ];
 
 const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];
@@ -31,6 +33,9 @@ pub struct Profile {
     /// Settings of the embedded target, when it is the one tested.
     #[serde(default)]
     pub target: TargetSettings,
+    /// The limits the deployment is expected to enforce (rate-limit journey, bystanders).
+    #[serde(default)]
+    pub expect: ExpectSettings,
     #[serde(rename = "persona")]
     pub personas: Vec<Persona>,
     /// `metric = "< threshold"`, e.g. `"journey.signup-chat.p99" = "< 5s"`.
@@ -57,6 +62,15 @@ pub struct TargetSettings {
     pub burst: Option<u32>,
     pub agent_latency: Option<String>,
     pub access_ttl: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSettings {
+    /// Requests a fresh user may send at once (default: `[target] burst`, else 20).
+    pub burst: Option<u32>,
+    /// Chat messages a free user may send a day (default 10).
+    pub free_quota: Option<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use goose::prelude::*;
 
-use super::{signup_chat, token_refresh};
+use super::{Expect, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Login, Netra};
 use crate::findings::Finding;
@@ -67,15 +67,17 @@ impl FindingSink {
 pub enum JourneyKind {
     SignupChat,
     TokenRefresh,
+    RateLimit,
 }
 
-pub const JOURNEYS: &[&str] = &["signup-chat", "token-refresh"];
+pub const JOURNEYS: &[&str] = &["signup-chat", "token-refresh", "rate-limit"];
 
 impl JourneyKind {
     pub fn parse(name: &str) -> Option<JourneyKind> {
         match name {
             "signup-chat" => Some(JourneyKind::SignupChat),
             "token-refresh" => Some(JourneyKind::TokenRefresh),
+            "rate-limit" => Some(JourneyKind::RateLimit),
             _ => None,
         }
     }
@@ -84,6 +86,7 @@ impl JourneyKind {
         match self {
             JourneyKind::SignupChat => "signup-chat",
             JourneyKind::TokenRefresh => "token-refresh",
+            JourneyKind::RateLimit => "rate-limit",
         }
     }
 
@@ -91,6 +94,7 @@ impl JourneyKind {
         match self {
             JourneyKind::SignupChat => &signup_chat::STEPS,
             JourneyKind::TokenRefresh => &token_refresh::STEPS,
+            JourneyKind::RateLimit => &rate_limit::STEPS,
         }
     }
 }
@@ -113,6 +117,9 @@ pub enum Step {
     Relogin,
     Logout,
     UseAfterLogout,
+    Burst,
+    Recover,
+    Quota,
 }
 
 impl Step {
@@ -133,13 +140,16 @@ impl Step {
             Step::Relogin => "relogin",
             Step::Logout => "logout",
             Step::UseAfterLogout => "use_after_logout",
+            Step::Burst => "burst",
+            Step::Recover => "recover",
+            Step::Quota => "quota",
         }
     }
 
     /// The label Goose's own tables show before the step's name.
     fn transport(self) -> &'static str {
         match self {
-            Step::WsConnect | Step::FirstReply => "WS",
+            Step::WsConnect | Step::FirstReply | Step::Quota => "WS",
             _ => "HTTP",
         }
     }
@@ -154,6 +164,8 @@ pub struct Context {
     pub journey: JourneyKind,
     pub persona: usize,
     pub plan_tier: String,
+    /// What the deployment's limits are expected to be.
+    pub expect: Expect,
     /// Makes emails unique to this run.
     pub run_tag: String,
     /// The run's start, for the time of findings.
@@ -196,6 +208,8 @@ pub struct State {
     pub chat: Option<ChatSession>,
     pub message: String,
     pub reply: String,
+    /// The `Retry-After` of the abuser's first 429.
+    pub retry_after: Option<u64>,
 }
 
 impl State {
@@ -255,6 +269,7 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
     let outcome = match ctx.journey {
         JourneyKind::SignupChat => signup_chat::perform(ctx, &mut state, step).await,
         JourneyKind::TokenRefresh => token_refresh::perform(ctx, &mut state, step).await,
+        JourneyKind::RateLimit => rate_limit::perform(ctx, &mut state, step).await,
     };
     let elapsed = started.elapsed();
     let ok = outcome.is_ok();
@@ -288,6 +303,12 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             Ok(())
         }
         Err(e) => {
+            if ctx.journey == JourneyKind::SignupChat
+                && e.kind == "http_429"
+                && ctx.expect.burst > BYSTANDER_CALLS
+            {
+                noisy_neighbour(ctx, &state, step, &e);
+            }
             state.failed = true;
             state.close_chat().await;
             drop(state);
@@ -301,4 +322,22 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             Err(Box::new(TransactionError::Custom(e.to_string())))
         }
     }
+}
+
+/// A signup-chat journey makes at most this many `/api` calls, each user being fresh: below any
+/// sane burst, so a 429 there can only be someone else's flood.
+const BYSTANDER_CALLS: u32 = 6;
+
+/// A bystander throttled while within its own limit: quota isolation is broken.
+fn noisy_neighbour(ctx: &Context, state: &State, step: Step, e: &CallError) {
+    let mut f = ctx.finding("noisy_neighbour", "high", state.user, &format!("{} (signup-chat)", step.name()));
+    f.expected = format!(
+        "a user within its own limit (at most {BYSTANDER_CALLS} calls of a burst of {}) is never throttled",
+        ctx.expect.burst
+    );
+    f.observed = format!("429 at step {}: {}", step.name(), e.detail);
+    f.reproducer = "# run an abuser that floods GET /api/users/profile with its own token, and meanwhile \
+        GET /api/users/profile with another, fresh user's token: it gets 429"
+        .into();
+    ctx.findings.report(f);
 }

@@ -7,6 +7,7 @@
 
 pub mod journey;
 mod progress;
+mod rate_limit;
 mod signup_chat;
 mod token_refresh;
 
@@ -38,6 +39,15 @@ pub struct PersonaPlan {
     pub plan_tier: String,
 }
 
+/// What the deployment's limits are expected to be, for the rate-limit checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Expect {
+    /// Requests a fresh user may send at once before a 429.
+    pub burst: u32,
+    /// Chat messages a free user may send a day.
+    pub free_quota: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub users: usize,
@@ -46,6 +56,7 @@ pub struct Plan {
     pub stop: Stop,
     pub personas: Vec<PersonaPlan>,
     pub run_tag: String,
+    pub expect: Expect,
 }
 
 /// Goose's own view: per request name, successes, failures and status codes.
@@ -91,6 +102,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             journey,
             persona: index,
             plan_tier: persona.plan_tier.clone(),
+            expect: plan.expect,
             run_tag: plan.run_tag.clone(),
             started,
         });

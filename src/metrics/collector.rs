@@ -15,9 +15,38 @@ use super::Histogram;
 /// A measurement. Names are `&'static str`: sending one costs no allocation.
 #[derive(Debug)]
 pub enum Event {
-    Step { persona: usize, journey: &'static str, step: &'static str, elapsed: Duration, ok: bool },
-    Journey { persona: usize, journey: &'static str, user: usize, elapsed: Duration, ok: bool },
-    Error { kind: String, message: String },
+    Step {
+        persona: usize,
+        journey: &'static str,
+        step: &'static str,
+        elapsed: Duration,
+        ok: bool,
+    },
+    Journey {
+        persona: usize,
+        journey: &'static str,
+        user: usize,
+        elapsed: Duration,
+        ok: bool,
+    },
+    Error {
+        kind: String,
+        message: String,
+    },
+    /// A value observed during the run that is not a latency (e.g. the observed rate limit).
+    Observed {
+        name: &'static str,
+        value: u64,
+    },
+}
+
+/// Count, minimum, maximum and sum of an observed value.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Observation {
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
+    pub sum: u64,
 }
 
 /// Successful durations and the failure count of one journey or step.
@@ -63,6 +92,7 @@ pub struct Snapshot {
     /// When each distinct user first completed a journey named `cohort_journey`, in order,
     /// since the run's start.
     pub completions: Vec<Duration>,
+    pub observed: BTreeMap<&'static str, Observation>,
 }
 
 enum Message {
@@ -143,6 +173,13 @@ fn apply(
             if ok && journey == cohort_journey && completed_users.insert(user) {
                 snap.completions.push(at.saturating_duration_since(started));
             }
+        }
+        Event::Observed { name, value } => {
+            let o = snap.observed.entry(name).or_default();
+            o.min = if o.count == 0 { value } else { o.min.min(value) };
+            o.max = o.max.max(value);
+            o.count += 1;
+            o.sum = o.sum.saturating_add(value);
         }
         Event::Error { kind, message } => {
             let e = snap.errors.entry(kind).or_default();

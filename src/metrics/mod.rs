@@ -6,7 +6,7 @@
 
 mod collector;
 
-pub use collector::{Collector, Event, Recorder, Series, Snapshot};
+pub use collector::{Collector, Event, Observation, Recorder, Series, Snapshot};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -137,6 +137,17 @@ pub struct EmbeddedConfig {
     pub jwt_secret: String,
 }
 
+/// A non-latency value observed during the run, e.g. `observed_limit` (the abusers' successes
+/// before their first 429), shown beside what was expected.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ObservationReport {
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub expected: Option<u64>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GooseRequest {
     pub success: usize,
@@ -152,6 +163,7 @@ pub struct Report {
     pub personas: BTreeMap<String, PersonaReport>,
     pub cohorts: BTreeMap<String, Cohort>,
     pub errors: Vec<ErrorReport>,
+    pub observations: BTreeMap<String, ObservationReport>,
     /// Goose's own request statistics, by "TRANSPORT name".
     pub goose: BTreeMap<String, GooseRequest>,
     pub findings: Vec<crate::findings::Finding>,

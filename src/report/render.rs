@@ -70,6 +70,17 @@ fn cohort_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
+fn observation_lines(report: &Report) -> Vec<String> {
+    report
+        .observations
+        .iter()
+        .map(|(name, o)| {
+            let expected = o.expected.map(|e| format!(" (expected {e})")).unwrap_or_default();
+            format!("{name}: min {} / mean {:.1} / max {} over {}{expected}", o.min, o.mean, o.max, o.count)
+        })
+        .collect()
+}
+
 fn verdict_line(report: &Report) -> String {
     let v = &report.verdict;
     let missed = v.targets.iter().filter(|t| !t.passed).count();
@@ -164,7 +175,7 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     text_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     writeln!(out)?;
-    for line in cohort_lines(report) {
+    for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
         writeln!(out, "{line}")?;
     }
     if !report.errors.is_empty() {
@@ -212,7 +223,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\n## Latency\n")?;
     md_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     writeln!(out, "\n## Cohorts\n")?;
-    for line in cohort_lines(report) {
+    for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
         writeln!(out, "- {line}")?;
     }
     writeln!(out, "\n## Errors\n")?;

@@ -1,0 +1,78 @@
+//! Journey rate-limit with bystanders, and every shipped profile against the clean target.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use support::{report, run, text};
+
+fn run_profile(profile: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--profile", profile];
+    args.extend(extra);
+    let out = run(dir.path(), &args);
+    let r = report(dir.path());
+    support::assert_schema(&r);
+    (out.status.code(), r, text(&out.stdout))
+}
+
+fn kinds(r: &Value) -> BTreeSet<String> {
+    r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_owned()).collect()
+}
+
+const SMALL: &[&str] = &["--users", "8", "--run-time", "3s"];
+
+#[test]
+fn the_abusers_meet_the_limit_they_expect_and_recover() {
+    let (code, r, stdout) = run_profile("rate-limit", SMALL);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(kinds(&r).is_empty(), "{:?}", r["findings"]);
+    let limit = &r["observations"]["observed_limit"];
+    assert_eq!(limit["expected"], 20);
+    // The bucket refills at 1/s while the burst runs: 20, or 21 at most.
+    assert!(
+        (20..=21).contains(&limit["min"].as_u64().unwrap()) && limit["max"].as_u64().unwrap() <= 21,
+        "{limit}"
+    );
+    let steps = &r["journeys"]["rate-limit"]["steps"];
+    for step in ["burst", "recover", "quota"] {
+        assert!(steps[step]["count"].as_u64().unwrap() >= 1, "{step}: {steps}");
+        assert_eq!(steps[step]["failures"], 0, "{step}");
+    }
+}
+
+#[test]
+fn a_shared_bucket_is_found_as_a_noisy_neighbour_and_nothing_else() {
+    let (code, r, _) = run_profile("rate-limit", &[SMALL, &["--target-fault", "shared-rate-limit"]].concat());
+    assert_eq!(code, Some(3));
+    assert_eq!(kinds(&r), BTreeSet::from(["noisy_neighbour".to_owned()]));
+}
+
+#[test]
+fn no_rate_limit_at_all_is_its_own_finding() {
+    let (code, r, stdout) =
+        run_profile("rate-limit", &[SMALL, &["--target-fault", "no-rate-limit"]].concat());
+    assert_eq!(code, Some(3));
+    assert_eq!(kinds(&r), BTreeSet::from(["no_rate_limit".to_owned()]));
+    assert!(stdout.contains("no limit observed up to 100 requests"), "{stdout}");
+}
+
+#[test]
+fn bystanders_at_100_users_never_report_a_noisy_neighbour() {
+    for seed in ["1", "2"] {
+        let (code, r, stdout) =
+            run_profile("rate-limit", &["--users", "100", "--run-time", "3s", "--seed", seed]);
+        assert!(kinds(&r).is_empty(), "seed {seed}: {:?}", r["findings"]);
+        assert_ne!(code, Some(3), "seed {seed}: {stdout}");
+    }
+}
+
+#[test]
+fn every_shipped_profile_passes_against_the_clean_target() {
+    for profile in ["smoke", "chat", "token-refresh", "rate-limit", "mixed"] {
+        let (code, r, stdout) = run_profile(profile, &["--users", "12", "--run-time", "2s"]);
+        assert_eq!(code, Some(0), "{profile}: {stdout}");
+        assert!(kinds(&r).is_empty(), "{profile}");
+    }
+}

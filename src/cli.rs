@@ -106,6 +106,10 @@ pub struct RunArgs {
     #[arg(long = "target-fault", value_name = "F")]
     pub target_faults: Vec<Fault>,
 
+    /// The deployment's JWT signing secret, for the probes that mint tokens (never printed).
+    #[arg(long, value_name = "S", env = "NETRA_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
     /// Folder that receives the run folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,

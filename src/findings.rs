@@ -5,6 +5,9 @@
 //! Plain data: the load code produces findings, the collector deduplicates them by kind and
 //! endpoint (counting repeats), the report carries them, and any finding makes the run exit 3.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +30,64 @@ pub struct Finding {
     pub reproducer: String,
     /// How many times this kind was seen at this endpoint.
     pub count: u64,
+}
+
+impl Finding {
+    /// A finding of `kind` at `endpoint`, stamped with the time since the run's start and the
+    /// users running then; evidence is filled in by the caller.
+    pub fn new(
+        kind: &str,
+        severity: &str,
+        users: Vec<String>,
+        endpoint: &str,
+        at_s: f64,
+        active_users: usize,
+    ) -> Finding {
+        Finding {
+            kind: kind.to_owned(),
+            severity: severity.to_owned(),
+            users,
+            endpoint: endpoint.to_owned(),
+            at_s,
+            active_users,
+            expected: String::new(),
+            observed: String::new(),
+            reproducer: String::new(),
+            count: 1,
+        }
+    }
+}
+
+const MAX_USERS_NAMED: usize = 10;
+
+/// Findings of the run, deduplicated by (kind, endpoint) with a count. Findings are rare, so a
+/// mutex is no cost here.
+#[derive(Debug, Default)]
+pub struct FindingSink(Mutex<BTreeMap<(String, String), Finding>>);
+
+impl FindingSink {
+    pub fn report(&self, finding: Finding) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (finding.kind.clone(), finding.endpoint.clone());
+        match all.get_mut(&key) {
+            Some(seen) => {
+                seen.count += 1;
+                // Name a few of the users involved, not thousands.
+                for user in finding.users {
+                    if seen.users.len() < MAX_USERS_NAMED && !seen.users.contains(&user) {
+                        seen.users.push(user);
+                    }
+                }
+            }
+            None => {
+                all.insert(key, Finding { count: 1, ..finding });
+            }
+        }
+    }
+
+    pub fn all(&self) -> Vec<Finding> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
 }
 
 /// A curl command for `method url` with a bearer placeholder and an optional JSON body.

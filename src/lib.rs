@@ -9,6 +9,7 @@
 //! - [`client`]: speaks Netra over HTTP and WebSocket, for journeys and probes.
 //! - [`load`]: the only code that touches Goose: personas, journeys, progress.
 //! - [`metrics`]: HDR histograms and the collector; a leaf module.
+//! - [`probes`]: security probes beside the load (JWT hardening).
 //! - [`findings`]: security results with evidence (plain data).
 //! - [`verdict`]: targets judged on a report.
 //! - [`report`]: the report model and its renderers.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod findings;
 pub mod load;
 pub mod metrics;
+pub mod probes;
 pub mod report;
 mod run;
 mod serve;

@@ -200,6 +200,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
             .map(|(k, v)| (k.clone(), GooseRequest { success: v.success, fail: v.fail }))
             .collect(),
         findings: result.findings.clone(),
+        probes: result.probes.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },
     }
 }

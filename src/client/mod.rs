@@ -194,6 +194,11 @@ impl Netra {
         Ok((status, headers))
     }
 
+    /// A request builder for any URL, on the shared client, with no header set.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.http.request(method, url)
+    }
+
     /// A request builder for the auth service (`path` starts with `/`).
     pub fn auth_request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, self.auth_url(path))

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::cli::RunArgs;
 use crate::load::{Expect, PersonaPlan, Plan, Stop};
-use crate::target::{Faults, Rate, TargetConfig, parse_duration};
+use crate::probes::ProbeSettings;
+use crate::target::{Faults, Rate, Secret, TargetConfig, parse_duration};
 use crate::verdict::Target;
 
 /// Where the load goes.
@@ -64,8 +65,22 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     if stop == Stop::After(Duration::ZERO) || stop == Stop::Iterations(0) {
         return Err("the run would do nothing: give a run time of 1s or more, or 1 iteration or more".into());
     }
+    let given_secret = match args.jwt_secret {
+        Some(s) if s.is_empty() => {
+            return Err(
+                "--jwt-secret (or NETRA_JWT_SECRET) is empty: give the secret or leave it unset".into()
+            );
+        }
+        other => other.map(Secret::new),
+    };
     let deployment = match (args.auth_url, args.backend_url) {
-        (None, None) => Deployment::Embedded(Box::new(embedded(&loaded, &args.target_faults)?)),
+        (None, None) => {
+            let mut config = embedded(&loaded, &args.target_faults)?;
+            if let Some(secret) = &given_secret {
+                config.jwt_secret = secret.clone();
+            }
+            Deployment::Embedded(Box::new(config))
+        }
         (Some(auth_url), Some(backend_url)) => {
             if !args.target_faults.is_empty() {
                 return Err(
@@ -99,14 +114,21 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             plan_tier: persona.plan_tier.clone(),
         })
         .collect();
+    // The embedded target's secret is ours to know; a deployment's only when given.
+    let jwt_secret = match &deployment {
+        Deployment::Embedded(config) => Some(config.jwt_secret.clone()),
+        Deployment::Remote { .. } => given_secret,
+    };
     let expect = Expect {
         burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),
         free_quota: p.expect.free_quota.unwrap_or(10),
     };
+    let every = parse_duration(&p.probes.jwt_every).map_err(|e| at(&format!("[probes] jwt_every: {e}")))?;
+    let probes = ProbeSettings { jwt: p.probes.jwt, every: (!every.is_zero()).then_some(every) };
     let seed = args.seed;
     let run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     Ok(RunConfig {
-        plan: Plan { users, increase_rate, stop, personas, run_tag, expect },
+        plan: Plan { users, increase_rate, stop, personas, run_tag, expect, probes, jwt_secret },
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
         targets,

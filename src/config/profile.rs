@@ -36,6 +36,8 @@ pub struct Profile {
     /// The limits the deployment is expected to enforce (rate-limit journey, bystanders).
     #[serde(default)]
     pub expect: ExpectSettings,
+    #[serde(default)]
+    pub probes: ProbeSettings,
     #[serde(rename = "persona")]
     pub personas: Vec<Persona>,
     /// `metric = "< threshold"`, e.g. `"journey.signup-chat.p99" = "< 5s"`.
@@ -71,6 +73,31 @@ pub struct ExpectSettings {
     pub burst: Option<u32>,
     /// Chat messages a free user may send a day (default 10).
     pub free_quota: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSettings {
+    /// JWT hardening probes (default on).
+    #[serde(default = "yes")]
+    pub jwt: bool,
+    /// How often they run again during the load after the first round (`0s`: only at start).
+    #[serde(default = "ten_seconds")]
+    pub jwt_every: String,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings { jwt: true, jwt_every: ten_seconds() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn ten_seconds() -> String {
+    "10s".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -6,9 +6,8 @@
 //! Every failure backs off before returning: a user whose steps fail without waiting on anything
 //! would spin and eat memory (ENGINE-NOTES.md, the spinning-failure footgun).
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::prelude::*;
@@ -16,7 +15,7 @@ use goose::prelude::*;
 use super::{Expect, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Login, Netra};
-use crate::findings::Finding;
+use crate::findings::{Finding, FindingSink};
 use crate::metrics::{Event, Recorder};
 
 /// How long a user waits after a failed journey before starting the next.
@@ -28,38 +27,6 @@ pub struct Live {
     pub users_started: AtomicUsize,
     pub journeys_done: AtomicU64,
     pub journeys_failed: AtomicU64,
-}
-
-const MAX_USERS_NAMED: usize = 10;
-
-/// Findings of the run, deduplicated by (kind, endpoint) with a count. Findings are rare, so a
-/// mutex is no cost here.
-#[derive(Debug, Default)]
-pub struct FindingSink(Mutex<BTreeMap<(String, String), Finding>>);
-
-impl FindingSink {
-    pub fn report(&self, finding: Finding) {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (finding.kind.clone(), finding.endpoint.clone());
-        match all.get_mut(&key) {
-            Some(seen) => {
-                seen.count += 1;
-                // Name a few of the users involved, not thousands.
-                for user in finding.users {
-                    if seen.users.len() < MAX_USERS_NAMED && !seen.users.contains(&user) {
-                        seen.users.push(user);
-                    }
-                }
-            }
-            None => {
-                all.insert(key, Finding { count: 1, ..finding });
-            }
-        }
-    }
-
-    pub fn all(&self) -> Vec<Finding> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
-    }
 }
 
 /// The journeys this build can run.
@@ -175,18 +142,9 @@ pub struct Context {
 impl Context {
     /// A finding stamped with the time and the load at this moment.
     pub fn finding(&self, kind: &str, severity: &str, user: usize, endpoint: &str) -> Finding {
-        Finding {
-            kind: kind.to_owned(),
-            severity: severity.to_owned(),
-            users: vec![format!("user {user}")],
-            endpoint: endpoint.to_owned(),
-            at_s: self.started.elapsed().as_secs_f64(),
-            active_users: self.live.users_started.load(Ordering::Relaxed),
-            expected: String::new(),
-            observed: String::new(),
-            reproducer: String::new(),
-            count: 1,
-        }
+        let (at_s, active) =
+            (self.started.elapsed().as_secs_f64(), self.live.users_started.load(Ordering::Relaxed));
+        Finding::new(kind, severity, vec![format!("user {user}")], endpoint, at_s, active)
     }
 }
 

@@ -19,9 +19,11 @@ use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::client::Netra;
-use crate::findings::Finding;
+use crate::findings::{Finding, FindingSink};
 use crate::metrics::{Collector, Snapshot};
-use journey::{Context, FindingSink, JourneyKind, Live};
+use crate::probes::{self, ProbeSettings, ProbeSummary};
+use crate::target::Secret;
+use journey::{Context, JourneyKind, Live};
 pub use progress::Progress;
 
 /// How the run stops.
@@ -57,6 +59,9 @@ pub struct Plan {
     pub personas: Vec<PersonaPlan>,
     pub run_tag: String,
     pub expect: Expect,
+    pub probes: ProbeSettings,
+    /// The signing secret, when known: some JWT probes need it.
+    pub jwt_secret: Option<Secret>,
 }
 
 /// Goose's own view: per request name, successes, failures and status codes.
@@ -68,6 +73,7 @@ pub struct GooseRequests {
 
 pub struct LoadResult {
     pub snapshot: Snapshot,
+    pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
     pub goose: BTreeMap<String, GooseRequests>,
     pub started_at: SystemTime,
@@ -114,12 +120,27 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         }
         attack = attack.register_scenario(scenario);
     }
+    let stamp_live = live.clone();
+    let stamp: probes::Stamp = Arc::new(move |kind: &str, endpoint: &str| {
+        let active = stamp_live.users_started.load(std::sync::atomic::Ordering::Relaxed);
+        Finding::new(kind, "high", vec!["prober".into()], endpoint, started.elapsed().as_secs_f64(), active)
+    });
+    let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
+    let prober = probes::spawn(
+        netra.clone(),
+        plan.probes.clone(),
+        secret,
+        plan.run_tag.clone(),
+        findings.clone(),
+        stamp,
+    );
     let ticker = progress.start(plan, live.clone(), started);
     let metrics = {
         let _goose_stdout = StdoutAside::new(quiet);
         attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
     };
     ticker.finish();
+    let probes = prober.finish().await;
     let snapshot = recorder.finish().await;
     let elapsed = started.elapsed();
     let goose = metrics
@@ -135,6 +156,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     };
     Ok(LoadResult {
         snapshot,
+        probes,
         findings: findings.all(),
         goose,
         started_at,

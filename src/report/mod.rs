@@ -167,6 +167,7 @@ pub struct Report {
     /// Goose's own request statistics, by "TRANSPORT name".
     pub goose: BTreeMap<String, GooseRequest>,
     pub findings: Vec<crate::findings::Finding>,
+    pub probes: crate::probes::ProbeSummary,
     pub verdict: Verdict,
 }
 

@@ -89,3 +89,24 @@ fn without_the_journey_only_the_probes_revoked_token_finds_a_logout_that_revokes
         r["findings"].as_array().unwrap().iter().map(|f| f["endpoint"].as_str().unwrap()).collect();
     assert!(endpoints.iter().all(|e| e.ends_with("[revoked by logout]")), "{endpoints:?}");
 }
+
+#[test]
+fn with_short_lived_access_tokens_the_journey_waits_out_expiry_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("short.toml");
+    std::fs::write(
+        &profile,
+        "[run]\nusers = 2\niterations = 1\n[target]\naccess_ttl = \"2s\"\n\
+         [[persona]]\nname = \"refresher\"\njourney = \"token-refresh\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    let journey = &r["journeys"]["token-refresh"];
+    assert_eq!((journey["count"].as_u64(), journey["failures"].as_u64()), (Some(2), Some(0)));
+    let expiry = &journey["steps"]["expiry"];
+    assert_eq!(expiry["count"], 2);
+    assert!(expiry["p50_us"].as_u64().unwrap() >= 2_000_000, "it waited past the 2 s lifetime: {expiry}");
+    assert!(kinds(&r).is_empty());
+}

@@ -56,6 +56,10 @@ pub struct Login {
     pub user_id: String,
     pub access: String,
     pub refresh: String,
+    /// The access token's lifetime as the server stated it (`expires_in`), and when it was
+    /// received.
+    pub expires_in: Option<u64>,
+    pub received: std::time::Instant,
 }
 
 /// Where Netra is, and the shared HTTP client.
@@ -167,6 +171,8 @@ impl Netra {
             access: str_field(&body, "access_token", "refresh")?,
             refresh: str_field(&body, "refresh_token", "refresh")?,
             user_id: String::new(),
+            expires_in: body["expires_in"].as_u64(),
+            received: std::time::Instant::now(),
         })
     }
 
@@ -244,5 +250,7 @@ fn login_of(body: Value) -> Result<Login, CallError> {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| CallError::new("bad_body", "login: no `user.id` in the answer"))?,
+        expires_in: body["expires_in"].as_u64(),
+        received: std::time::Instant::now(),
     })
 }

@@ -87,6 +87,7 @@ pub enum Step {
     Burst,
     Recover,
     Quota,
+    Expiry,
 }
 
 impl Step {
@@ -110,6 +111,7 @@ impl Step {
             Step::Burst => "burst",
             Step::Recover => "recover",
             Step::Quota => "quota",
+            Step::Expiry => "expiry",
         }
     }
 
@@ -223,6 +225,9 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
     } else if state.failed || state.started.is_none() {
         return Ok(());
     }
+    if !applies(step, &state) {
+        return Ok(());
+    }
     let started = Instant::now();
     let outcome = match ctx.journey {
         JourneyKind::SignupChat => signup_chat::perform(ctx, &mut state, step).await,
@@ -279,6 +284,14 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             tokio::time::sleep(FAILURE_BACKOFF).await;
             Err(Box::new(TransactionError::Custom(e.to_string())))
         }
+    }
+}
+
+/// Steps that only make sense sometimes; a step that does not apply is skipped unrecorded.
+fn applies(step: Step, state: &State) -> bool {
+    match step {
+        Step::Expiry => token_refresh::expiry_applies(state),
+        _ => true,
     }
 }
 

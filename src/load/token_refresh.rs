@@ -9,7 +9,14 @@
 //! that its access token is refused by the auth service and the backend and its refresh token by
 //! refresh (any accepted: `logout_not_revoked`).
 //!
+//! When access tokens are short-lived (`expires_in` at most [`MAX_EXPIRY_WAIT_S`], e.g. an embedded
+//! target started with `[target] access_ttl = "2s"`), the step expiry waits past the new access
+//! token's expiry, checks that it is refused (accepted: `expired_token_accepted`) and that a
+//! refresh recovers; otherwise that step is skipped.
+//!
 //! A fresh user per journey: its own rate-limit bucket, so the limiter is never what is measured.
+
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -18,12 +25,13 @@ use super::journey::{Context, State, Step};
 use crate::client::CallError;
 use crate::findings::curl;
 
-pub const STEPS: [Step; 9] = [
+pub const STEPS: [Step; 10] = [
     Step::Register,
     Step::Login,
     Step::UseAccess,
     Step::Refresh,
     Step::UseNewAccess,
+    Step::Expiry,
     Step::ReuseOldRefresh,
     Step::Relogin,
     Step::Logout,
@@ -59,11 +67,45 @@ pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), Cal
             chat.close().await;
             Ok(())
         }
+        Step::Expiry => expiry(ctx, j).await,
         Step::ReuseOldRefresh => reuse_old_refresh(ctx, j).await,
         Step::Logout => netra.logout(&j.logged_in()?.access).await,
         Step::UseAfterLogout => use_after_logout(ctx, j).await,
         other => Err(CallError::wrong(format!("token-refresh has no step {}", other.name()))),
     }
+}
+
+/// The longest access lifetime the journey waits out.
+pub const MAX_EXPIRY_WAIT_S: u64 = 10;
+
+pub fn expiry_applies(j: &State) -> bool {
+    j.renewed.as_ref().and_then(|r| r.expires_in).is_some_and(|ttl| ttl <= MAX_EXPIRY_WAIT_S)
+}
+
+async fn expiry(ctx: &Context, j: &mut State) -> Result<(), CallError> {
+    let netra = &ctx.netra;
+    let current = renewed(j)?.clone();
+    // Tokens carry whole seconds: one more second makes sure `exp` has passed.
+    let expires = current.received + Duration::from_secs(current.expires_in.unwrap_or(0) + 1);
+    tokio::time::sleep_until(expires.into()).await;
+    let req = netra.backend_request(Method::GET, "/api/users/profile", &current.access);
+    match netra.status_of("expiry", req).await? {
+        StatusCode::UNAUTHORIZED => {}
+        s if s.is_success() => {
+            let mut f = ctx.finding("expired_token_accepted", "high", j.user, "GET /api/users/profile");
+            f.expected = "an access token past its `exp` is refused with 401".into();
+            f.observed = format!("{s}: accepted a second after expiry");
+            let bearer = format!("<expired access token of user {}>", j.user);
+            f.reproducer = curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None);
+            ctx.findings.report(f);
+        }
+        other => return Err(unexpected("expiry", other)),
+    }
+    // A refresh recovers, and the family continues with the new pair.
+    let next = netra.refresh(&current.refresh).await?;
+    netra.profile(&next.access).await?;
+    j.renewed = Some(next);
+    Ok(())
 }
 
 fn renewed(j: &State) -> Result<&crate::client::Login, CallError> {

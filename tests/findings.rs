@@ -1,0 +1,41 @@
+//! The mixed profile (chatters, refreshers, abusers, and the JWT probes beside them) against each
+//! security fault of the embedded target: the run exits 3 with exactly the finding kinds of that
+//! fault, and no other kind.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use support::{report, run, text};
+
+#[test]
+fn each_security_fault_yields_exactly_its_own_finding_kinds() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("no-revoke", &["logout_not_revoked"]),
+        ("refresh-reuse", &["refresh_reuse_accepted"]),
+        ("shared-rate-limit", &["noisy_neighbour"]),
+        ("no-rate-limit", &["no_rate_limit"]),
+        ("weak-jwt", &["jwt_accepted"]),
+    ];
+    for (fault, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(
+            dir.path(),
+            &["--profile", "mixed", "--users", "18", "--run-time", "3s", "--target-fault", fault],
+        );
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{fault}: {stdout}");
+        let r = report(dir.path());
+        support::assert_schema(&r);
+        let kinds: BTreeSet<&str> =
+            r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, expected.iter().copied().collect(), "{fault}");
+        for f in r["findings"].as_array().unwrap() {
+            for field in ["expected", "observed", "reproducer", "endpoint"] {
+                assert!(!f[field].as_str().unwrap().is_empty(), "{fault}: empty {field} in {f}");
+            }
+            assert!(!f["reproducer"].as_str().unwrap().contains("eyJ"), "{fault}: a token in {f}");
+        }
+        assert!(stdout.lines().nth(2).is_some_and(|l| l.starts_with("FINDING")), "findings first: {stdout}");
+    }
+}

@@ -11,7 +11,7 @@ use crate::cli::RunArgs;
 use crate::client::Netra;
 use crate::config::{self, Deployment, RunConfig};
 use crate::load::{self, LoadResult, Progress, Stop};
-use crate::report::{self, Cohort, ErrorReport, GooseRequest, JourneyReport, PersonaReport, Report, Stats};
+use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};
 use crate::{target, verdict};
 
 /// How long one call may take before it counts as a timeout.
@@ -194,11 +194,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 ((*name).to_owned(), report)
             })
             .collect(),
-        goose: result
-            .goose
-            .iter()
-            .map(|(k, v)| (k.clone(), GooseRequest { success: v.success, fail: v.fail }))
-            .collect(),
+        goose: result.goose.clone(),
         findings: result.findings.clone(),
         probes: result.probes.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },

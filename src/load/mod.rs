@@ -22,6 +22,7 @@ use crate::client::Netra;
 use crate::findings::{Finding, FindingSink};
 use crate::metrics::{Collector, Snapshot};
 use crate::probes::{self, ProbeSettings, ProbeSummary};
+use crate::report::GooseRequest;
 use crate::target::Secret;
 use journey::{Context, JourneyKind, Live};
 pub use progress::Progress;
@@ -64,18 +65,12 @@ pub struct Plan {
     pub jwt_secret: Option<Secret>,
 }
 
-/// Goose's own view: per request name, successes, failures and status codes.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct GooseRequests {
-    pub success: usize,
-    pub fail: usize,
-}
-
 pub struct LoadResult {
     pub snapshot: Snapshot,
     pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
-    pub goose: BTreeMap<String, GooseRequests>,
+    /// Goose's own view: successes and failures per "TRANSPORT step".
+    pub goose: BTreeMap<String, GooseRequest>,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
     pub elapsed: Duration,
@@ -146,7 +141,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let goose = metrics
         .requests
         .iter()
-        .map(|(name, r)| (name.clone(), GooseRequests { success: r.success_count, fail: r.fail_count }))
+        .map(|(name, r)| (name.clone(), GooseRequest { success: r.success_count, fail: r.fail_count }))
         .collect();
     let ended_by = match plan.stop {
         _ if goose::is_killswitch_triggered() => "interrupted".to_owned(),

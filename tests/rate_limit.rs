@@ -35,6 +35,14 @@ fn the_abusers_meet_the_limit_they_expect_and_recover() {
         (20..=21).contains(&limit["min"].as_u64().unwrap()) && limit["max"].as_u64().unwrap() <= 21,
         "{limit}"
     );
+    let order: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let abuser: Vec<&str> =
+        order.iter().copied().filter(|s| ["burst", "recover", "quota"].contains(s)).collect();
+    assert_eq!(abuser, ["burst", "recover", "quota"], "steps in journey order: {stdout}");
     let steps = &r["journeys"]["rate-limit"]["steps"];
     for step in ["burst", "recover", "quota"] {
         assert!(steps[step]["count"].as_u64().unwrap() >= 1, "{step}: {steps}");

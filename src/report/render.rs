@@ -16,6 +16,17 @@ const STEP_ORDER: &[&str] = &[
     "first_reply",
     "history",
     "list_threads",
+    "use_access",
+    "refresh",
+    "use_new_access",
+    "expiry",
+    "reuse_old_refresh",
+    "relogin",
+    "logout",
+    "use_after_logout",
+    "burst",
+    "recover",
+    "quota",
 ];
 
 fn ms(us: u64) -> String {

@@ -11,6 +11,7 @@
 //! - [`metrics`]: HDR histograms and the collector; a leaf module.
 //! - [`probes`]: security probes beside the load (JWT hardening).
 //! - [`findings`]: security results with evidence (plain data).
+//! - [`isolation`]: canaries, ownership ledger, passive scanning and cross-user probes.
 //! - [`verdict`]: targets judged on a report.
 //! - [`report`]: the report model and its renderers.
 //! - `run`, `serve`: the `run` and `target` subcommands.
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod findings;
+pub mod isolation;
 pub mod load;
 pub mod metrics;
 pub mod probes;

@@ -197,6 +197,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         goose: result.goose.clone(),
         findings: result.findings.clone(),
         probes: result.probes.clone(),
+        isolation: result.isolation.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },
     }
 }

@@ -4,6 +4,7 @@
 //! Sockets use 8 KiB buffers (the defaults of 128 KiB each way dominate memory at a thousand
 //! users) and TCP_NODELAY (small frames otherwise wait ~40 ms for a delayed ACK).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -15,13 +16,14 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::CallError;
+use super::{CallError, Watcher};
 
 const BUFFER_BYTES: usize = 8 * 1024;
 
 pub struct ChatSession {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     timeout: Duration,
+    watch: Option<(Arc<dyn Watcher>, u32)>,
     pub connection_id: String,
     pub user_id: String,
 }
@@ -36,7 +38,14 @@ pub struct Turn {
 }
 
 impl ChatSession {
-    pub async fn connect(url: &str, token: &str, timeout: Duration) -> Result<ChatSession, CallError> {
+    /// Connects with a bearer token; with `watch`, every frame received is shown to the watcher
+    /// as seen by that viewer.
+    pub async fn connect(
+        url: &str,
+        token: &str,
+        timeout: Duration,
+        watch: Option<(Arc<dyn Watcher>, u32)>,
+    ) -> Result<ChatSession, CallError> {
         let mut req =
             url.into_client_request().map_err(|e| CallError::new("ws_error", format!("ws_connect: {e}")))?;
         let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
@@ -56,7 +65,7 @@ impl ChatSession {
                 other => CallError::new("ws_error", format!("ws_connect: {other}")),
             })?;
         let mut session =
-            ChatSession { stream, timeout, connection_id: String::new(), user_id: String::new() };
+            ChatSession { stream, timeout, watch, connection_id: String::new(), user_id: String::new() };
         let hello = session.next_frame("ws_connect").await?;
         if hello["type"] != "connection_established" {
             return Err(CallError::wrong(format!("ws_connect: first frame was `{}`", hello["type"])));
@@ -74,6 +83,9 @@ impl ChatSession {
                 .map_err(|_| CallError::new("timeout", format!("{what}: no frame in {:?}", self.timeout)))?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
+                    if let Some((watch, viewer)) = &self.watch {
+                        watch.saw(*viewer, what, "WS /ws", text.as_bytes());
+                    }
                     return serde_json::from_str(text.as_str())
                         .map_err(|e| CallError::new("bad_body", format!("{what}: frame is not JSON: {e}")));
                 }

@@ -7,6 +7,7 @@
 
 pub mod chat;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -62,14 +63,31 @@ pub struct Login {
     pub received: std::time::Instant,
 }
 
-/// Where Netra is, and the shared HTTP client.
-#[derive(Clone, Debug)]
+/// Sees every body and frame a simulated user receives (the isolation checker's scanner).
+pub trait Watcher: Send + Sync {
+    /// `viewer` received `body` from `what` (a step name) at `endpoint`.
+    fn saw(&self, viewer: u32, what: &str, endpoint: &str, body: &[u8]);
+}
+
+/// Where Netra is, and the shared HTTP client. Cheap to clone.
+#[derive(Clone)]
 pub struct Netra {
     http: reqwest::Client,
-    auth: String,
-    backend: String,
-    ws: String,
+    auth: Arc<str>,
+    backend: Arc<str>,
+    ws: Arc<str>,
     timeout: Duration,
+    watch: Option<Arc<dyn Watcher>>,
+    viewer: Option<u32>,
+}
+
+impl std::fmt::Debug for Netra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Netra")
+            .field("auth", &self.auth)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Netra {
@@ -88,7 +106,25 @@ impl Netra {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Netra { http, auth: auth.trim_end_matches('/').to_owned(), backend, ws, timeout })
+        let auth: Arc<str> = auth.trim_end_matches('/').into();
+        Ok(Netra { http, auth, backend: backend.into(), ws: ws.into(), timeout, watch: None, viewer: None })
+    }
+
+    /// This client with a watcher that will see what viewers receive.
+    pub fn watched(mut self, watch: Arc<dyn Watcher>) -> Netra {
+        self.watch = Some(watch);
+        self
+    }
+
+    /// This client acting for simulated user `viewer`: what it receives is shown to the watcher.
+    pub fn for_viewer(&self, viewer: u32) -> Netra {
+        Netra { viewer: Some(viewer), ..self.clone() }
+    }
+
+    fn show(&self, what: &str, endpoint: &str, body: &[u8]) {
+        if let (Some(watch), Some(viewer)) = (&self.watch, self.viewer) {
+            watch.saw(viewer, what, endpoint, body);
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -103,7 +139,9 @@ impl Netra {
     async fn call(&self, what: &str, req: RequestBuilder, expected: StatusCode) -> Result<Value, CallError> {
         let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
         let status = resp.status();
+        let endpoint = resp.url().path().to_owned();
         let bytes = resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        self.show(what, &endpoint, &bytes);
         if status != expected {
             let said = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]).into_owned();
             return Err(CallError::new(
@@ -120,8 +158,14 @@ impl Netra {
         self.http.request(method, self.backend_url(path)).bearer_auth(token)
     }
 
-    pub async fn register(&self, email: &str, password: &str, plan: &str) -> Result<Login, CallError> {
-        let body = json!({"email": email, "password": password, "plan_tier": plan});
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        plan: &str,
+        name: &str,
+    ) -> Result<Login, CallError> {
+        let body = json!({"email": email, "password": password, "plan_tier": plan, "name": name});
         let req = self.http.post(self.auth_url("/auth/register")).json(&body);
         login_of(self.call("register", req, StatusCode::CREATED).await?)
     }
@@ -147,6 +191,11 @@ impl Netra {
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
         let req = self.backend_request(Method::GET, &format!("/api/threads/{thread}/messages"), token);
         self.call("history", req, StatusCode::OK).await
+    }
+
+    pub async fn export(&self, token: &str) -> Result<Value, CallError> {
+        let req = self.backend_request(Method::GET, "/api/history/export?format=json", token);
+        self.call("export", req, StatusCode::OK).await
     }
 
     pub async fn list_threads(&self, token: &str) -> Result<Vec<Value>, CallError> {
@@ -219,7 +268,8 @@ impl Netra {
     }
 
     pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {
-        chat::ChatSession::connect(&self.ws, token, self.timeout).await
+        let watch = self.watch.clone().zip(self.viewer);
+        chat::ChatSession::connect(&self.ws, token, self.timeout, watch).await
     }
 }
 

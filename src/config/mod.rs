@@ -65,6 +65,13 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     if stop == Stop::After(Duration::ZERO) || stop == Stop::Iterations(0) {
         return Err("the run would do nothing: give a run time of 1s or more, or 1 iteration or more".into());
     }
+    let isolation_every = if p.isolation.probes {
+        let every = parse_duration(&p.isolation.probe_every)
+            .map_err(|e| at(&format!("[isolation] probe_every: {e}")))?;
+        Some(every.max(Duration::from_millis(1)))
+    } else {
+        None
+    };
     let given_secret = match args.jwt_secret {
         Some(s) if s.is_empty() => {
             return Err(
@@ -128,7 +135,17 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     let seed = args.seed;
     let run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     Ok(RunConfig {
-        plan: Plan { users, increase_rate, stop, personas, run_tag, expect, probes, jwt_secret },
+        plan: Plan {
+            users,
+            increase_rate,
+            stop,
+            personas,
+            run_tag,
+            expect,
+            probes,
+            isolation_every,
+            jwt_secret,
+        },
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
         targets,

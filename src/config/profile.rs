@@ -19,6 +19,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("token-refresh", include_str!("../../profiles/token-refresh.toml")),
     ("rate-limit", include_str!("../../profiles/rate-limit.toml")),
     ("mixed", include_str!("../../profiles/mixed.toml")),
+    ("isolation", include_str!("../../profiles/isolation.toml")),
 ];
 
 const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];
@@ -38,6 +39,8 @@ pub struct Profile {
     pub expect: ExpectSettings,
     #[serde(default)]
     pub probes: ProbeSettings,
+    #[serde(default)]
+    pub isolation: IsolationSettings,
     #[serde(rename = "persona")]
     pub personas: Vec<Persona>,
     /// `metric = "< threshold"`, e.g. `"journey.signup-chat.p99" = "< 5s"`.
@@ -90,6 +93,27 @@ impl Default for ProbeSettings {
     fn default() -> Self {
         ProbeSettings { jwt: true, jwt_every: ten_seconds() }
     }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsolationSettings {
+    /// Active cross-user probes (default on; passive scanning is always on).
+    #[serde(default = "yes")]
+    pub probes: bool,
+    /// Time between two probe rounds (default 200ms).
+    #[serde(default = "two_hundred_ms")]
+    pub probe_every: String,
+}
+
+impl Default for IsolationSettings {
+    fn default() -> Self {
+        IsolationSettings { probes: true, probe_every: two_hundred_ms() }
+    }
+}
+
+fn two_hundred_ms() -> String {
+    "200ms".into()
 }
 
 fn yes() -> bool {

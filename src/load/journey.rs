@@ -16,6 +16,7 @@ use super::{Expect, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Login, Netra};
 use crate::findings::{Finding, FindingSink};
+use crate::isolation::Isolation;
 use crate::metrics::{Event, Recorder};
 
 /// How long a user waits after a failed journey before starting the next.
@@ -33,16 +34,19 @@ pub struct Live {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JourneyKind {
     SignupChat,
+    /// signup-chat, then the export, which must hold this user's data and no one else's.
+    ChatExport,
     TokenRefresh,
     RateLimit,
 }
 
-pub const JOURNEYS: &[&str] = &["signup-chat", "token-refresh", "rate-limit"];
+pub const JOURNEYS: &[&str] = &["signup-chat", "chat-export", "token-refresh", "rate-limit"];
 
 impl JourneyKind {
     pub fn parse(name: &str) -> Option<JourneyKind> {
         match name {
             "signup-chat" => Some(JourneyKind::SignupChat),
+            "chat-export" => Some(JourneyKind::ChatExport),
             "token-refresh" => Some(JourneyKind::TokenRefresh),
             "rate-limit" => Some(JourneyKind::RateLimit),
             _ => None,
@@ -52,6 +56,7 @@ impl JourneyKind {
     pub fn name(self) -> &'static str {
         match self {
             JourneyKind::SignupChat => "signup-chat",
+            JourneyKind::ChatExport => "chat-export",
             JourneyKind::TokenRefresh => "token-refresh",
             JourneyKind::RateLimit => "rate-limit",
         }
@@ -60,6 +65,7 @@ impl JourneyKind {
     pub fn steps(self) -> &'static [Step] {
         match self {
             JourneyKind::SignupChat => &signup_chat::STEPS,
+            JourneyKind::ChatExport => &signup_chat::WITH_EXPORT,
             JourneyKind::TokenRefresh => &token_refresh::STEPS,
             JourneyKind::RateLimit => &rate_limit::STEPS,
         }
@@ -88,6 +94,7 @@ pub enum Step {
     Recover,
     Quota,
     Expiry,
+    Export,
 }
 
 impl Step {
@@ -112,6 +119,7 @@ impl Step {
             Step::Recover => "recover",
             Step::Quota => "quota",
             Step::Expiry => "expiry",
+            Step::Export => "export",
         }
     }
 
@@ -130,6 +138,7 @@ pub struct Context {
     pub recorder: Recorder,
     pub live: Arc<Live>,
     pub findings: Arc<FindingSink>,
+    pub isolation: Arc<Isolation>,
     pub journey: JourneyKind,
     pub persona: usize,
     pub plan_tier: String,
@@ -160,6 +169,8 @@ pub struct State {
     failed: bool,
     pub email: String,
     pub password: String,
+    /// This journey's canary, written into everything its user creates.
+    pub canary: String,
     pub login: Option<Login>,
     /// The pair a refresh gave, and the refresh token it retired.
     pub renewed: Option<Login>,
@@ -177,10 +188,11 @@ impl State {
         self.login.as_ref().ok_or_else(|| CallError::wrong("not logged in"))
     }
 
-    /// A fresh email and password for this user and iteration.
-    pub fn new_identity(&mut self, run_tag: &str) {
-        self.email = format!("nl-{run_tag}-u{}-i{}@example.com", self.user, self.iteration);
+    /// A fresh email, password and canary for this user and iteration.
+    pub fn new_identity(&mut self, ctx: &Context) {
+        self.email = format!("nl-{}-u{}-i{}@example.com", ctx.run_tag, self.user, self.iteration);
         self.password = format!("pw-{:016x}", rand::random::<u64>());
+        self.canary = ctx.isolation.new_canary(self.user as u32);
     }
 
     async fn close_chat(&mut self) {
@@ -228,11 +240,14 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
     if !applies(step, &state) {
         return Ok(());
     }
+    let netra = ctx.netra.for_viewer(state.user as u32);
     let started = Instant::now();
     let outcome = match ctx.journey {
-        JourneyKind::SignupChat => signup_chat::perform(ctx, &mut state, step).await,
-        JourneyKind::TokenRefresh => token_refresh::perform(ctx, &mut state, step).await,
-        JourneyKind::RateLimit => rate_limit::perform(ctx, &mut state, step).await,
+        JourneyKind::SignupChat | JourneyKind::ChatExport => {
+            signup_chat::perform(ctx, &netra, &mut state, step).await
+        }
+        JourneyKind::TokenRefresh => token_refresh::perform(ctx, &netra, &mut state, step).await,
+        JourneyKind::RateLimit => rate_limit::perform(ctx, &netra, &mut state, step).await,
     };
     let elapsed = started.elapsed();
     let ok = outcome.is_ok();

@@ -20,6 +20,7 @@ use goose::prelude::*;
 
 use crate::client::Netra;
 use crate::findings::{Finding, FindingSink};
+use crate::isolation::{Isolation, IsolationSummary};
 use crate::metrics::{Collector, Snapshot};
 use crate::probes::{self, ProbeSettings, ProbeSummary};
 use crate::report::GooseRequest;
@@ -61,12 +62,15 @@ pub struct Plan {
     pub run_tag: String,
     pub expect: Expect,
     pub probes: ProbeSettings,
+    /// How often the isolation prober tries a victim's thread (`None`: never).
+    pub isolation_every: Option<Duration>,
     /// The signing secret, when known: some JWT probes need it.
     pub jwt_secret: Option<Secret>,
 }
 
 pub struct LoadResult {
     pub snapshot: Snapshot,
+    pub isolation: IsolationSummary,
     pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
     /// Goose's own view: successes and failures per "TRANSPORT step".
@@ -87,6 +91,14 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let findings = Arc::new(FindingSink::default());
     // Our steps use the client in `netra`; one shared Goose client (instead of one per user,
     // ~140 KiB and a TLS setup each) keeps Goose's own cost flat.
+    let stamp_live = live.clone();
+    let stamp: probes::Stamp = Arc::new(move |kind: &str, endpoint: &str| {
+        let active = stamp_live.users_started.load(std::sync::atomic::Ordering::Relaxed);
+        Finding::new(kind, "high", vec!["prober".into()], endpoint, started.elapsed().as_secs_f64(), active)
+    });
+    let isolation = Arc::new(Isolation::new(findings.clone(), stamp.clone()));
+    // Every body and frame the simulated users receive goes past the isolation scanner.
+    let watched = netra.clone().watched(isolation.clone());
     let shared = goose::client::GooseClientBuilder::new().without_cookies();
     let mut attack = GooseAttack::initialize_with_config(goose_config(plan, &netra))
         .and_then(|a| a.set_client_builder_without_cookies(shared))
@@ -96,7 +108,8 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             anyhow::anyhow!("persona `{}`: unknown journey `{}`", persona.name, persona.journey)
         })?;
         let ctx = Arc::new(Context {
-            netra: netra.clone(),
+            netra: watched.clone(),
+            isolation: isolation.clone(),
             recorder: recorder.clone(),
             live: live.clone(),
             findings: findings.clone(),
@@ -115,11 +128,6 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         }
         attack = attack.register_scenario(scenario);
     }
-    let stamp_live = live.clone();
-    let stamp: probes::Stamp = Arc::new(move |kind: &str, endpoint: &str| {
-        let active = stamp_live.users_started.load(std::sync::atomic::Ordering::Relaxed);
-        Finding::new(kind, "high", vec!["prober".into()], endpoint, started.elapsed().as_secs_f64(), active)
-    });
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
     let prober = probes::spawn(
         netra.clone(),
@@ -129,6 +137,9 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         findings.clone(),
         stamp,
     );
+    let isolation_prober = plan.isolation_every.map(|every| {
+        crate::isolation::probe::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone())
+    });
     let ticker = progress.start(plan, live.clone(), started);
     let metrics = {
         let _goose_stdout = StdoutAside::new(quiet);
@@ -136,6 +147,12 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     };
     ticker.finish();
     let probes = prober.finish().await;
+    let isolation_error = match isolation_prober {
+        Some(p) => p.finish().await,
+        None => None,
+    };
+    let mut isolation = isolation.summary();
+    isolation.setup_error = isolation_error;
     let snapshot = recorder.finish().await;
     let elapsed = started.elapsed();
     let goose = metrics
@@ -151,6 +168,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     };
     Ok(LoadResult {
         snapshot,
+        isolation,
         probes,
         findings: findings.all(),
         goose,

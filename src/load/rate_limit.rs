@@ -14,7 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
 use super::journey::{Context, State, Step};
-use crate::client::CallError;
+use crate::client::{CallError, Netra};
 use crate::findings::curl;
 use crate::metrics::Event;
 
@@ -25,18 +25,19 @@ const NO_LIMIT_FACTOR: u32 = 5;
 /// The longest `Retry-After` the journey waits; longer is itself reported as a failure.
 const MAX_RETRY_AFTER: u64 = 60;
 
-pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
         Step::Register => {
-            j.new_identity(&ctx.run_tag);
-            netra.register(&j.email, &j.password, "free").await.map(drop)
+            j.new_identity(ctx);
+            let login = netra.register(&j.email, &j.password, "free", &j.canary).await?;
+            ctx.isolation.own(&login.user_id, j.user as u32);
+            Ok(())
         }
         Step::Login => {
             j.login = Some(netra.login(&j.email, &j.password).await?);
             Ok(())
         }
-        Step::Burst => burst(ctx, j).await,
+        Step::Burst => burst(ctx, netra, j).await,
         Step::Recover => {
             let Some(wait) = j.retry_after else { return Ok(()) }; // no limit: nothing to recover from
             tokio::time::sleep(Duration::from_secs(wait)).await;
@@ -46,7 +47,7 @@ pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), Cal
                 s => Err(CallError::wrong(format!("recover: still {s} after waiting Retry-After {wait}s"))),
             }
         }
-        Step::Quota => quota(ctx, j).await,
+        Step::Quota => quota(ctx, netra, j).await,
         other => Err(CallError::wrong(format!("rate-limit has no step {}", other.name()))),
     }
 }
@@ -55,8 +56,7 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-async fn burst(ctx: &Context, j: &mut State) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+async fn burst(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let access = j.logged_in()?.access.clone();
     let ceiling = ctx.expect.burst.saturating_mul(NO_LIMIT_FACTOR).max(100);
     let mut successes = 0u32;
@@ -119,8 +119,7 @@ async fn burst(ctx: &Context, j: &mut State) -> Result<(), CallError> {
     Ok(())
 }
 
-async fn quota(ctx: &Context, j: &mut State) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+async fn quota(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let access = j.logged_in()?.access.clone();
     let mut chat = netra.chat(&access).await?;
     let quota = ctx.expect.free_quota;

@@ -3,7 +3,20 @@
 //! user's thread. A fresh user per journey, so no rate limit or quota is ever reached.
 
 use super::journey::{Context, State, Step};
-use crate::client::CallError;
+use crate::client::{CallError, Netra};
+
+/// signup-chat followed by the export (journey chat-export).
+pub const WITH_EXPORT: [Step; 9] = [
+    Step::Register,
+    Step::Login,
+    Step::Profile,
+    Step::CreateThread,
+    Step::WsConnect,
+    Step::FirstReply,
+    Step::History,
+    Step::ListThreads,
+    Step::Export,
+];
 
 pub const STEPS: [Step; 8] = [
     Step::Register,
@@ -16,12 +29,13 @@ pub const STEPS: [Step; 8] = [
     Step::ListThreads,
 ];
 
-pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
         Step::Register => {
-            j.new_identity(&ctx.run_tag);
-            netra.register(&j.email, &j.password, &ctx.plan_tier).await.map(drop)
+            j.new_identity(ctx);
+            let login = netra.register(&j.email, &j.password, &ctx.plan_tier, &j.canary).await?;
+            ctx.isolation.own(&login.user_id, j.user as u32);
+            Ok(())
         }
         Step::Login => {
             j.login = Some(netra.login(&j.email, &j.password).await?);
@@ -37,8 +51,10 @@ pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), Cal
         }
         Step::CreateThread => {
             let token = j.logged_in()?.access.clone();
-            j.thread =
-                Some(netra.create_thread(&token, &format!("netra-load journey {}", j.iteration)).await?);
+            let title = format!("netra-load journey {} {}", j.iteration, j.canary);
+            let thread = netra.create_thread(&token, &title).await?;
+            ctx.isolation.thread_created(&thread, j.user as u32);
+            j.thread = Some(thread);
             Ok(())
         }
         Step::WsConnect => {
@@ -47,12 +63,13 @@ pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), Cal
             if chat.user_id != login.user_id {
                 return Err(CallError::wrong("ws_connect: the connection belongs to another user"));
             }
+            ctx.isolation.own(&chat.connection_id, j.user as u32);
             j.chat = Some(chat);
             Ok(())
         }
         Step::FirstReply => {
             let thread = j.thread.clone().ok_or_else(|| CallError::wrong("first_reply: no thread"))?;
-            j.message = format!("hello from {} #{}", j.email, j.iteration);
+            j.message = format!("hello from {} #{} {}", j.email, j.iteration, j.canary);
             let chat = j.chat.as_mut().ok_or_else(|| CallError::wrong("first_reply: not connected"))?;
             let turn = chat.turn(&j.message, Some(&thread)).await?;
             if turn.thread_id != thread || !turn.reply.contains(&j.message) {
@@ -82,6 +99,15 @@ pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), Cal
                     "list_threads: expected only this user's thread, got {} threads",
                     ids.len()
                 )));
+            }
+            Ok(())
+        }
+        Step::Export => {
+            let export = netra.export(&j.logged_in()?.access).await?;
+            // Foreign data in it is the scanner's business; here: is this user's own data there?
+            let text = export.to_string();
+            if !text.contains(&j.message) || export["user_id"] != j.logged_in()?.user_id.as_str() {
+                return Err(CallError::wrong("export: this user's message or id is missing"));
             }
             Ok(())
         }

@@ -22,7 +22,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::journey::{Context, State, Step};
-use crate::client::CallError;
+use crate::client::{CallError, Netra};
 use crate::findings::curl;
 
 pub const STEPS: [Step; 10] = [
@@ -38,12 +38,13 @@ pub const STEPS: [Step; 10] = [
     Step::UseAfterLogout,
 ];
 
-pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
         Step::Register => {
-            j.new_identity(&ctx.run_tag);
-            netra.register(&j.email, &j.password, &ctx.plan_tier).await.map(drop)
+            j.new_identity(ctx);
+            let login = netra.register(&j.email, &j.password, &ctx.plan_tier, &j.canary).await?;
+            ctx.isolation.own(&login.user_id, j.user as u32);
+            Ok(())
         }
         Step::Login | Step::Relogin => {
             j.login = Some(netra.login(&j.email, &j.password).await?);
@@ -67,10 +68,10 @@ pub async fn perform(ctx: &Context, j: &mut State, step: Step) -> Result<(), Cal
             chat.close().await;
             Ok(())
         }
-        Step::Expiry => expiry(ctx, j).await,
-        Step::ReuseOldRefresh => reuse_old_refresh(ctx, j).await,
+        Step::Expiry => expiry(ctx, netra, j).await,
+        Step::ReuseOldRefresh => reuse_old_refresh(ctx, netra, j).await,
         Step::Logout => netra.logout(&j.logged_in()?.access).await,
-        Step::UseAfterLogout => use_after_logout(ctx, j).await,
+        Step::UseAfterLogout => use_after_logout(ctx, netra, j).await,
         other => Err(CallError::wrong(format!("token-refresh has no step {}", other.name()))),
     }
 }
@@ -82,8 +83,7 @@ pub fn expiry_applies(j: &State) -> bool {
     j.renewed.as_ref().and_then(|r| r.expires_in).is_some_and(|ttl| ttl <= MAX_EXPIRY_WAIT_S)
 }
 
-async fn expiry(ctx: &Context, j: &mut State) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+async fn expiry(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let current = renewed(j)?.clone();
     // Tokens carry whole seconds: one more second makes sure `exp` has passed.
     let expires = current.received + Duration::from_secs(current.expires_in.unwrap_or(0) + 1);
@@ -117,8 +117,7 @@ fn unexpected(what: &str, status: StatusCode) -> CallError {
     CallError::new(format!("http_{}", status.as_u16()), format!("{what}: unexpected {status}"))
 }
 
-async fn reuse_old_refresh(ctx: &Context, j: &mut State) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+async fn reuse_old_refresh(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let old = j.retired_refresh.clone().ok_or_else(|| CallError::wrong("no retired refresh token"))?;
     let req = netra.auth_request(Method::POST, "/auth/refresh").json(&json!({"refresh_token": old}));
     let placeholder = format!(r#"{{"refresh_token": "<retired refresh token of user {}>"}}"#, j.user);
@@ -154,8 +153,7 @@ async fn reuse_old_refresh(ctx: &Context, j: &mut State) -> Result<(), CallError
     }
 }
 
-async fn use_after_logout(ctx: &Context, j: &mut State) -> Result<(), CallError> {
-    let netra = &ctx.netra;
+async fn use_after_logout(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let login = j.logged_in()?.clone();
     let checks = [
         ("GET /auth/verify", netra.auth_request(Method::GET, "/auth/verify").bearer_auth(&login.access)),

@@ -105,7 +105,7 @@ async fn subjects(netra: &Netra, run_tag: &str) -> Result<jwt::Subjects, CallErr
     for who in ["a", "b", "r"] {
         let email = format!("nl-{run_tag}-prober-{who}@example.com");
         let password = format!("pw-{:016x}", rand::random::<u64>());
-        netra.register(&email, &password, "free").await?;
+        netra.register(&email, &password, "free", "netra-load prober").await?;
         users.push(netra.login(&email, &password).await?);
     }
     let revoked = users.pop().expect("three users");

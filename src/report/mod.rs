@@ -168,6 +168,7 @@ pub struct Report {
     pub goose: BTreeMap<String, GooseRequest>,
     pub findings: Vec<crate::findings::Finding>,
     pub probes: crate::probes::ProbeSummary,
+    pub isolation: crate::isolation::IsolationSummary,
     pub verdict: Verdict,
 }
 

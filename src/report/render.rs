@@ -92,6 +92,37 @@ fn observation_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
+fn isolation_line(report: &Report) -> String {
+    let i = &report.isolation;
+    let allowed: u64 = i.matrix.iter().map(|r| r.cell.allowed).sum();
+    format!(
+        "isolation: {} responses scanned, {} leaks ({:.1} per million); {} cross-user probes, {allowed} allowed; {} ids and {} canaries in the ledger",
+        i.responses_scanned, i.leaks, i.leaks_per_million, i.probes, i.ledger_ids, i.canaries
+    )
+}
+
+fn matrix_rows(report: &Report) -> Vec<Vec<String>> {
+    report
+        .isolation
+        .matrix
+        .iter()
+        .map(|r| {
+            vec![
+                r.actor.clone(),
+                r.resource.clone(),
+                r.action.clone(),
+                r.cell.expected.clone(),
+                r.cell.refused.to_string(),
+                r.cell.allowed.to_string(),
+                r.cell.inconclusive.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const MATRIX_HEAD: [&str; 7] =
+    ["actor", "resource", "action", "expected", "refused", "allowed", "inconclusive"];
+
 fn verdict_line(report: &Report) -> String {
     let v = &report.verdict;
     let missed = v.targets.iter().filter(|t| !t.passed).count();
@@ -189,6 +220,7 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
         writeln!(out, "{line}")?;
     }
+    writeln!(out, "{}", isolation_line(report))?;
     if !report.errors.is_empty() {
         writeln!(out)?;
         for e in &report.errors {
@@ -236,6 +268,10 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\n## Cohorts\n")?;
     for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
         writeln!(out, "- {line}")?;
+    }
+    writeln!(out, "\n## Isolation\n\n{}\n", isolation_line(report))?;
+    if !report.isolation.matrix.is_empty() {
+        md_table(out, &MATRIX_HEAD, &matrix_rows(report))?;
     }
     writeln!(out, "\n## Errors\n")?;
     if report.errors.is_empty() {

@@ -1,0 +1,229 @@
+//! The isolation checker: proof, under load, that no user sees, changes or receives another
+//! user's data.
+//!
+//! - **Canaries**: each journey's user gets a unique marker (`cnry-` + 16 hex digits) written into
+//!   everything it creates (its name, thread titles, messages).
+//! - **Ledger**: every id a user creates or is given (user, thread, connection, run ids) is
+//!   recorded with its owner, in sharded maps keyed by the id's number.
+//! - **Passive scanning**: every body and frame a simulated user receives passes [`scan`] once;
+//!   a canary or id owned by another user is a leak finding naming who saw whose data, where.
+//! - **Active probes** ([`probe`]): as another user, with no token and with a tampered token, try
+//!   a victim's thread over HTTP and the WebSocket; allowed is a `bola` finding.
+//! - **Matrix**: actor x resource x action with expected and observed counts, for the report.
+
+pub mod probe;
+pub mod scan;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Watcher;
+use crate::findings::{Finding, FindingSink};
+use crate::probes::Stamp;
+
+/// Who owns something: a simulated user's number, or a prober (`PROBER` and up).
+pub type Actor = u32;
+pub const PROBER: Actor = u32::MAX - 16;
+
+/// How many recently created threads the probes choose their victims from.
+const RECENT: usize = 1024;
+
+pub struct Isolation {
+    canaries: DashMap<u64, Actor>,
+    ids: DashMap<u128, Actor>,
+    recent_threads: Mutex<VecDeque<(String, Actor)>>,
+    scanned: AtomicU64,
+    leaks: AtomicU64,
+    probes: AtomicU64,
+    matrix: Mutex<BTreeMap<(String, String, String), Cell>>,
+    findings: std::sync::Arc<FindingSink>,
+    stamp: Stamp,
+}
+
+/// One row of the isolation matrix.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Cell {
+    pub expected: String,
+    pub refused: u64,
+    pub allowed: u64,
+    /// Neither: rate limited, a transport failure or an unexpected status.
+    pub inconclusive: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MatrixRow {
+    pub actor: String,
+    pub resource: String,
+    pub action: String,
+    #[serde(flatten)]
+    pub cell: Cell,
+}
+
+/// The isolation section of the report.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IsolationSummary {
+    pub probes: u64,
+    pub responses_scanned: u64,
+    pub leaks: u64,
+    pub leaks_per_million: f64,
+    pub ledger_ids: usize,
+    pub canaries: usize,
+    pub matrix: Vec<MatrixRow>,
+    /// Why the active probes could not run, if they could not.
+    pub setup_error: Option<String>,
+}
+
+impl Isolation {
+    pub fn new(findings: std::sync::Arc<FindingSink>, stamp: Stamp) -> Isolation {
+        Isolation {
+            canaries: DashMap::new(),
+            ids: DashMap::new(),
+            recent_threads: Mutex::new(VecDeque::with_capacity(RECENT)),
+            scanned: AtomicU64::new(0),
+            leaks: AtomicU64::new(0),
+            probes: AtomicU64::new(0),
+            matrix: Mutex::new(BTreeMap::new()),
+            findings,
+            stamp,
+        }
+    }
+
+    /// A fresh canary owned by `owner`.
+    pub fn new_canary(&self, owner: Actor) -> String {
+        let value: u64 = rand::random();
+        self.canaries.insert(value, owner);
+        scan::canary(value)
+    }
+
+    /// Records that `id` (a UUID as text) belongs to `owner`; other ids are ignored.
+    pub fn own(&self, id: &str, owner: Actor) {
+        if let Some(value) = scan::uuid_value(id) {
+            self.ids.insert(value, owner);
+        }
+    }
+
+    /// Records a new thread, which also becomes a possible victim for the probes.
+    pub fn thread_created(&self, id: &str, owner: Actor) {
+        self.own(id, owner);
+        let mut recent = self.recent_threads.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((id.to_owned(), owner));
+    }
+
+    /// A recently created thread, chosen at random.
+    pub fn victim(&self) -> Option<(String, Actor)> {
+        let recent = self.recent_threads.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.is_empty() {
+            return None;
+        }
+        recent.get(rand::random_range(0..recent.len())).cloned()
+    }
+
+    /// Counts one probe outcome in the matrix.
+    pub fn tally(&self, actor: &str, resource: &str, action: &str, expected: &str, outcome: Outcome) {
+        self.probes.fetch_add(1, Ordering::Relaxed);
+        let mut matrix = self.matrix.lock().unwrap_or_else(|e| e.into_inner());
+        let cell = matrix.entry((actor.into(), resource.into(), action.into())).or_default();
+        if cell.expected.is_empty() {
+            cell.expected = expected.into();
+        }
+        match outcome {
+            Outcome::Refused => cell.refused += 1,
+            Outcome::Allowed => cell.allowed += 1,
+            Outcome::Inconclusive => cell.inconclusive += 1,
+        }
+    }
+
+    pub fn report(&self, finding: Finding) {
+        self.findings.report(finding);
+    }
+
+    pub fn stamp(&self, kind: &str, endpoint: &str) -> Finding {
+        (self.stamp)(kind, endpoint)
+    }
+
+    pub fn summary(&self) -> IsolationSummary {
+        let scanned = self.scanned.load(Ordering::Relaxed);
+        let leaks = self.leaks.load(Ordering::Relaxed);
+        let matrix = self.matrix.lock().unwrap_or_else(|e| e.into_inner());
+        IsolationSummary {
+            probes: self.probes.load(Ordering::Relaxed),
+            responses_scanned: scanned,
+            leaks,
+            leaks_per_million: if scanned == 0 { 0.0 } else { leaks as f64 * 1e6 / scanned as f64 },
+            ledger_ids: self.ids.len(),
+            canaries: self.canaries.len(),
+            matrix: matrix
+                .iter()
+                .map(|((actor, resource, action), cell)| MatrixRow {
+                    actor: actor.clone(),
+                    resource: resource.clone(),
+                    action: action.clone(),
+                    cell: cell.clone(),
+                })
+                .collect(),
+            setup_error: None,
+        }
+    }
+
+    fn leak(&self, viewer: Actor, owner: Actor, what: &str, endpoint: &str, evidence: String) {
+        self.leaks.fetch_add(1, Ordering::Relaxed);
+        let kind = match (what, endpoint) {
+            (_, "WS /ws") => "ws_crosstalk",
+            ("list_threads", _) => "list_leak",
+            ("export", _) => "export_leak",
+            _ => "data_leak",
+        };
+        let mut f = self.stamp(kind, &format!("{what} {endpoint}"));
+        f.users = vec![format!("user {viewer}"), actor_name(owner)];
+        f.expected = format!("user {viewer} receives only its own data");
+        f.observed = format!("user {viewer} received {evidence} of {}", actor_name(owner));
+        f.reproducer = format!(
+            "# as user {viewer} (its own token, <access token of user {viewer}>), {what}: the answer holds {evidence} of {}",
+            actor_name(owner)
+        );
+        self.findings.report(f);
+    }
+}
+
+fn actor_name(actor: Actor) -> String {
+    if actor >= PROBER { "the prober".into() } else { format!("user {actor}") }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Refused,
+    Allowed,
+    Inconclusive,
+}
+
+impl Watcher for Isolation {
+    fn saw(&self, viewer: Actor, what: &str, endpoint: &str, body: &[u8]) {
+        self.scanned.fetch_add(1, Ordering::Relaxed);
+        for value in scan::canaries(body) {
+            if let Some(owner) = self.canaries.get(&value).map(|o| *o)
+                && owner != viewer
+            {
+                self.leak(viewer, owner, what, endpoint, format!("the canary {}", scan::canary(value)));
+            }
+        }
+        for value in scan::uuids(body) {
+            if let Some(owner) = self.ids.get(&value).map(|o| *o)
+                && owner != viewer
+            {
+                self.leak(viewer, owner, what, endpoint, format!("the id {}", uuid_text(value)));
+            }
+        }
+    }
+}
+
+fn uuid_text(value: u128) -> String {
+    let h = format!("{value:032x}");
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}

@@ -144,6 +144,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             expect,
             probes,
             isolation_every,
+            scan: p.isolation.scan,
             jwt_secret,
         },
         deployment,

@@ -98,7 +98,10 @@ impl Default for ProbeSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IsolationSettings {
-    /// Active cross-user probes (default on; passive scanning is always on).
+    /// Passive scanning of every body and frame (default on; off only to measure its cost).
+    #[serde(default = "yes")]
+    pub scan: bool,
+    /// Active cross-user probes (default on).
     #[serde(default = "yes")]
     pub probes: bool,
     /// Time between two probe rounds (default 200ms).
@@ -108,7 +111,7 @@ pub struct IsolationSettings {
 
 impl Default for IsolationSettings {
     fn default() -> Self {
-        IsolationSettings { probes: true, probe_every: two_hundred_ms() }
+        IsolationSettings { scan: true, probes: true, probe_every: two_hundred_ms() }
     }
 }
 

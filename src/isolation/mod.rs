@@ -9,6 +9,9 @@
 //!   a canary or id owned by another user is a leak finding naming who saw whose data, where.
 //! - **Active probes** ([`probe`]): as another user, with no token and with a tampered token, try
 //!   a victim's thread over HTTP and the WebSocket; allowed is a `bola` finding.
+//!
+//! Leak kinds: `list_leak` (a thread list), `export_leak` (the export), `ws_crosstalk` (a
+//! WebSocket frame), `data_leak` (any other answer), `bola` (an allowed probe).
 //! - **Matrix**: actor x resource x action with expected and observed counts, for the report.
 
 pub mod probe;

@@ -128,9 +128,21 @@ async fn probe_round(
             Some(json!({"content": "netra-load probe"})),
             other,
         ),
-        check("no token", "thread", "read", Method::GET, &path, None, None),
-        check("tampered token", "thread", "read", Method::GET, &path, None, Some(tampered.as_str())),
     ];
+    // The same reads and writes with no token and with a tampered one: 401 expected.
+    for (actor, token) in [("no token", None), ("tampered token", Some(tampered.as_str()))] {
+        checks.push(check(actor, "thread", "read", Method::GET, &path, None, token));
+        checks.push(check(
+            actor,
+            "thread",
+            "update",
+            Method::PUT,
+            &path,
+            Some(json!({"title": "netra-load probe"})),
+            token,
+        ));
+        checks.push(check(actor, "messages", "read", Method::GET, &messages, None, token));
+    }
     if round % 10 == 0 {
         checks.push(check("other user", "thread", "delete", Method::DELETE, &path, None, other));
     }

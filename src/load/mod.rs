@@ -62,6 +62,8 @@ pub struct Plan {
     pub run_tag: String,
     pub expect: Expect,
     pub probes: ProbeSettings,
+    /// Passive scanning of what the users receive.
+    pub scan: bool,
     /// How often the isolation prober tries a victim's thread (`None`: never).
     pub isolation_every: Option<Duration>,
     /// The signing secret, when known: some JWT probes need it.
@@ -98,7 +100,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     });
     let isolation = Arc::new(Isolation::new(findings.clone(), stamp.clone()));
     // Every body and frame the simulated users receive goes past the isolation scanner.
-    let watched = netra.clone().watched(isolation.clone());
+    let watched = if plan.scan { netra.clone().watched(isolation.clone()) } else { netra.clone() };
     let shared = goose::client::GooseClientBuilder::new().without_cookies();
     let mut attack = GooseAttack::initialize_with_config(goose_config(plan, &netra))
         .and_then(|a| a.set_client_builder_without_cookies(shared))

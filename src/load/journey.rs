@@ -64,7 +64,7 @@ impl JourneyKind {
 
     pub fn steps(self) -> &'static [Step] {
         match self {
-            JourneyKind::SignupChat => &signup_chat::STEPS,
+            JourneyKind::SignupChat => signup_chat::STEPS,
             JourneyKind::ChatExport => &signup_chat::WITH_EXPORT,
             JourneyKind::TokenRefresh => &token_refresh::STEPS,
             JourneyKind::RateLimit => &rate_limit::STEPS,
@@ -242,12 +242,14 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
     }
     let netra = ctx.netra.for_viewer(state.user as u32);
     let started = Instant::now();
-    let outcome = match ctx.journey {
-        JourneyKind::SignupChat | JourneyKind::ChatExport => {
+    let outcome = match (step, ctx.journey) {
+        (Step::Register, _) => register(ctx, &netra, &mut state).await,
+        (Step::Login | Step::Relogin, _) => login(&netra, &mut state).await,
+        (_, JourneyKind::SignupChat | JourneyKind::ChatExport) => {
             signup_chat::perform(ctx, &netra, &mut state, step).await
         }
-        JourneyKind::TokenRefresh => token_refresh::perform(ctx, &netra, &mut state, step).await,
-        JourneyKind::RateLimit => rate_limit::perform(ctx, &netra, &mut state, step).await,
+        (_, JourneyKind::TokenRefresh) => token_refresh::perform(ctx, &netra, &mut state, step).await,
+        (_, JourneyKind::RateLimit) => rate_limit::perform(ctx, &netra, &mut state, step).await,
     };
     let elapsed = started.elapsed();
     let ok = outcome.is_ok();
@@ -300,6 +302,21 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             Err(Box::new(TransactionError::Custom(e.to_string())))
         }
     }
+}
+
+/// Every journey starts with a fresh user: its own rate-limit bucket and quota, and a canary.
+/// The abuser is always on the free tier, whose quota it checks.
+async fn register(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
+    j.new_identity(ctx);
+    let plan = if ctx.journey == JourneyKind::RateLimit { "free" } else { ctx.plan_tier.as_str() };
+    let login = netra.register(&j.email, &j.password, plan, &j.canary).await?;
+    ctx.isolation.own(&login.user_id, j.user as u32);
+    Ok(())
+}
+
+async fn login(netra: &Netra, j: &mut State) -> Result<(), CallError> {
+    j.login = Some(netra.login(&j.email, &j.password).await?);
+    Ok(())
 }
 
 /// Steps that only make sense sometimes; a step that does not apply is skipped unrecorded.

@@ -27,16 +27,6 @@ const MAX_RETRY_AFTER: u64 = 60;
 
 pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
-        Step::Register => {
-            j.new_identity(ctx);
-            let login = netra.register(&j.email, &j.password, "free", &j.canary).await?;
-            ctx.isolation.own(&login.user_id, j.user as u32);
-            Ok(())
-        }
-        Step::Login => {
-            j.login = Some(netra.login(&j.email, &j.password).await?);
-            Ok(())
-        }
         Step::Burst => burst(ctx, netra, j).await,
         Step::Recover => {
             let Some(wait) = j.retry_after else { return Ok(()) }; // no limit: nothing to recover from

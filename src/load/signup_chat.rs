@@ -18,29 +18,11 @@ pub const WITH_EXPORT: [Step; 9] = [
     Step::Export,
 ];
 
-pub const STEPS: [Step; 8] = [
-    Step::Register,
-    Step::Login,
-    Step::Profile,
-    Step::CreateThread,
-    Step::WsConnect,
-    Step::FirstReply,
-    Step::History,
-    Step::ListThreads,
-];
+/// signup-chat: the export's steps without the export.
+pub const STEPS: &[Step] = WITH_EXPORT.as_slice().split_at(8).0;
 
 pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
-        Step::Register => {
-            j.new_identity(ctx);
-            let login = netra.register(&j.email, &j.password, &ctx.plan_tier, &j.canary).await?;
-            ctx.isolation.own(&login.user_id, j.user as u32);
-            Ok(())
-        }
-        Step::Login => {
-            j.login = Some(netra.login(&j.email, &j.password).await?);
-            Ok(())
-        }
         Step::Profile => {
             let login = j.logged_in()?;
             let profile = netra.profile(&login.access).await?;

@@ -40,16 +40,6 @@ pub const STEPS: [Step; 10] = [
 
 pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
-        Step::Register => {
-            j.new_identity(ctx);
-            let login = netra.register(&j.email, &j.password, &ctx.plan_tier, &j.canary).await?;
-            ctx.isolation.own(&login.user_id, j.user as u32);
-            Ok(())
-        }
-        Step::Login | Step::Relogin => {
-            j.login = Some(netra.login(&j.email, &j.password).await?);
-            Ok(())
-        }
         Step::UseAccess => netra.profile(&j.logged_in()?.access).await.map(drop),
         Step::Refresh => {
             let old = j.logged_in()?.refresh.clone();

@@ -141,6 +141,7 @@ fn refused(args: &[&str], needles: &[&str]) {
 fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
     refused(&["--users", "0"], &["--users"]);
     refused(&["--increase-rate", "0"], &["increase rate"]);
+    refused(&["--profile", "zero-cohort.toml"], &["zero-cohort.toml", "cohort"]);
     refused(&["--profile", "smok"], &["no profile `smok`", "did you mean `smoke`"]);
     refused(&["--profile", "bad.toml"], &["bad.toml:2", "userz", "did you mean `users`"]);
     refused(&["--run-time", "2s", "--iterations", "1"], &["--iterations"]);

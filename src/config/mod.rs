@@ -107,6 +107,10 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             );
         }
     };
+    let cohort = p.run.cohort.unwrap_or(10);
+    if cohort == 0 {
+        return Err(at("[run] cohort must be at least 1 (the number of users timed together)"));
+    }
     let mut targets = Vec::new();
     for (name, rule) in &p.targets {
         targets.push(Target::parse(name, rule).map_err(|e| at(&e))?);
@@ -150,7 +154,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
         targets,
-        cohort: p.run.cohort.unwrap_or(10),
+        cohort,
         report_dir: args.report_dir,
         seed,
         quiet: args.quiet,

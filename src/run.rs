@@ -30,6 +30,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     let netra = Netra::new(&auth_url, &backend_url, CALL_TIMEOUT).map_err(anyhow::Error::msg)?;
     preflight(&auth_url, &backend_url).await?;
+    preflight_user(&netra, &config.plan.run_tag).await?;
     let progress = Progress::choose(config.quiet, config.no_progress);
     let result = load::run(&config.plan, netra, progress).await?;
     if let Some(t) = embedded {
@@ -72,6 +73,29 @@ async fn preflight(auth_url: &str, backend_url: &str) -> anyhow::Result<()> {
             ),
         }
     }
+    Ok(())
+}
+
+/// One user goes through provisioning (register, login) and the WebSocket upgrade before any
+/// simulated user starts, so a deployment that cannot serve the journeys fails fast and clearly.
+async fn preflight_user(netra: &Netra, run_tag: &str) -> anyhow::Result<()> {
+    let email = format!("nl-{run_tag}-preflight@example.com");
+    let password = format!("pw-{:016x}", rand::random::<u64>());
+    let url = netra.auth_url("/auth/register");
+    netra
+        .register(&email, &password, "free", "netra-load preflight")
+        .await
+        .map_err(|e| anyhow::anyhow!("preflight: cannot provision a user at {url}: {e}"))?;
+    let url = netra.auth_url("/auth/login");
+    let login = netra
+        .login(&email, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("preflight: the user just registered cannot log in at {url}: {e}"))?;
+    let chat = netra
+        .chat(&login.access)
+        .await
+        .map_err(|e| anyhow::anyhow!("preflight: the WebSocket upgrade at {} failed: {e}", netra.ws_url()))?;
+    chat.close().await;
     Ok(())
 }
 

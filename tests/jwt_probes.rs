@@ -5,9 +5,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::Value;
 use support::{BIN, report, run, text};
@@ -63,26 +61,7 @@ fn a_backend_that_takes_any_signature_is_found_and_nothing_else() {
 
 #[test]
 fn against_a_deployment_with_an_unknown_secret_the_minting_probes_are_skipped() {
-    let mut target = Command::new(BIN)
-        .args(["target", "--auth-addr", "127.0.0.1:0", "--backend-addr", "127.0.0.1:0"])
-        .env_remove("NETRA_JWT_SECRET")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = target.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut urls = Vec::new();
-    while urls.len() < 2 {
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("the target prints its URLs");
-        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            urls.push(url.to_owned());
-        }
-    }
+    let target = support::spawn_target();
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .args([
@@ -90,17 +69,16 @@ fn against_a_deployment_with_an_unknown_secret_the_minting_probes_are_skipped() 
             "smoke",
             "--no-progress",
             "--auth-url",
-            &urls[0],
+            &target.auth_url,
             "--backend-url",
-            &urls[1],
+            &target.backend_url,
             "--report-dir",
         ])
         .arg(dir.path().join("reports"))
         .env_remove("NETRA_JWT_SECRET")
         .output()
         .unwrap();
-    let _ = target.kill();
-    let _ = target.wait();
+    drop(target);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let r = report(dir.path());
     assert_eq!(r["run"]["target"]["kind"], "deployment");

@@ -205,3 +205,22 @@ fn ctrl_c_ends_the_run_early_with_a_report() {
     assert_eq!(r["run"]["ended_by"], "interrupted");
     assert!(r["run"]["duration_s"].as_f64().unwrap() < 30.0);
 }
+
+#[test]
+fn a_backend_without_the_websocket_is_caught_by_the_preflight() {
+    // The auth service answers /health like a backend, but has no /ws: a dialect mismatch.
+    let target = support::spawn_target();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["--profile", "smoke", "--auth-url", &target.auth_url, "--backend-url", &target.auth_url],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("preflight: the WebSocket upgrade at ws://") && stderr.contains("404"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("reports").exists());
+}

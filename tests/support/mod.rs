@@ -42,3 +42,45 @@ pub fn assert_schema(report: &Value) {
         schema().iter_errors(report).map(|e| format!("{e} at {}", e.instance_path())).collect();
     assert!(problems.is_empty(), "report.json breaks its schema: {problems:?}");
 }
+
+/// A `netra-load target` process on port 0 (no secret given), killed on drop.
+pub struct Target {
+    child: std::process::Child,
+    pub auth_url: String,
+    pub backend_url: String,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn_target() -> Target {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(BIN)
+        .args(["target", "--auth-addr", "127.0.0.1:0", "--backend-addr", "127.0.0.1:0"])
+        .env_remove("NETRA_JWT_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut target = Target { child, auth_url: String::new(), backend_url: String::new() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut urls = Vec::new();
+    while urls.len() < 2 {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("the target prints its URLs");
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            urls.push(url.to_owned());
+        }
+    }
+    target.backend_url = urls.pop().unwrap();
+    target.auth_url = urls.pop().unwrap();
+    target
+}

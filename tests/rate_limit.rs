@@ -78,7 +78,7 @@ fn bystanders_at_100_users_never_report_a_noisy_neighbour() {
 
 #[test]
 fn every_shipped_profile_passes_against_the_clean_target() {
-    for profile in ["smoke", "chat", "token-refresh", "rate-limit", "mixed", "isolation"] {
+    for profile in ["smoke", "chat", "token-refresh", "rate-limit", "mixed", "isolation", "flows"] {
         let (code, r, stdout) = run_profile(profile, &["--users", "12", "--run-time", "2s"]);
         assert_eq!(code, Some(0), "{profile}: {stdout}");
         assert!(kinds(&r).is_empty(), "{profile}");

@@ -135,6 +135,28 @@ impl ChatSession {
         }
     }
 
+    /// Sends a `user_message` without waiting for anything.
+    pub async fn send(&mut self, content: &str, thread_id: &str) -> Result<(), CallError> {
+        let frame = json!({"type": "user_message", "payload": {"content": content, "thread_id": thread_id}});
+        self.stream
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .map_err(|e| CallError::new("ws_closed", format!("send failed: {e}")))
+    }
+
+    /// Reads frames until one of type `kind` for `thread_id`; returns it.
+    pub async fn wait_for(&mut self, kind: &str, thread_id: &str) -> Result<Value, CallError> {
+        loop {
+            let f = self.next_frame(kind).await?;
+            if f["type"] == kind && f["payload"]["thread_id"] == thread_id {
+                return Ok(f);
+            }
+        }
+    }
+
+    /// Drops the connection without a close handshake, as a lost network would.
+    pub fn drop_abruptly(self) {}
+
     /// Closes politely; errors are of no interest at that point.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.close(None)).await;

@@ -188,6 +188,20 @@ impl Netra {
         str_field(&thread, "id", "create_thread")
     }
 
+    /// The auth service's view of the token holder: `{id, email, name, plan_tier}`.
+    pub async fn me(&self, token: &str) -> Result<Value, CallError> {
+        let req = self.http.get(self.auth_url("/auth/me")).bearer_auth(token);
+        self.call("auth_me", req, StatusCode::OK).await
+    }
+
+    /// Posts a chat message over HTTP (the reply arrives on the WebSocket).
+    pub async fn post_message(&self, token: &str, thread: &str, content: &str) -> Result<Value, CallError> {
+        let req = self
+            .backend_request(Method::POST, &format!("/api/threads/{thread}/messages"), token)
+            .json(&json!({"content": content}));
+        self.call("post_message", req, StatusCode::CREATED).await
+    }
+
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
         let req = self.backend_request(Method::GET, &format!("/api/threads/{thread}/messages"), token);
         self.call("history", req, StatusCode::OK).await

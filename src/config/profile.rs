@@ -20,6 +20,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("rate-limit", include_str!("../../profiles/rate-limit.toml")),
     ("mixed", include_str!("../../profiles/mixed.toml")),
     ("isolation", include_str!("../../profiles/isolation.toml")),
+    ("flows", include_str!("../../profiles/flows.toml")),
 ];
 
 const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];

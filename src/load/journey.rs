@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use goose::prelude::*;
 
-use super::{Expect, rate_limit, signup_chat, token_refresh};
+use super::{Expect, flows, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Login, Netra};
 use crate::findings::{Finding, FindingSink};
@@ -38,9 +38,22 @@ pub enum JourneyKind {
     ChatExport,
     TokenRefresh,
     RateLimit,
+    Consistency,
+    DataExport,
+    MultiDevice,
+    WsResilience,
 }
 
-pub const JOURNEYS: &[&str] = &["signup-chat", "chat-export", "token-refresh", "rate-limit"];
+pub const JOURNEYS: &[&str] = &[
+    "signup-chat",
+    "chat-export",
+    "token-refresh",
+    "rate-limit",
+    "consistency",
+    "data-export",
+    "multi-device",
+    "ws-resilience",
+];
 
 impl JourneyKind {
     pub fn parse(name: &str) -> Option<JourneyKind> {
@@ -49,6 +62,10 @@ impl JourneyKind {
             "chat-export" => Some(JourneyKind::ChatExport),
             "token-refresh" => Some(JourneyKind::TokenRefresh),
             "rate-limit" => Some(JourneyKind::RateLimit),
+            "consistency" => Some(JourneyKind::Consistency),
+            "data-export" => Some(JourneyKind::DataExport),
+            "multi-device" => Some(JourneyKind::MultiDevice),
+            "ws-resilience" => Some(JourneyKind::WsResilience),
             _ => None,
         }
     }
@@ -59,6 +76,10 @@ impl JourneyKind {
             JourneyKind::ChatExport => "chat-export",
             JourneyKind::TokenRefresh => "token-refresh",
             JourneyKind::RateLimit => "rate-limit",
+            JourneyKind::Consistency => "consistency",
+            JourneyKind::DataExport => "data-export",
+            JourneyKind::MultiDevice => "multi-device",
+            JourneyKind::WsResilience => "ws-resilience",
         }
     }
 
@@ -68,6 +89,10 @@ impl JourneyKind {
             JourneyKind::ChatExport => &signup_chat::WITH_EXPORT,
             JourneyKind::TokenRefresh => &token_refresh::STEPS,
             JourneyKind::RateLimit => &rate_limit::STEPS,
+            JourneyKind::Consistency => &flows::CONSISTENCY,
+            JourneyKind::DataExport => &flows::DATA_EXPORT,
+            JourneyKind::MultiDevice => &flows::MULTI_DEVICE,
+            JourneyKind::WsResilience => &flows::WS_RESILIENCE,
         }
     }
 }
@@ -95,6 +120,17 @@ pub enum Step {
     Quota,
     Expiry,
     Export,
+    AuthMe,
+    PostMessages,
+    MoreDevices,
+    ConnectDevices,
+    ChatAllDevices,
+    LogoutOneDevice,
+    OthersStillWork,
+    InterruptedTurn,
+    Reconnect,
+    HistoryAfterDrop,
+    TurnAfterReconnect,
 }
 
 impl Step {
@@ -120,13 +156,31 @@ impl Step {
             Step::Quota => "quota",
             Step::Expiry => "expiry",
             Step::Export => "export",
+            Step::AuthMe => "auth_me",
+            Step::PostMessages => "post_messages",
+            Step::MoreDevices => "more_devices",
+            Step::ConnectDevices => "connect_devices",
+            Step::ChatAllDevices => "chat_all_devices",
+            Step::LogoutOneDevice => "logout_one_device",
+            Step::OthersStillWork => "others_still_work",
+            Step::InterruptedTurn => "interrupted_turn",
+            Step::Reconnect => "reconnect",
+            Step::HistoryAfterDrop => "history_after_drop",
+            Step::TurnAfterReconnect => "turn_after_reconnect",
         }
     }
 
     /// The label Goose's own tables show before the step's name.
     fn transport(self) -> &'static str {
         match self {
-            Step::WsConnect | Step::FirstReply | Step::Quota => "WS",
+            Step::WsConnect
+            | Step::FirstReply
+            | Step::Quota
+            | Step::ConnectDevices
+            | Step::ChatAllDevices
+            | Step::InterruptedTurn
+            | Step::Reconnect
+            | Step::TurnAfterReconnect => "WS",
             _ => "HTTP",
         }
     }
@@ -181,6 +235,13 @@ pub struct State {
     pub reply: String,
     /// The `Retry-After` of the abuser's first 429.
     pub retry_after: Option<u64>,
+    /// What one step saw for the next to compare (consistency).
+    pub seen: Option<serde_json::Value>,
+    /// Messages sent over HTTP (data-export).
+    pub sent: Vec<String>,
+    /// The other devices' logins and every device's connection (multi-device).
+    pub devices: Vec<Login>,
+    pub device_chats: Vec<ChatSession>,
 }
 
 impl State {
@@ -197,6 +258,9 @@ impl State {
 
     async fn close_chat(&mut self) {
         if let Some(chat) = self.chat.take() {
+            chat.close().await;
+        }
+        for chat in self.device_chats.drain(..) {
             chat.close().await;
         }
     }
@@ -250,6 +314,13 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
         }
         (_, JourneyKind::TokenRefresh) => token_refresh::perform(ctx, &netra, &mut state, step).await,
         (_, JourneyKind::RateLimit) => rate_limit::perform(ctx, &netra, &mut state, step).await,
+        (
+            _,
+            JourneyKind::Consistency
+            | JourneyKind::DataExport
+            | JourneyKind::MultiDevice
+            | JourneyKind::WsResilience,
+        ) => flows::perform(ctx, &netra, &mut state, step).await,
     };
     let elapsed = started.elapsed();
     let ok = outcome.is_ok();

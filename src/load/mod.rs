@@ -5,6 +5,7 @@
 //! Goose's global state (its Ctrl-C handler and killswitch) stays behind this module: one attack
 //! per process at a time.
 
+mod flows;
 pub mod journey;
 mod progress;
 mod rate_limit;

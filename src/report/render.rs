@@ -10,6 +10,7 @@ use crate::verdict::format_us;
 const STEP_ORDER: &[&str] = &[
     "register",
     "login",
+    "auth_me",
     "profile",
     "create_thread",
     "ws_connect",
@@ -27,6 +28,17 @@ const STEP_ORDER: &[&str] = &[
     "burst",
     "recover",
     "quota",
+    "post_messages",
+    "export",
+    "more_devices",
+    "connect_devices",
+    "chat_all_devices",
+    "logout_one_device",
+    "others_still_work",
+    "interrupted_turn",
+    "reconnect",
+    "history_after_drop",
+    "turn_after_reconnect",
 ];
 
 fn ms(us: u64) -> String {

@@ -1,0 +1,59 @@
+//! The platform's other flows: each journey of the flows profile runs clean, and a server that
+//! drops WebSocket connections mid-turn is recovered from without losing anything.
+
+mod support;
+
+use support::{report, run, text};
+
+#[test]
+fn every_flow_runs_clean_with_every_step_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "flows", "--users", "8", "--iterations", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    support::assert_schema(&r);
+    let expect = [
+        ("consistency", &["register", "login", "auth_me", "profile"][..]),
+        ("data-export", &["create_thread", "post_messages", "export"]),
+        (
+            "multi-device",
+            &[
+                "more_devices",
+                "connect_devices",
+                "chat_all_devices",
+                "logout_one_device",
+                "others_still_work",
+            ],
+        ),
+        (
+            "ws-resilience",
+            &["ws_connect", "interrupted_turn", "reconnect", "history_after_drop", "turn_after_reconnect"],
+        ),
+    ];
+    for (journey, steps) in expect {
+        let j = &r["journeys"][journey];
+        assert_eq!((j["count"].as_u64(), j["failures"].as_u64()), (Some(4), Some(0)), "{journey}: {j}");
+        for step in steps {
+            assert_eq!(j["steps"][step]["count"], 4, "{journey}.{step}");
+        }
+    }
+    assert_eq!(r["findings"], serde_json::json!([]));
+}
+
+#[test]
+fn connections_dropped_by_the_server_are_recovered_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("resilience.toml");
+    std::fs::write(
+        &profile,
+        "[run]\nusers = 6\niterations = 3\n[[persona]]\nname = \"p\"\njourney = \"ws-resilience\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["--profile", profile.to_str().unwrap(), "--target-fault", "ws-drop=0.1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    let j = &r["journeys"]["ws-resilience"];
+    assert_eq!((j["count"].as_u64(), j["failures"].as_u64()), (Some(18), Some(0)), "{j}");
+    assert!(j["steps"]["reconnect"]["p50_us"].as_u64().unwrap() > 0, "time to recover is measured");
+    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "message_lost"));
+}

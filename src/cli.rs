@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::target::{Fault, Rate, parse_duration};
+use crate::target::{Dialect, Fault, Rate, parse_duration};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +70,10 @@ pub struct TargetArgs {
     /// Misbehave on purpose (repeatable); see the README's fault table.
     #[arg(long = "fault", value_name = "F")]
     pub faults: Vec<Fault>,
+
+    /// Which state of Netra to imitate: reference or s1 (see the README).
+    #[arg(long, value_name = "D", default_value = "reference")]
+    pub dialect: Dialect,
 }
 
 #[derive(Debug, Args, Default)]

@@ -32,6 +32,7 @@ pub fn resolve(args: TargetArgs) -> anyhow::Result<(TargetConfig, &'static str)>
         burst: args.burst,
         agent_latency: args.agent_latency,
         faults,
+        dialect: args.dialect,
     };
     Ok((config, secret_source))
 }
@@ -47,11 +48,18 @@ pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
         humantime::format_duration(config.refresh_ttl),
         humantime::format_duration(config.agent_latency),
     );
+    let dialect = config.dialect;
     let target = target::start(config).await?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "netra-load target: reference dialect")?;
+    writeln!(out, "netra-load target: {dialect} dialect")?;
     writeln!(out, "auth service: {}", target.auth_url())?;
-    writeln!(out, "backend:      {}  (WebSocket ws://{}/ws)", target.backend_url(), target.backend_addr())?;
+    let ws_path = if dialect == target::Dialect::S1 { "/ws/secure" } else { "/ws" };
+    writeln!(
+        out,
+        "backend:      {}  (WebSocket ws://{}{ws_path})",
+        target.backend_url(),
+        target.backend_addr()
+    )?;
     writeln!(out, "jwt secret:   {secret_source}")?;
     writeln!(out, "{summary}")?;
     let faults = if fault_list.is_empty() { "none".to_owned() } else { fault_list.join(", ") };

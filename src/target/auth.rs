@@ -8,17 +8,22 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::config::Dialect;
 use super::error::{ApiError, ApiJson};
 use super::limits::PlanTier;
 use super::password;
 use super::state::{Service, Shared};
-use super::store::User;
+use super::store::{User, new_id};
 use super::tokens::{TokenPair, TokenType};
 
 pub fn router(state: Shared) -> Router {
-    Router::new()
+    let router = match state.config.dialect {
+        Dialect::Reference => Router::new().route("/auth/register", post(register)),
+        // s1 has no register: users come from the dev login or from tokens the tester mints.
+        Dialect::S1 => Router::new().route("/auth/dev/login", post(dev_login)),
+    };
+    router
         .route("/health", get(|| async { Json(json!({"status": "healthy", "service": "auth-service"})) }))
-        .route("/auth/register", post(register))
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
         .route("/auth/logout", post(logout))
@@ -123,9 +128,19 @@ async fn refresh(
     Ok(Json(pair))
 }
 
+/// s1's dev login: every call a new user id, all with the email `dev@example.com`.
+async fn dev_login(State(p): State<Shared>) -> Json<Value> {
+    let user = p.store.add_user(new_id(), "dev@example.com", "Dev User".into(), PlanTier::Free);
+    let pair = p.sessions.login(&p.jwt, &user);
+    let mut body = pair_with_user(pair, &user);
+    body["user"]["id"] = json!(user.id);
+    Json(body)
+}
+
 async fn logout(State(p): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let (_, claims) = p.authenticate_bearer(&headers, Service::Auth)?;
-    if !p.config.faults.no_revoke {
+    // s1's logout revokes nothing: the token stays valid until it expires.
+    if !p.config.faults.no_revoke && p.config.dialect != Dialect::S1 {
         p.sessions.revoke_family_of(&claims.jti);
     }
     Ok(Json(json!({"success": true})))

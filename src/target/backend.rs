@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::agent;
+use super::config::Dialect;
 use super::error::{ApiError, ApiJson};
 use super::guard::{self, AuthUser};
 use super::state::Shared;
@@ -24,20 +25,33 @@ use super::tokens::now_secs;
 use super::ws;
 
 pub fn router(state: Shared) -> Router {
+    let s1 = state.config.dialect == Dialect::S1;
+    // s1 serves the thread list with the trailing slash only, and redirects without it.
+    let threads = if s1 { "/api/threads/" } else { "/api/threads" };
     let api = Router::new()
         .route("/api/users/profile", get(profile))
-        .route("/api/threads", get(list_threads).post(create_thread))
+        .route(threads, get(list_threads).post(create_thread))
         .route("/api/threads/{id}", get(get_thread).put(update_thread).delete(delete_thread))
         .route("/api/threads/{id}/messages", get(list_messages).post(post_message))
         .route("/api/v1/user/quota", get(quota))
         .route("/api/history/export", get(export))
         .route_layer(from_fn_with_state(state.clone(), guard::api));
-    Router::new()
+    let mut router = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "healthy", "service": "netra-backend"})) }))
-        .route("/ws", get(ws::upgrade))
-        .merge(api)
-        .layer(from_fn_with_state(state.clone(), guard::delay))
-        .with_state(state)
+        .route(if s1 { "/ws/secure" } else { "/ws" }, get(ws::upgrade))
+        .merge(api);
+    if s1 {
+        router = router
+            .route("/api/threads", any(slash_redirect))
+            .layer(axum::middleware::map_response(guard::s1_error_shape));
+    }
+    router.layer(from_fn_with_state(state.clone(), guard::delay)).with_state(state)
+}
+
+/// s1: `/api/threads` without the slash answers 307 to the slashed path, query kept.
+async fn slash_redirect(uri: axum::http::Uri) -> axum::response::Redirect {
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    axum::response::Redirect::temporary(&format!("/api/threads/{query}"))
 }
 
 type Caller = Extension<AuthUser>;
@@ -129,6 +143,7 @@ async fn list_messages(
 
 #[derive(Deserialize)]
 struct MessageBody {
+    #[serde(alias = "message")]
     content: String,
 }
 

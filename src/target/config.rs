@@ -27,6 +27,40 @@ pub struct TargetConfig {
     /// Total think time of the simulated agent for one chat turn.
     pub agent_latency: Duration,
     pub faults: Faults,
+    pub dialect: Dialect,
+}
+
+/// Which state of Netra the target imitates (`shared/netra-api.md`): the reference dialect, or
+/// the early real release "s1" (no register, dev login and tester-minted tokens, users mapped by
+/// email, `/api/threads/` with the slash, WebSocket at `/ws/secure` with an `Origin` check and
+/// base64url subprotocol tokens, `start_agent`, error bodies `{error, error_code, message}`, no
+/// rate limit, logout that revokes nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dialect {
+    #[default]
+    Reference,
+    S1,
+}
+
+impl FromStr for Dialect {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Dialect, String> {
+        match s.trim() {
+            "reference" => Ok(Dialect::Reference),
+            "s1" => Ok(Dialect::S1),
+            other => Err(format!("unknown dialect `{other}`; known: reference, s1")),
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Reference => "reference",
+            Dialect::S1 => "s1",
+        })
+    }
 }
 
 impl Default for TargetConfig {
@@ -42,6 +76,7 @@ impl Default for TargetConfig {
             burst: 20,
             agent_latency: Duration::from_millis(5),
             faults: Faults::default(),
+            dialect: Dialect::Reference,
         }
     }
 }

@@ -56,6 +56,28 @@ fn rate_headers(headers: &mut HeaderMap, d: &Decision) {
     headers.insert("x-ratelimit-reset", HeaderValue::from(d.reset));
 }
 
+/// s1's backend error bodies: `{"error": true, "error_code": ..., "message": ...}` instead of
+/// `{"detail": ...}`.
+pub async fn s1_error_shape(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (status, "").into_response();
+    };
+    let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    let code = status.canonical_reason().unwrap_or("ERROR").to_uppercase().replace(' ', "_");
+    let body = serde_json::json!({"error": true, "error_code": code, "message": detail}).to_string();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 /// The `latency` and `stall` faults, before every backend response.
 pub async fn delay(State(p): State<Shared>, req: Request, next: Next) -> Response {
     injected_delay(&p).await;

@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{FAULT_NAMES, Fault, Faults, Rate, Secret, TargetConfig, parse_duration};
+pub use config::{Dialect, FAULT_NAMES, Fault, Faults, Rate, Secret, TargetConfig, parse_duration};
 pub use limits::PlanTier;
 pub use tokens::{Claims, ISSUER, TokenType};
 pub use ws::MAX_CHAT_BYTES;

@@ -9,10 +9,11 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::agent::Connections;
-use super::config::TargetConfig;
+use super::config::{Dialect, TargetConfig};
 use super::error::ApiError;
+use super::limits::PlanTier;
 use super::limits::{Bucket, Decision};
-use super::store::{Store, User};
+use super::store::{Store, User, new_id};
 use super::tokens::{Claims, Jwt, Sessions, TokenType};
 
 pub struct Platform {
@@ -63,12 +64,16 @@ impl Platform {
         if self.sessions.is_revoked(&claims.jti) {
             return Err(ApiError::unauthorized("Token revoked"));
         }
-        let user = claims
-            .sub
-            .parse::<Uuid>()
-            .ok()
-            .and_then(|id| self.store.user(id))
-            .ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
+        let by_id = || claims.sub.parse::<Uuid>().ok().and_then(|id| self.store.user(id));
+        let user = match self.config.dialect {
+            Dialect::Reference => by_id().ok_or_else(|| ApiError::unauthorized("Invalid token"))?,
+            // As the real s1 backend: users are found by email first, and a valid token of an
+            // unknown user provisions it. Shared emails therefore collapse users into one.
+            Dialect::S1 => self.store.by_email(&claims.email).or_else(by_id).unwrap_or_else(|| {
+                let id = claims.sub.parse::<Uuid>().unwrap_or_else(|_| new_id());
+                self.store.add_user(id, &claims.email, claims.email.clone(), PlanTier::Free)
+            }),
+        };
         Ok((user, claims))
     }
 
@@ -86,7 +91,7 @@ impl Platform {
     /// `None` when rate limiting is off (`no-rate-limit`).
     pub fn rate_limit(&self, user: &User) -> Option<Decision> {
         let faults = &self.config.faults;
-        if faults.no_rate_limit {
+        if faults.no_rate_limit || self.config.dialect == Dialect::S1 {
             return None;
         }
         let (rate, burst, now) = (self.config.rate, self.config.burst, Instant::now());

@@ -157,6 +157,27 @@ impl Store {
         Some(user)
     }
 
+    /// Adds a user whatever its email (s1's dev login: every call a new user, all sharing one
+    /// email); the email index keeps the first user who had it.
+    pub fn add_user(&self, id: Uuid, email: &str, name: String, plan: PlanTier) -> Arc<User> {
+        let user = Arc::new(User {
+            id,
+            email: email.to_lowercase(),
+            name,
+            plan,
+            password_hash: String::new(),
+            state: Mutex::new(UserState {
+                threads: Vec::new(),
+                default_thread: None,
+                quota: Quota::default(),
+                bucket: Bucket::full(self.burst),
+            }),
+        });
+        self.users.entry(id).or_insert_with(|| user.clone());
+        self.by_email.entry(email.to_lowercase()).or_insert(id);
+        self.user(id).unwrap_or(user)
+    }
+
     pub fn by_email(&self, email: &str) -> Option<Arc<User>> {
         let id = *self.by_email.get(&email.to_lowercase())?;
         self.user(id)

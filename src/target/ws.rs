@@ -9,17 +9,23 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::agent::{self, Outbox, Outgoing, frame};
+use super::config::Dialect;
 use super::error::ApiError;
 use super::state::{Service, Shared, bearer};
 use super::store::{Denied, Role, User, new_id};
+
+/// The only `Origin` the s1 WebSocket accepts.
+pub const S1_ORIGIN: &str = "http://localhost:3000";
 
 /// Chat frames longer than this get `MESSAGE_TOO_LARGE`.
 pub const MAX_CHAT_BYTES: usize = 8192;
@@ -29,12 +35,28 @@ const MAX_FRAME_BYTES: usize = 1 << 20;
 const BUFFER_BYTES: usize = 8 * 1024;
 
 pub async fn upgrade(State(p): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
-    let token = bearer(&headers).or_else(|| subprotocol_token(&headers));
-    let Some(token) = token else {
-        return ApiError::unauthorized("Not authenticated").into_response();
+    let s1 = p.config.dialect == Dialect::S1;
+    // s1 refuses with 403, checks the Origin, and carries subprotocol tokens base64url-encoded.
+    let refuse = |detail: &'static str| {
+        let status = if s1 { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
+        ApiError::new(status, detail).into_response()
     };
-    let user = match p.authenticate(token, Service::Backend) {
+    if s1 && headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) != Some(S1_ORIGIN) {
+        return refuse("Origin not allowed");
+    }
+    let token = match (bearer(&headers), subprotocol_token(&headers)) {
+        (Some(token), _) => Some(token.to_owned()),
+        (None, Some(sub)) if s1 => {
+            URL_SAFE_NO_PAD.decode(sub).ok().and_then(|bytes| String::from_utf8(bytes).ok())
+        }
+        (None, sub) => sub.map(str::to_owned),
+    };
+    let Some(token) = token else {
+        return refuse("Not authenticated");
+    };
+    let user = match p.authenticate(&token, Service::Backend) {
         Ok((user, _)) => user,
+        Err(_) if s1 => return refuse("Invalid token"),
         Err(e) => return e.into_response(),
     };
     ws.protocols(["jwt-auth"])
@@ -119,6 +141,12 @@ async fn handle_text(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &Ou
     match value.get("type").and_then(Value::as_str) {
         Some("ping") => reply(outbox, "pong", json!({"server_time": server_time()})).await,
         Some("user_message") => user_message(p, user, connection, outbox, &value["payload"]).await,
+        // s1's first message of a conversation: the same turn, the text under `user_request`.
+        Some("start_agent") if p.config.dialect == Dialect::S1 => {
+            let mut payload = value["payload"].clone();
+            payload["content"] = payload["user_request"].take();
+            user_message(p, user, connection, outbox, &payload).await
+        }
         Some(other) => {
             reply_error(outbox, "INVALID_MESSAGE", format!("unknown message type `{other}`")).await
         }

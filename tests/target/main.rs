@@ -4,5 +4,6 @@
 mod auth;
 mod backend;
 mod common;
+mod dialects;
 mod faults;
 mod ws;

@@ -112,10 +112,14 @@ pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) ->
             let mut tokens = vec![j.logged_in()?.access.clone()];
             tokens.extend(j.devices.iter().map(|d| d.access.clone()));
             for token in tokens {
-                j.device_chats.push(netra.chat(&token).await?);
+                let chat = netra.chat(&token).await?;
+                ctx.isolation.own(&chat.connection_id, j.user as u32);
+                j.device_chats.push(chat);
             }
-            j.thread =
-                Some(netra.create_thread(&j.logged_in()?.access, &format!("devices {}", j.canary)).await?);
+            let thread =
+                netra.create_thread(&j.logged_in()?.access, &format!("devices {}", j.canary)).await?;
+            ctx.isolation.thread_created(&thread, j.user as u32);
+            j.thread = Some(thread);
             Ok(())
         }
         Step::ChatAllDevices => {

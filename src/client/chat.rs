@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -16,6 +16,10 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::api::{Api, Transport};
 use super::{CallError, Watcher};
 
 const BUFFER_BYTES: usize = 8 * 1024;
@@ -24,6 +28,9 @@ pub struct ChatSession {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     timeout: Duration,
     watch: Option<(Arc<dyn Watcher>, u32)>,
+    api: Arc<Api>,
+    /// Chat messages sent on this connection (the first may have another type).
+    sent: u32,
     pub connection_id: String,
     pub user_id: String,
 }
@@ -38,19 +45,41 @@ pub struct Turn {
 }
 
 impl ChatSession {
-    /// Connects with a bearer token; with `watch`, every frame received is shown to the watcher
-    /// as seen by that viewer.
+    /// Connects to `base` (`ws://host:port`) as the dialect says (path, `Origin`, how the token
+    /// travels); with `watch`, every frame received is shown to the watcher as seen by that viewer.
     pub async fn connect(
-        url: &str,
+        base: &str,
+        api: Arc<Api>,
         token: &str,
         timeout: Duration,
         watch: Option<(Arc<dyn Watcher>, u32)>,
     ) -> Result<ChatSession, CallError> {
-        let mut req =
-            url.into_client_request().map_err(|e| CallError::new("ws_error", format!("ws_connect: {e}")))?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| CallError::new("ws_error", "ws_connect: the token is not a valid header value"))?;
-        req.headers_mut().insert("authorization", bearer);
+        let bad = |e: String| CallError::new("ws_error", format!("ws_connect: {e}"));
+        let url = match api.transport {
+            Transport::Query => format!("{base}{}?token={token}", api.ws_path),
+            _ => format!("{base}{}", api.ws_path),
+        };
+        let mut req = url.into_client_request().map_err(|e| bad(e.to_string()))?;
+        let header = |v: String| {
+            HeaderValue::from_str(&v).map_err(|_| bad("the token is not a valid header value".into()))
+        };
+        match api.transport {
+            Transport::Header => {
+                req.headers_mut().insert("authorization", header(format!("Bearer {token}"))?);
+            }
+            Transport::SubprotocolRaw => {
+                req.headers_mut().insert("sec-websocket-protocol", header(format!("jwt-auth, jwt.{token}"))?);
+            }
+            Transport::SubprotocolB64url => {
+                let encoded = URL_SAFE_NO_PAD.encode(token);
+                req.headers_mut()
+                    .insert("sec-websocket-protocol", header(format!("jwt-auth, jwt.{encoded}"))?);
+            }
+            Transport::Query => {}
+        }
+        if let Some(origin) = &api.origin {
+            req.headers_mut().insert("origin", header(origin.clone())?);
+        }
         let config =
             WebSocketConfig::default().read_buffer_size(BUFFER_BYTES).write_buffer_size(BUFFER_BYTES);
         let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
@@ -64,8 +93,15 @@ impl ChatSession {
                 ),
                 other => CallError::new("ws_error", format!("ws_connect: {other}")),
             })?;
-        let mut session =
-            ChatSession { stream, timeout, watch, connection_id: String::new(), user_id: String::new() };
+        let mut session = ChatSession {
+            stream,
+            timeout,
+            watch,
+            api,
+            sent: 0,
+            connection_id: String::new(),
+            user_id: String::new(),
+        };
         let hello = session.next_frame("ws_connect").await?;
         if hello["type"] != "connection_established" {
             return Err(CallError::wrong(format!("ws_connect: first frame was `{}`", hello["type"])));
@@ -102,11 +138,8 @@ impl ChatSession {
 
     /// Sends `content` (to `thread_id`, or the default thread) and waits for the turn's end.
     pub async fn turn(&mut self, content: &str, thread_id: Option<&str>) -> Result<Turn, CallError> {
-        let mut payload = json!({"content": content});
-        if let Some(thread) = thread_id {
-            payload["thread_id"] = json!(thread);
-        }
-        let frame = json!({"type": "user_message", "payload": payload}).to_string();
+        let frame = self.api.chat_frame(self.sent, content, thread_id).to_string();
+        self.sent += 1;
         let sent = Instant::now();
         self.stream
             .send(Message::Text(frame.into()))
@@ -116,13 +149,14 @@ impl ChatSession {
         loop {
             let f = self.next_frame("first_reply").await?;
             first_event.get_or_insert_with(|| sent.elapsed());
-            match f["type"].as_str() {
-                Some("agent_completed") => {
+            let kind = f["type"].as_str().unwrap_or_default();
+            match kind {
+                _ if self.api.turn_done.iter().any(|k| k == kind) => {
                     let reply = f["payload"]["result"]["content"].as_str().unwrap_or_default().to_owned();
                     let thread_id = f["payload"]["thread_id"].as_str().unwrap_or_default().to_owned();
                     return Ok(Turn { thread_id, reply, first_event: first_event.unwrap_or_default() });
                 }
-                Some("error") => {
+                _ if self.api.turn_failed.iter().any(|k| k == kind) => {
                     let code = f["payload"]["code"].as_str().unwrap_or("UNKNOWN");
                     let message = f["payload"]["message"].as_str().unwrap_or_default();
                     return Err(CallError::new(
@@ -137,7 +171,8 @@ impl ChatSession {
 
     /// Sends a `user_message` without waiting for anything.
     pub async fn send(&mut self, content: &str, thread_id: &str) -> Result<(), CallError> {
-        let frame = json!({"type": "user_message", "payload": {"content": content, "thread_id": thread_id}});
+        let frame = self.api.chat_frame(self.sent, content, Some(thread_id));
+        self.sent += 1;
         self.stream
             .send(Message::Text(frame.to_string().into()))
             .await

@@ -5,6 +5,7 @@
 //! `ws_closed`, ...) for counting, and a detail for the sample message. Details never contain
 //! tokens or passwords: only what the server said, cut short.
 
+pub mod api;
 pub mod chat;
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
+
+pub use api::{Api, Provisioning, Transport};
 
 /// A failed call: what kind of failure (counted) and what happened (a sample).
 #[derive(Clone, Debug)]
@@ -75,8 +78,10 @@ pub struct Netra {
     http: reqwest::Client,
     auth: Arc<str>,
     backend: Arc<str>,
+    /// `ws://host:port` (or `wss://`); the dialect gives the path.
     ws: Arc<str>,
     timeout: Duration,
+    api: Arc<Api>,
     watch: Option<Arc<dyn Watcher>>,
     viewer: Option<u32>,
 }
@@ -96,8 +101,8 @@ impl Netra {
     pub fn new(auth: &str, backend: &str, timeout: Duration) -> Result<Netra, String> {
         let backend = backend.trim_end_matches('/').to_owned();
         let ws = match backend.split_once("://") {
-            Some(("http", rest)) => format!("ws://{rest}/ws"),
-            Some(("https", rest)) => format!("wss://{rest}/ws"),
+            Some(("http", rest)) => format!("ws://{rest}"),
+            Some(("https", rest)) => format!("wss://{rest}"),
             _ => return Err(format!("backend URL `{backend}` must start with http:// or https://")),
         };
         let http = reqwest::Client::builder()
@@ -107,7 +112,27 @@ impl Netra {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let auth: Arc<str> = auth.trim_end_matches('/').into();
-        Ok(Netra { http, auth, backend: backend.into(), ws: ws.into(), timeout, watch: None, viewer: None })
+        let api = Arc::new(Api::default());
+        Ok(Netra {
+            http,
+            auth,
+            backend: backend.into(),
+            ws: ws.into(),
+            timeout,
+            api,
+            watch: None,
+            viewer: None,
+        })
+    }
+
+    /// This client speaking `api` instead of the reference dialect.
+    pub fn with_api(mut self, api: Api) -> Netra {
+        self.api = Arc::new(api);
+        self
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
     }
 
     /// This client with a watcher that will see what viewers receive.
@@ -131,8 +156,9 @@ impl Netra {
         self.timeout
     }
 
-    pub fn ws_url(&self) -> &str {
-        &self.ws
+    /// The WebSocket's URL (without any token).
+    pub fn ws_url(&self) -> String {
+        format!("{}{}", self.ws, self.api.ws_path)
     }
 
     /// Sends and expects `expected`; returns the JSON body.
@@ -166,55 +192,55 @@ impl Netra {
         name: &str,
     ) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password, "plan_tier": plan, "name": name});
-        let req = self.http.post(self.auth_url("/auth/register")).json(&body);
+        let req = self.http.post(self.auth_url(&self.api.register)).json(&body);
         login_of(self.call("register", req, StatusCode::CREATED).await?)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password});
-        let req = self.http.post(self.auth_url("/auth/login")).json(&body);
+        let req = self.http.post(self.auth_url(&self.api.login)).json(&body);
         login_of(self.call("login", req, StatusCode::OK).await?)
     }
 
     pub async fn profile(&self, token: &str) -> Result<Value, CallError> {
-        self.call("profile", self.backend_request(Method::GET, "/api/users/profile", token), StatusCode::OK)
+        self.call("profile", self.backend_request(Method::GET, &self.api.profile, token), StatusCode::OK)
             .await
     }
 
     /// Creates a thread; returns its id.
     pub async fn create_thread(&self, token: &str, title: &str) -> Result<String, CallError> {
-        let req = self.backend_request(Method::POST, "/api/threads", token).json(&json!({"title": title}));
+        let req = self.backend_request(Method::POST, &self.api.threads, token).json(&json!({"title": title}));
         let thread = self.call("create_thread", req, StatusCode::CREATED).await?;
         str_field(&thread, "id", "create_thread")
     }
 
     /// The auth service's view of the token holder: `{id, email, name, plan_tier}`.
     pub async fn me(&self, token: &str) -> Result<Value, CallError> {
-        let req = self.http.get(self.auth_url("/auth/me")).bearer_auth(token);
+        let req = self.http.get(self.auth_url(&self.api.me)).bearer_auth(token);
         self.call("auth_me", req, StatusCode::OK).await
     }
 
     /// Posts a chat message over HTTP (the reply arrives on the WebSocket).
     pub async fn post_message(&self, token: &str, thread: &str, content: &str) -> Result<Value, CallError> {
         let req = self
-            .backend_request(Method::POST, &format!("/api/threads/{thread}/messages"), token)
-            .json(&json!({"content": content}));
+            .backend_request(Method::POST, &self.api.messages_path(thread), token)
+            .json(&json!({ self.api.post_field.as_str(): content }));
         self.call("post_message", req, StatusCode::CREATED).await
     }
 
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
-        let req = self.backend_request(Method::GET, &format!("/api/threads/{thread}/messages"), token);
+        let req = self.backend_request(Method::GET, &self.api.messages_path(thread), token);
         self.call("history", req, StatusCode::OK).await
     }
 
     pub async fn export(&self, token: &str) -> Result<Value, CallError> {
-        let req = self.backend_request(Method::GET, "/api/history/export?format=json", token);
+        let req = self.backend_request(Method::GET, &self.api.export, token);
         self.call("export", req, StatusCode::OK).await
     }
 
     pub async fn list_threads(&self, token: &str) -> Result<Vec<Value>, CallError> {
         let list = self
-            .call("list_threads", self.backend_request(Method::GET, "/api/threads", token), StatusCode::OK)
+            .call("list_threads", self.backend_request(Method::GET, &self.api.threads, token), StatusCode::OK)
             .await?;
         match list {
             Value::Array(items) => Ok(items),
@@ -228,7 +254,7 @@ impl Netra {
     /// Exchanges a refresh token for a new pair.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Login, CallError> {
         let req =
-            self.http.post(self.auth_url("/auth/refresh")).json(&json!({"refresh_token": refresh_token}));
+            self.http.post(self.auth_url(&self.api.refresh)).json(&json!({"refresh_token": refresh_token}));
         let body = self.call("refresh", req, StatusCode::OK).await?;
         Ok(Login {
             access: str_field(&body, "access_token", "refresh")?,
@@ -240,7 +266,7 @@ impl Netra {
     }
 
     pub async fn logout(&self, access: &str) -> Result<(), CallError> {
-        let req = self.http.post(self.auth_url("/auth/logout")).bearer_auth(access);
+        let req = self.http.post(self.auth_url(&self.api.logout)).bearer_auth(access);
         self.call("logout", req, StatusCode::OK).await.map(drop)
     }
 
@@ -283,7 +309,7 @@ impl Netra {
 
     pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {
         let watch = self.watch.clone().zip(self.viewer);
-        chat::ChatSession::connect(&self.ws, token, self.timeout, watch).await
+        chat::ChatSession::connect(&self.ws, self.api.clone(), token, self.timeout, watch).await
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
-use crate::client::Netra;
+use crate::client::{Identity, Netra, Provisioning};
 use crate::config::{self, Deployment, RunConfig};
 use crate::load::{self, LoadResult, Progress, Stop};
 use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};
@@ -79,18 +79,24 @@ async fn preflight(auth_url: &str, backend_url: &str) -> anyhow::Result<()> {
 /// One user goes through provisioning (register, login) and the WebSocket upgrade before any
 /// simulated user starts, so a deployment that cannot serve the journeys fails fast and clearly.
 async fn preflight_user(netra: &Netra, run_tag: &str) -> anyhow::Result<()> {
-    let email = format!("nl-{run_tag}-preflight@example.com");
-    let password = format!("pw-{:016x}", rand::random::<u64>());
-    let url = netra.auth_url("/auth/register");
-    netra
-        .register(&email, &password, "free", "netra-load preflight")
-        .await
-        .map_err(|e| anyhow::anyhow!("preflight: cannot provision a user at {url}: {e}"))?;
-    let url = netra.auth_url("/auth/login");
+    let who = Identity::new(format!("nl-{run_tag}-preflight@example.com"), "netra-load preflight", "free");
+    let api = netra.api();
+    let (how, url) = match api.provisioning {
+        Provisioning::Register => ("register and log in", netra.auth_url(&api.register)),
+        Provisioning::DevLogin => ("dev login", netra.auth_url(&api.dev_login)),
+        Provisioning::Mint(_) => ("use a minted token", netra.backend_url(&api.profile)),
+    };
     let login = netra
-        .login(&email, &password)
+        .provision(&who)
         .await
-        .map_err(|e| anyhow::anyhow!("preflight: the user just registered cannot log in at {url}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("preflight: cannot {how} one user at {url}: {e}"))?;
+    if matches!(api.provisioning, Provisioning::Mint(_)) {
+        // A minted token is only known to work once the backend has taken it.
+        netra
+            .profile(&login.access)
+            .await
+            .map_err(|e| anyhow::anyhow!("preflight: the backend refused a minted token at {url}: {e}"))?;
+    }
     let chat = netra
         .chat(&login.access)
         .await
@@ -220,6 +226,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
             .collect(),
         goose: result.goose.clone(),
         findings: result.findings.clone(),
+        skipped: result.skipped.clone(),
         probes: result.probes.clone(),
         isolation: result.isolation.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },

@@ -37,7 +37,7 @@ impl std::str::FromStr for Transport {
 }
 
 /// Tokens minted by the tester with the deployment's secret (s1 has no register endpoint).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Mint {
     pub secret: String,
     pub iss: String,
@@ -45,6 +45,46 @@ pub struct Mint {
     pub lifetime: Duration,
     /// Extra claims, copied into every token.
     pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Mint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mint")
+            .field("secret", &"[redacted]")
+            .field("iss", &self.iss)
+            .field("aud", &self.aud)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mint {
+    /// An access token for `who`: the contract's claims, this template's `iss`, `aud`, lifetime
+    /// and extra claims, a unique `sub` and `email` per user.
+    pub fn token(&self, who: &super::Identity) -> super::Login {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut claims = json!({
+            "sub": who.sub, "email": who.email, "permissions": ["read", "write"],
+            "iat": now, "exp": now + self.lifetime.as_secs(), "token_type": "access", "iss": self.iss,
+        });
+        if let Some(aud) = &self.aud {
+            claims["aud"] = json!(aud);
+        }
+        for (k, v) in &self.extra {
+            claims[k.as_str()] = v.clone();
+        }
+        let key = jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes());
+        let access = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)
+            .expect("HS256 signing of JSON claims cannot fail");
+        super::Login {
+            user_id: who.sub.clone(),
+            access,
+            refresh: String::new(),
+            expires_in: Some(self.lifetime.as_secs()),
+            received: std::time::Instant::now(),
+        }
+    }
 }
 
 /// Where users come from.

@@ -66,6 +66,30 @@ pub struct Login {
     pub received: std::time::Instant,
 }
 
+/// Who a simulated user is: what registering or minting needs. `sub` is used by minted tokens.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub plan: String,
+    pub sub: String,
+}
+
+impl Identity {
+    /// A fresh identity: the email is unique to this run and label, the password and `sub` random.
+    pub fn new(email: String, name: &str, plan: &str) -> Identity {
+        let h = format!("{:032x}", rand::random::<u128>());
+        Identity {
+            email,
+            password: format!("pw-{}", &h[..16]),
+            name: name.to_owned(),
+            plan: plan.to_owned(),
+            sub: format!("{}-{}-4{}-8{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..]),
+        }
+    }
+}
+
 /// Sees every body and frame a simulated user receives (the isolation checker's scanner).
 pub trait Watcher: Send + Sync {
     /// `viewer` received `body` from `what` (a step name) at `endpoint`.
@@ -249,6 +273,36 @@ impl Netra {
                 format!("list_threads: expected a list, got {}", kind_of(&other)),
             )),
         }
+    }
+
+    /// Makes the user exist, as the dialect provisions users: registers it, or does nothing
+    /// when users come from a dev login or minted tokens.
+    pub async fn sign_up(&self, who: &Identity) -> Result<(), CallError> {
+        match &self.api.provisioning {
+            Provisioning::Register => {
+                self.register(&who.email, &who.password, &who.plan, &who.name).await.map(drop)
+            }
+            Provisioning::DevLogin | Provisioning::Mint(_) => Ok(()),
+        }
+    }
+
+    /// Logs the user in as the dialect provisions users: login, dev login, or a minted token
+    /// (a new token for the same `sub` and `email` each time; no refresh token).
+    pub async fn sign_in(&self, who: &Identity) -> Result<Login, CallError> {
+        match &self.api.provisioning {
+            Provisioning::Register => self.login(&who.email, &who.password).await,
+            Provisioning::DevLogin => {
+                let req = self.http.post(self.auth_url(&self.api.dev_login));
+                login_of(self.call("login", req, StatusCode::OK).await?)
+            }
+            Provisioning::Mint(mint) => Ok(mint.token(who)),
+        }
+    }
+
+    /// `sign_up` then `sign_in`.
+    pub async fn provision(&self, who: &Identity) -> Result<Login, CallError> {
+        self.sign_up(who).await?;
+        self.sign_in(who).await
     }
 
     /// Exchanges a refresh token for a new pair.

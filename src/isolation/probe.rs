@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{Isolation, Outcome};
-use crate::client::{CallError, Login, Netra};
+use crate::client::{CallError, Identity, Login, Netra};
 use crate::findings::curl;
 
 const EXPECTED: &str = "refused (401, 403 or 404)";
@@ -66,9 +66,7 @@ pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String
 async fn new_prober(netra: &Netra, run_tag: &str, accounts: &mut u32) -> Result<Login, CallError> {
     *accounts += 1;
     let email = format!("nl-{run_tag}-isolation-prober-{accounts}@example.com");
-    let password = format!("pw-{:016x}", rand::random::<u64>());
-    netra.register(&email, &password, "enterprise", "netra-load prober").await?;
-    netra.login(&email, &password).await
+    netra.provision(&Identity::new(email, "netra-load prober", "enterprise")).await
 }
 
 /// One probe request: who tries what, and how.

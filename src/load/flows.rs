@@ -45,6 +45,8 @@ pub const WS_RESILIENCE: [Step; 8] = [
 /// How long the reply of an interrupted turn may take to show in the history.
 pub const RECOVERY_WAIT: Duration = Duration::from_secs(5);
 const MESSAGES: usize = 3;
+/// How many times a turn reconnects after the server dropped it.
+const RECONNECTS: u32 = 3;
 
 pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
@@ -176,16 +178,21 @@ pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) ->
         Step::TurnAfterReconnect => {
             let thread = thread(j)?;
             let content = format!("after reconnecting {}", j.canary);
-            let chat = j.chat.as_mut().ok_or_else(|| CallError::wrong("not connected"))?;
-            match answered_turn(chat, &content, &thread).await {
-                Err(e) if e.kind == "ws_closed" => {
-                    // The server dropped us again: one reconnect, one more try.
-                    let mut again = netra.chat(&j.logged_in()?.access).await?;
-                    let turn = answered_turn(&mut again, &content, &thread).await;
-                    j.chat = Some(again);
-                    turn
+            let mut chat = j.chat.take().ok_or_else(|| CallError::wrong("not connected"))?;
+            // A server that drops the connection again is reconnected to, as a client would,
+            // up to `RECONNECTS` times.
+            let mut attempt = 0;
+            loop {
+                match answered_turn(&mut chat, &content, &thread).await {
+                    Err(e) if e.kind == "ws_closed" && attempt < RECONNECTS => {
+                        attempt += 1;
+                        chat = netra.chat(&j.logged_in()?.access).await?;
+                    }
+                    outcome => {
+                        j.chat = Some(chat);
+                        return outcome;
+                    }
                 }
-                other => other,
             }
         }
         other => Err(CallError::wrong(format!("{} has no step {}", ctx.journey.name(), other.name()))),

@@ -14,7 +14,7 @@ use goose::prelude::*;
 
 use super::{Expect, flows, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
-use crate::client::{CallError, Login, Netra};
+use crate::client::{CallError, Identity, Login, Netra};
 use crate::findings::{Finding, FindingSink};
 use crate::isolation::Isolation;
 use crate::metrics::{Event, Recorder};
@@ -223,6 +223,8 @@ pub struct State {
     failed: bool,
     pub email: String,
     pub password: String,
+    /// The `sub` of minted tokens.
+    pub sub: String,
     /// This journey's canary, written into everything its user creates.
     pub canary: String,
     pub login: Option<Login>,
@@ -249,11 +251,24 @@ impl State {
         self.login.as_ref().ok_or_else(|| CallError::wrong("not logged in"))
     }
 
-    /// A fresh email, password and canary for this user and iteration.
+    /// A fresh email, password, `sub` and canary for this user and iteration.
     pub fn new_identity(&mut self, ctx: &Context) {
-        self.email = format!("nl-{}-u{}-i{}@example.com", ctx.run_tag, self.user, self.iteration);
-        self.password = format!("pw-{:016x}", rand::random::<u64>());
+        let email = format!("nl-{}-u{}-i{}@example.com", ctx.run_tag, self.user, self.iteration);
+        let who = Identity::new(email, "", "");
+        (self.email, self.password, self.sub) = (who.email, who.password, who.sub);
         self.canary = ctx.isolation.new_canary(self.user as u32);
+    }
+
+    /// What provisioning needs; the name is the canary. The abuser is always on the free tier.
+    pub fn identity(&self, ctx: &Context) -> Identity {
+        let plan = if ctx.journey == JourneyKind::RateLimit { "free" } else { ctx.plan_tier.as_str() };
+        Identity {
+            email: self.email.clone(),
+            password: self.password.clone(),
+            name: self.canary.clone(),
+            plan: plan.to_owned(),
+            sub: self.sub.clone(),
+        }
     }
 
     async fn close_chat(&mut self) {
@@ -301,14 +316,14 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
     } else if state.failed || state.started.is_none() {
         return Ok(());
     }
-    if !applies(step, &state) {
+    if !applies(ctx, step, &state) {
         return Ok(());
     }
     let netra = ctx.netra.for_viewer(state.user as u32);
     let started = Instant::now();
     let outcome = match (step, ctx.journey) {
         (Step::Register, _) => register(ctx, &netra, &mut state).await,
-        (Step::Login | Step::Relogin, _) => login(&netra, &mut state).await,
+        (Step::Login | Step::Relogin, _) => login(ctx, &netra, &mut state).await,
         (_, JourneyKind::SignupChat | JourneyKind::ChatExport) => {
             signup_chat::perform(ctx, &netra, &mut state, step).await
         }
@@ -376,23 +391,28 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
 }
 
 /// Every journey starts with a fresh user: its own rate-limit bucket and quota, and a canary.
-/// The abuser is always on the free tier, whose quota it checks.
+/// The abuser is always on the free tier, whose quota it checks. How the user comes to exist is
+/// the dialect's provisioning (register, dev login, minted tokens).
 async fn register(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     j.new_identity(ctx);
-    let plan = if ctx.journey == JourneyKind::RateLimit { "free" } else { ctx.plan_tier.as_str() };
-    let login = netra.register(&j.email, &j.password, plan, &j.canary).await?;
-    ctx.isolation.own(&login.user_id, j.user as u32);
-    Ok(())
+    netra.sign_up(&j.identity(ctx)).await
 }
 
-async fn login(netra: &Netra, j: &mut State) -> Result<(), CallError> {
-    j.login = Some(netra.login(&j.email, &j.password).await?);
+async fn login(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
+    if j.email.is_empty() {
+        // No register step ran (the dialect does not register): the identity starts here.
+        j.new_identity(ctx);
+    }
+    let login = netra.sign_in(&j.identity(ctx)).await?;
+    ctx.isolation.own(&login.user_id, j.user as u32);
+    j.login = Some(login);
     Ok(())
 }
 
 /// Steps that only make sense sometimes; a step that does not apply is skipped unrecorded.
-fn applies(step: Step, state: &State) -> bool {
+fn applies(ctx: &Context, step: Step, state: &State) -> bool {
     match step {
+        Step::Register => ctx.netra.api().provisioning.registers(),
         Step::Expiry => token_refresh::expiry_applies(state),
         _ => true,
     }

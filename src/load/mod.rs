@@ -73,6 +73,8 @@ pub struct Plan {
 
 pub struct LoadResult {
     pub snapshot: Snapshot,
+    /// Personas not run, with the reason.
+    pub skipped: Vec<String>,
     pub isolation: IsolationSummary,
     pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
@@ -106,10 +108,19 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let mut attack = GooseAttack::initialize_with_config(goose_config(plan, &netra))
         .and_then(|a| a.set_client_builder_without_cookies(shared))
         .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
+    let mut skipped = Vec::new();
     for (index, persona) in plan.personas.iter().enumerate() {
         let journey = JourneyKind::parse(&persona.journey).ok_or_else(|| {
             anyhow::anyhow!("persona `{}`: unknown journey `{}`", persona.name, persona.journey)
         })?;
+        let needs_sessions = matches!(journey, JourneyKind::TokenRefresh | JourneyKind::MultiDevice);
+        if needs_sessions && !netra.api().provisioning.has_sessions() {
+            skipped.push(format!(
+                "persona `{}` ({}): needs refresh tokens and logout sessions, which minted users do not have",
+                persona.name, persona.journey
+            ));
+            continue;
+        }
         let ctx = Arc::new(Context {
             netra: watched.clone(),
             isolation: isolation.clone(),
@@ -140,6 +151,12 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         findings.clone(),
         stamp,
     );
+    if skipped.len() == plan.personas.len() {
+        anyhow::bail!("every persona was skipped: {}", skipped.join("; "));
+    }
+    for line in &skipped {
+        tracing::warn!("skipped {line}");
+    }
     let isolation_prober = plan.isolation_every.map(|every| {
         crate::isolation::probe::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone())
     });
@@ -171,6 +188,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     };
     Ok(LoadResult {
         snapshot,
+        skipped,
         isolation,
         probes,
         findings: findings.all(),

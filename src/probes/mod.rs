@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::client::{CallError, Netra};
+use crate::client::{CallError, Identity, Netra};
 use crate::findings::{Finding, FindingSink};
 
 /// Which probes run, and how often after the first round (`None`: only at the start).
@@ -75,7 +75,10 @@ pub fn spawn(
         let (probes, skipped) = jwt::probes(&subjects, secret.as_deref());
         summary.skipped = skipped
             .iter()
-            .map(|name| format!("jwt `{name}`: needs the signing secret (--jwt-secret)"))
+            .map(|name| match *name {
+                "refresh as access" => format!("jwt `{name}`: the users have no refresh token (minted)"),
+                _ => format!("jwt `{name}`: needs the signing secret (--jwt-secret)"),
+            })
             .collect();
         loop {
             let (checks, found) = jwt::round(&netra, &probes, |kind, endpoint| stamp(kind, endpoint)).await;
@@ -103,10 +106,9 @@ pub fn spawn(
 async fn subjects(netra: &Netra, run_tag: &str) -> Result<jwt::Subjects, CallError> {
     let mut users = Vec::new();
     for who in ["a", "b", "r"] {
-        let email = format!("nl-{run_tag}-prober-{who}@example.com");
-        let password = format!("pw-{:016x}", rand::random::<u64>());
-        netra.register(&email, &password, "free", "netra-load prober").await?;
-        users.push(netra.login(&email, &password).await?);
+        let identity =
+            Identity::new(format!("nl-{run_tag}-prober-{who}@example.com"), "netra-load prober", "free");
+        users.push(netra.provision(&identity).await?);
     }
     let revoked = users.pop().expect("three users");
     netra.logout(&revoked.access).await?;

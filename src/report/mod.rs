@@ -167,6 +167,8 @@ pub struct Report {
     /// Goose's own request statistics, by "TRANSPORT name".
     pub goose: BTreeMap<String, GooseRequest>,
     pub findings: Vec<crate::findings::Finding>,
+    /// Personas the dialect cannot run, with the reason.
+    pub skipped: Vec<String>,
     pub probes: crate::probes::ProbeSummary,
     pub isolation: crate::isolation::IsolationSummary,
     pub verdict: Verdict,

@@ -233,6 +233,9 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", isolation_line(report))?;
+    for line in &report.skipped {
+        writeln!(out, "skipped {line}")?;
+    }
     if !report.errors.is_empty() {
         writeln!(out)?;
         for e in &report.errors {

@@ -28,7 +28,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         Deployment::Remote { auth_url, backend_url } => (None, auth_url.clone(), backend_url.clone()),
     };
-    let netra = Netra::new(&auth_url, &backend_url, CALL_TIMEOUT).map_err(anyhow::Error::msg)?;
+    let netra = Netra::new(&auth_url, &backend_url, CALL_TIMEOUT)
+        .map_err(anyhow::Error::msg)?
+        .with_api(config.api.clone());
     preflight(&auth_url, &backend_url).await?;
     preflight_user(&netra, &config.plan.run_tag).await?;
     let progress = Progress::choose(config.quiet, config.no_progress);

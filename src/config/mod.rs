@@ -1,6 +1,7 @@
 //! Parse, then resolve: clap's [`RunArgs`] and a profile become one validated [`RunConfig`].
 //! Nothing after this reads raw flags.
 
+pub mod api;
 pub mod profile;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub enum Deployment {
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     pub profile: profile::Loaded,
+    /// The dialect the client speaks.
+    pub api: crate::client::Api,
     pub plan: Plan,
     pub deployment: Deployment,
     pub fault_names: Vec<String>,
@@ -130,6 +133,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         Deployment::Embedded(config) => Some(config.jwt_secret.clone()),
         Deployment::Remote { .. } => given_secret,
     };
+    let api = api::resolve(&p.api, jwt_secret.as_ref().map(Secret::expose)).map_err(|e| at(&e))?;
     let expect = Expect {
         burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),
         free_quota: p.expect.free_quota.unwrap_or(10),
@@ -139,6 +143,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     let seed = args.seed;
     let run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     Ok(RunConfig {
+        api,
         plan: Plan {
             users,
             increase_rate,
@@ -176,6 +181,9 @@ fn embedded(loaded: &profile::Loaded, faults: &[crate::target::Fault]) -> Result
     }
     if let Some(latency) = &t.agent_latency {
         config.agent_latency = parse_duration(latency).map_err(at)?;
+    }
+    if let Some(dialect) = &t.dialect {
+        config.dialect = dialect.parse().map_err(at)?;
     }
     if let Some(ttl) = &t.access_ttl {
         config.access_ttl = parse_duration(ttl).map_err(at)?;

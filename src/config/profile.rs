@@ -21,6 +21,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("mixed", include_str!("../../profiles/mixed.toml")),
     ("isolation", include_str!("../../profiles/isolation.toml")),
     ("flows", include_str!("../../profiles/flows.toml")),
+    ("netra-s1", include_str!("../../profiles/netra-s1.toml")),
 ];
 
 const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];
@@ -42,6 +43,9 @@ pub struct Profile {
     pub probes: ProbeSettings,
     #[serde(default)]
     pub isolation: IsolationSettings,
+    /// How the deployment differs from the reference dialect.
+    #[serde(default)]
+    pub api: super::api::ApiSettings,
     #[serde(rename = "persona")]
     pub personas: Vec<Persona>,
     /// `metric = "< threshold"`, e.g. `"journey.signup-chat.p99" = "< 5s"`.
@@ -68,6 +72,8 @@ pub struct TargetSettings {
     pub burst: Option<u32>,
     pub agent_latency: Option<String>,
     pub access_ttl: Option<String>,
+    /// reference or s1: which state of Netra the embedded target imitates.
+    pub dialect: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -89,8 +89,8 @@ async fn probe_round(
     owner: u32,
     round: u64,
 ) -> bool {
-    let path = format!("/api/threads/{thread}");
-    let messages = format!("{path}/messages");
+    let path = netra.api().thread_path(thread);
+    let messages = netra.api().messages_path(thread);
     let mut tampered = prober.access.clone();
     let flipped = if tampered.ends_with('A') { 'B' } else { 'A' };
     tampered.pop();

@@ -139,7 +139,7 @@ pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) ->
         }
         Step::LogoutOneDevice => netra.logout(&j.logged_in()?.access).await,
         Step::OthersStillWork => {
-            let req = netra.backend_request(Method::GET, "/api/users/profile", &j.logged_in()?.access);
+            let req = netra.backend_request(Method::GET, &netra.api().profile, &j.logged_in()?.access);
             let first = netra.status_of("others_still_work", req).await?;
             if first != StatusCode::UNAUTHORIZED {
                 return Err(CallError::wrong(format!(
@@ -240,7 +240,7 @@ async fn history_after_drop(ctx: &Context, netra: &Netra, j: &mut State) -> Resu
             let bearer = format!("<access token of user {}>", j.user);
             f.reproducer = crate::findings::curl(
                 "GET",
-                &netra.backend_url(&format!("/api/threads/{thread}/messages")),
+                &netra.backend_url(&netra.api().messages_path(&thread)),
                 Some(&bearer),
                 None,
             );

@@ -31,7 +31,7 @@ pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) ->
         Step::Recover => {
             let Some(wait) = j.retry_after else { return Ok(()) }; // no limit: nothing to recover from
             tokio::time::sleep(Duration::from_secs(wait)).await;
-            let req = netra.backend_request(Method::GET, "/api/users/profile", &j.logged_in()?.access);
+            let req = netra.backend_request(Method::GET, &netra.api().profile, &j.logged_in()?.access);
             match netra.status_of("recover", req).await? {
                 s if s.is_success() => Ok(()),
                 s => Err(CallError::wrong(format!("recover: still {s} after waiting Retry-After {wait}s"))),
@@ -52,7 +52,7 @@ async fn burst(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallEr
     let mut successes = 0u32;
     let mut last_remaining = None;
     for _ in 0..ceiling {
-        let req = netra.backend_request(Method::GET, "/api/users/profile", &access);
+        let req = netra.backend_request(Method::GET, &netra.api().profile, &access);
         let (status, headers) = netra.send("burst", req).await?;
         match status {
             s if s.is_success() => {
@@ -103,7 +103,7 @@ async fn burst(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallEr
     f.expected = format!("a 429 once a user passes its burst of {}", ctx.expect.burst);
     f.observed = format!("no limit observed up to {ceiling} requests");
     let bearer = format!("<access token of user {}>", j.user);
-    let one = curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None);
+    let one = curl("GET", &netra.backend_url(&netra.api().profile), Some(&bearer), None);
     f.reproducer = format!("for i in $(seq {ceiling}); do {one} -o /dev/null -w '%{{http_code}}\\n'; done");
     ctx.findings.report(f);
     Ok(())

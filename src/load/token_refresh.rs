@@ -78,7 +78,7 @@ async fn expiry(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallE
     // Tokens carry whole seconds: one more second makes sure `exp` has passed.
     let expires = current.received + Duration::from_secs(current.expires_in.unwrap_or(0) + 1);
     tokio::time::sleep_until(expires.into()).await;
-    let req = netra.backend_request(Method::GET, "/api/users/profile", &current.access);
+    let req = netra.backend_request(Method::GET, &netra.api().profile, &current.access);
     match netra.status_of("expiry", req).await? {
         StatusCode::UNAUTHORIZED => {}
         s if s.is_success() => {
@@ -86,7 +86,7 @@ async fn expiry(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallE
             f.expected = "an access token past its `exp` is refused with 401".into();
             f.observed = format!("{s}: accepted a second after expiry");
             let bearer = format!("<expired access token of user {}>", j.user);
-            f.reproducer = curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None);
+            f.reproducer = curl("GET", &netra.backend_url(&netra.api().profile), Some(&bearer), None);
             ctx.findings.report(f);
         }
         other => return Err(unexpected("expiry", other)),
@@ -109,9 +109,9 @@ fn unexpected(what: &str, status: StatusCode) -> CallError {
 
 async fn reuse_old_refresh(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let old = j.retired_refresh.clone().ok_or_else(|| CallError::wrong("no retired refresh token"))?;
-    let req = netra.auth_request(Method::POST, "/auth/refresh").json(&json!({"refresh_token": old}));
+    let req = netra.auth_request(Method::POST, &netra.api().refresh).json(&json!({"refresh_token": old}));
     let placeholder = format!(r#"{{"refresh_token": "<retired refresh token of user {}>"}}"#, j.user);
-    let reproducer = curl("POST", &netra.auth_url("/auth/refresh"), None, Some(&placeholder));
+    let reproducer = curl("POST", &netra.auth_url(&netra.api().refresh), None, Some(&placeholder));
     match netra.status_of("reuse_old_refresh", req).await? {
         StatusCode::UNAUTHORIZED => {}
         StatusCode::OK => {
@@ -126,7 +126,7 @@ async fn reuse_old_refresh(ctx: &Context, netra: &Netra, j: &mut State) -> Resul
     }
     // Reuse was detected: the whole family, the newest access token included, must be gone.
     let access = renewed(j)?.access.clone();
-    let req = netra.backend_request(Method::GET, "/api/users/profile", &access);
+    let req = netra.backend_request(Method::GET, &netra.api().profile, &access);
     match netra.status_of("reuse_old_refresh", req).await? {
         StatusCode::UNAUTHORIZED => Ok(()),
         StatusCode::OK => {
@@ -134,7 +134,7 @@ async fn reuse_old_refresh(ctx: &Context, netra: &Netra, j: &mut State) -> Resul
             f.expected = "after a refresh token is reused, every token of its family is refused".into();
             f.observed = "200: the family's newest access token still works".into();
             let bearer = format!("<new access token of user {}>", j.user);
-            let check = curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None);
+            let check = curl("GET", &netra.backend_url(&netra.api().profile), Some(&bearer), None);
             f.reproducer = format!("{reproducer} && {check}");
             ctx.findings.report(f);
             Ok(())
@@ -146,11 +146,13 @@ async fn reuse_old_refresh(ctx: &Context, netra: &Netra, j: &mut State) -> Resul
 async fn use_after_logout(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
     let login = j.logged_in()?.clone();
     let checks = [
-        ("GET /auth/verify", netra.auth_request(Method::GET, "/auth/verify").bearer_auth(&login.access)),
-        ("GET /api/users/profile", netra.backend_request(Method::GET, "/api/users/profile", &login.access)),
+        ("GET /auth/verify", netra.auth_request(Method::GET, &netra.api().verify).bearer_auth(&login.access)),
+        ("GET /api/users/profile", netra.backend_request(Method::GET, &netra.api().profile, &login.access)),
         (
             "POST /auth/refresh",
-            netra.auth_request(Method::POST, "/auth/refresh").json(&json!({"refresh_token": login.refresh})),
+            netra
+                .auth_request(Method::POST, &netra.api().refresh)
+                .json(&json!({"refresh_token": login.refresh})),
         ),
     ];
     let mut accepted = Vec::new();
@@ -168,8 +170,8 @@ async fn use_after_logout(ctx: &Context, netra: &Netra, j: &mut State) -> Result
         let bearer = format!("<access token of user {}>", j.user);
         f.reproducer = format!(
             "{} && {}",
-            curl("POST", &netra.auth_url("/auth/logout"), Some(&bearer), None),
-            curl("GET", &netra.backend_url("/api/users/profile"), Some(&bearer), None)
+            curl("POST", &netra.auth_url(&netra.api().logout), Some(&bearer), None),
+            curl("GET", &netra.backend_url(&netra.api().profile), Some(&bearer), None)
         );
         ctx.findings.report(f);
     }

@@ -118,8 +118,8 @@ impl Surface {
 
 fn url(netra: &Netra, surface: Surface) -> String {
     match surface {
-        Surface::Auth => netra.auth_url("/auth/verify"),
-        Surface::Backend => netra.backend_url("/api/users/profile"),
+        Surface::Auth => netra.auth_url(&netra.api().verify),
+        Surface::Backend => netra.backend_url(&netra.api().profile),
         Surface::WebSocket => netra.ws_url().to_owned(),
     }
 }

@@ -14,6 +14,7 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .args(["--no-progress", "--report-dir", report_dir.to_str().unwrap()])
+        .env_remove("NETRA_JWT_SECRET")
         .current_dir(dir)
         .output()
         .expect("the binary runs")
@@ -58,9 +59,14 @@ impl Drop for Target {
 }
 
 pub fn spawn_target() -> Target {
+    spawn_target_with(&[])
+}
+
+pub fn spawn_target_with(extra: &[&str]) -> Target {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(BIN)
         .args(["target", "--auth-addr", "127.0.0.1:0", "--backend-addr", "127.0.0.1:0"])
+        .args(extra)
         .env_remove("NETRA_JWT_SECRET")
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1,0 +1,148 @@
+//! A profile's `[api]` section: how a deployment differs from the reference dialect. Every key is
+//! optional; what is not given stays as in the reference dialect.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::client::api::{Api, Mint, Provisioning, Transport};
+use crate::target::parse_duration;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    pub register: Option<String>,
+    pub login: Option<String>,
+    pub dev_login: Option<String>,
+    pub refresh: Option<String>,
+    pub logout: Option<String>,
+    pub me: Option<String>,
+    pub verify: Option<String>,
+    pub profile: Option<String>,
+    pub threads: Option<String>,
+    pub thread: Option<String>,
+    pub messages: Option<String>,
+    pub export: Option<String>,
+    pub ws_path: Option<String>,
+    pub origin: Option<String>,
+    /// header | subprotocol-raw | subprotocol-b64url | query
+    pub token_transport: Option<String>,
+    pub first_message: Option<String>,
+    pub first_message_field: Option<String>,
+    pub message: Option<String>,
+    pub message_field: Option<String>,
+    pub post_field: Option<String>,
+    pub turn_done: Option<Vec<String>>,
+    pub turn_failed: Option<Vec<String>>,
+    /// register | dev-login | mint
+    pub provisioning: Option<String>,
+    pub mint: Option<MintSettings>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintSettings {
+    pub iss: Option<String>,
+    pub aud: Option<String>,
+    pub lifetime: Option<String>,
+    #[serde(default)]
+    pub extra: BTreeMap<String, toml::Value>,
+}
+
+/// The dialect a profile asks for; `secret` signs minted tokens.
+pub fn resolve(s: &ApiSettings, secret: Option<&str>) -> Result<Api, String> {
+    let mut api = Api::default();
+    let set = |field: &mut String, value: &Option<String>| {
+        if let Some(v) = value {
+            *field = v.clone();
+        }
+    };
+    set(&mut api.register, &s.register);
+    set(&mut api.login, &s.login);
+    set(&mut api.dev_login, &s.dev_login);
+    set(&mut api.refresh, &s.refresh);
+    set(&mut api.logout, &s.logout);
+    set(&mut api.me, &s.me);
+    set(&mut api.verify, &s.verify);
+    set(&mut api.profile, &s.profile);
+    set(&mut api.threads, &s.threads);
+    set(&mut api.thread, &s.thread);
+    set(&mut api.messages, &s.messages);
+    set(&mut api.export, &s.export);
+    set(&mut api.ws_path, &s.ws_path);
+    set(&mut api.first_message.0, &s.first_message);
+    set(&mut api.first_message.1, &s.first_message_field);
+    set(&mut api.message.0, &s.message);
+    set(&mut api.message.1, &s.message_field);
+    set(&mut api.post_field, &s.post_field);
+    api.origin = s.origin.clone();
+    if let Some(t) = &s.token_transport {
+        api.transport = t.parse::<Transport>()?;
+    }
+    if let Some(done) = &s.turn_done {
+        api.turn_done = done.clone();
+    }
+    if let Some(failed) = &s.turn_failed {
+        api.turn_failed = failed.clone();
+    }
+    for (key, path) in [("thread", &api.thread), ("messages", &api.messages)] {
+        if !path.contains("{id}") {
+            return Err(format!("[api] {key} = \"{path}\" needs `{{id}}` where the thread id goes"));
+        }
+    }
+    api.provisioning = match s.provisioning.as_deref().unwrap_or("register") {
+        "register" => Provisioning::Register,
+        "dev-login" => Provisioning::DevLogin,
+        "mint" => {
+            let secret = secret.ok_or(
+                "[api] provisioning = \"mint\" signs tokens with the deployment's secret: give --jwt-secret or NETRA_JWT_SECRET",
+            )?;
+            let m = s.mint.clone().unwrap_or_default();
+            let lifetime = parse_duration(m.lifetime.as_deref().unwrap_or("15m"))?;
+            let extra = m
+                .extra
+                .into_iter()
+                .map(|(k, v)| {
+                    serde_json::to_value(v).map(|v| (k, v)).map_err(|e| format!("[api.mint] extra: {e}"))
+                })
+                .collect::<Result<_, _>>()?;
+            Provisioning::Mint(Mint {
+                secret: secret.to_owned(),
+                iss: m.iss.unwrap_or_else(|| "netra-auth-service".into()),
+                aud: m.aud,
+                lifetime,
+                extra,
+            })
+        }
+        other => return Err(format!("[api] provisioning `{other}`: use register, dev-login or mint")),
+    };
+    Ok(api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_section_changes_only_what_it_names_and_refuses_nonsense() {
+        let s: ApiSettings = toml::from_str(
+            "ws_path = \"/ws/secure\"\ntoken_transport = \"subprotocol-b64url\"\nprovisioning = \"mint\"\n[mint]\nlifetime = \"5m\"\n",
+        )
+        .unwrap();
+        let api = resolve(&s, Some("k")).unwrap();
+        assert_eq!(
+            (api.ws_path.as_str(), api.transport, api.profile.as_str()),
+            ("/ws/secure", Transport::SubprotocolB64url, "/api/users/profile")
+        );
+        assert!(
+            matches!(api.provisioning, Provisioning::Mint(ref m) if m.lifetime.as_secs() == 300 && m.iss == "netra-auth-service")
+        );
+        assert!(resolve(&s, None).unwrap_err().contains("--jwt-secret"));
+        let bad: ApiSettings = toml::from_str("thread = \"/api/threads\"").unwrap();
+        assert!(resolve(&bad, None).unwrap_err().contains("{id}"));
+        let bad: ApiSettings = toml::from_str("provisioning = \"telepathy\"").unwrap();
+        assert!(resolve(&bad, None).is_err());
+        assert!(format!("{:?}", resolve(&s, Some("topsecret")).unwrap()).contains("[redacted]"));
+        assert!(!format!("{:?}", resolve(&s, Some("topsecret")).unwrap()).contains("topsecret"));
+    }
+}

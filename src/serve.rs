@@ -50,6 +50,11 @@ pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     );
     let dialect = config.dialect;
     let target = target::start(config).await?;
+    // Listen for Ctrl-C before saying so: a SIGINT that came between the banner and the first
+    // poll of a lazy `ctrl_c()` would kill the process instead of stopping it.
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "netra-load target: {dialect} dialect")?;
     writeln!(out, "auth service: {}", target.auth_url())?;
@@ -67,6 +72,9 @@ pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     writeln!(out, "serving until Ctrl-C")?;
     out.flush()?;
     drop(out);
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     eprintln!("stopping: finishing in-flight requests");
     target.shutdown().await;

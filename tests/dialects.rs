@@ -60,3 +60,19 @@ fn minting_against_a_deployment_needs_the_secret() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--jwt-secret"), "{stderr}");
 }
+
+#[test]
+fn the_beta_profile_runs_clean_against_a_beta_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "netra-beta", "--users", "8", "--run-time", "3s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    support::assert_schema(&r);
+    assert_eq!(r["findings"], serde_json::json!([]));
+    for journey in ["signup-chat", "token-refresh", "data-export"] {
+        let j = &r["journeys"][journey];
+        assert!(j["count"].as_u64().unwrap() > 0 && j["failures"] == 0, "{journey}: {j}");
+    }
+    // The WebSocket refusal after the upgrade still counts as a refusal for the JWT probes.
+    assert!(r["probes"]["checks"].as_u64().unwrap() >= 27, "{}", r["probes"]);
+}

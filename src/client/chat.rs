@@ -103,6 +103,14 @@ impl ChatSession {
             user_id: String::new(),
         };
         let hello = session.next_frame("ws_connect").await?;
+        if hello["type"] == "error" {
+            // A dialect that upgrades first and then refuses (beta): still a refusal.
+            let said = hello["payload"]["message"].as_str().unwrap_or_default().to_owned();
+            return Err(CallError::new(
+                "ws_refused",
+                format!("ws_connect: refused after the upgrade: {said}"),
+            ));
+        }
         if hello["type"] != "connection_established" {
             return Err(CallError::wrong(format!("ws_connect: first frame was `{}`", hello["type"])));
         }

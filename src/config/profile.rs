@@ -22,6 +22,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("isolation", include_str!("../../profiles/isolation.toml")),
     ("flows", include_str!("../../profiles/flows.toml")),
     ("netra-s1", include_str!("../../profiles/netra-s1.toml")),
+    ("netra-beta", include_str!("../../profiles/netra-beta.toml")),
 ];
 
 const PLAN_TIERS: &[&str] = &["free", "pro", "enterprise"];

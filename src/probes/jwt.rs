@@ -148,7 +148,9 @@ async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
                 session.close().await;
                 Verdict::Accepted("the upgrade succeeded".into())
             }
-            Err(e) if e.kind == "ws_http_401" || e.kind == "ws_http_403" => Verdict::Refused,
+            Err(e) if matches!(e.kind.as_str(), "ws_http_401" | "ws_http_403" | "ws_refused") => {
+                Verdict::Refused
+            }
             Err(e) if e.kind.starts_with("ws_http_5") => Verdict::ServerError(e.kind),
             Err(_) => Verdict::Inconclusive,
         };

@@ -18,7 +18,7 @@ use super::tokens::{TokenPair, TokenType};
 
 pub fn router(state: Shared) -> Router {
     let router = match state.config.dialect {
-        Dialect::Reference => Router::new().route("/auth/register", post(register)),
+        Dialect::Reference | Dialect::Beta => Router::new().route("/auth/register", post(register)),
         // s1 has no register: users come from the dev login or from tokens the tester mints.
         Dialect::S1 => Router::new().route("/auth/dev/login", post(dev_login)),
     };

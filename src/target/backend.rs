@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
@@ -26,16 +27,21 @@ use super::ws;
 
 pub fn router(state: Shared) -> Router {
     let s1 = state.config.dialect == Dialect::S1;
+    let beta = state.config.dialect == Dialect::Beta;
     // s1 serves the thread list with the trailing slash only, and redirects without it.
     let threads = if s1 { "/api/threads/" } else { "/api/threads" };
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/api/users/profile", get(profile))
         .route(threads, get(list_threads).post(create_thread))
         .route("/api/threads/{id}", get(get_thread).put(update_thread).delete(delete_thread))
         .route("/api/threads/{id}/messages", get(list_messages).post(post_message))
         .route("/api/v1/user/quota", get(quota))
-        .route("/api/history/export", get(export))
-        .route_layer(from_fn_with_state(state.clone(), guard::api));
+        .route("/api/history/export", get(export));
+    if beta {
+        // beta serves the thread list with or without the slash.
+        api = api.route("/api/threads/", get(list_threads).post(create_thread));
+    }
+    let api = api.route_layer(from_fn_with_state(state.clone(), guard::api));
     let mut router = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "healthy", "service": "netra-backend"})) }))
         .route(if s1 { "/ws/secure" } else { "/ws" }, get(ws::upgrade))
@@ -184,9 +190,11 @@ async fn export(
     State(p): State<Shared>,
     Extension(AuthUser(user)): Caller,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let csv = query.get("format").map(String::as_str) == Some("csv") && p.config.dialect == Dialect::Beta;
     match query.get("format").map(String::as_str) {
         None | Some("json") => {}
+        Some("csv") if csv => {}
         Some(other) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -199,11 +207,27 @@ async fn export(
         threads.extend(p.store.foreign_threads(user.id, 1, true));
     }
     let message_count: usize = threads.iter().map(|t| t["messages"].as_array().map_or(0, Vec::len)).sum();
+    if csv {
+        // beta's CSV: one line a message; quotes doubled inside quoted fields.
+        let quote = |v: &Value| {
+            format!("\"{}\"", v.as_str().map_or_else(|| v.to_string(), str::to_owned).replace('"', "\"\""))
+        };
+        let mut text = String::from("thread_id,message_id,role,content,created_at\n");
+        for t in &threads {
+            for m in t["messages"].as_array().into_iter().flatten() {
+                let fields = [&t["id"], &m["id"], &m["role"], &m["content"], &m["created_at"]];
+                text.push_str(&fields.map(quote).join(","));
+                text.push('\n');
+            }
+        }
+        return Ok(([(axum::http::header::CONTENT_TYPE, "text/csv")], text).into_response());
+    }
     Ok(Json(json!({
         "export_id": new_id(),
         "generated_at": now_secs(),
         "user_id": user.id,
         "message_count": message_count,
         "threads": threads,
-    })))
+    }))
+    .into_response())
 }

@@ -40,6 +40,11 @@ pub enum Dialect {
     #[default]
     Reference,
     S1,
+    /// The later release: register, tokens with `aud: netra-platform`, `jti` and `env`, logout
+    /// revokes, `/api/threads` with or without the slash, `POST messages {message}`, the WebSocket
+    /// at `/ws` accepted first and then authenticated (a bad token: an `error` frame and close
+    /// 1008), `chat_message` besides `user_message`, CSV export, no rate limit.
+    Beta,
 }
 
 impl FromStr for Dialect {
@@ -49,7 +54,8 @@ impl FromStr for Dialect {
         match s.trim() {
             "reference" => Ok(Dialect::Reference),
             "s1" => Ok(Dialect::S1),
-            other => Err(format!("unknown dialect `{other}`; known: reference, s1")),
+            "beta" => Ok(Dialect::Beta),
+            other => Err(format!("unknown dialect `{other}`; known: reference, s1, beta")),
         }
     }
 }
@@ -59,6 +65,7 @@ impl fmt::Display for Dialect {
         f.write_str(match self {
             Dialect::Reference => "reference",
             Dialect::S1 => "s1",
+            Dialect::Beta => "beta",
         })
     }
 }

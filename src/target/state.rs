@@ -42,7 +42,12 @@ pub enum Service {
 impl Platform {
     pub fn new(config: TargetConfig, shutdown: watch::Receiver<bool>) -> Platform {
         Platform {
-            jwt: Jwt::new(&config.jwt_secret, config.access_ttl, config.refresh_ttl),
+            jwt: Jwt::new(
+                &config.jwt_secret,
+                config.access_ttl,
+                config.refresh_ttl,
+                (config.dialect == Dialect::Beta).then_some("netra-platform"),
+            ),
             sessions: Sessions::default(),
             store: Store::new(config.burst),
             connections: Connections::default(),
@@ -66,7 +71,9 @@ impl Platform {
         }
         let by_id = || claims.sub.parse::<Uuid>().ok().and_then(|id| self.store.user(id));
         let user = match self.config.dialect {
-            Dialect::Reference => by_id().ok_or_else(|| ApiError::unauthorized("Invalid token"))?,
+            Dialect::Reference | Dialect::Beta => {
+                by_id().ok_or_else(|| ApiError::unauthorized("Invalid token"))?
+            }
             // As the real s1 backend: users are found by email first, and a valid token of an
             // unknown user provisions it. Shared emails therefore collapse users into one.
             Dialect::S1 => self.store.by_email(&claims.email).or_else(by_id).unwrap_or_else(|| {
@@ -91,7 +98,7 @@ impl Platform {
     /// `None` when rate limiting is off (`no-rate-limit`).
     pub fn rate_limit(&self, user: &User) -> Option<Decision> {
         let faults = &self.config.faults;
-        if faults.no_rate_limit || self.config.dialect == Dialect::S1 {
+        if faults.no_rate_limit || self.config.dialect != Dialect::Reference {
             return None;
         }
         let (rate, burst, now) = (self.config.rate, self.config.burst, Instant::now());

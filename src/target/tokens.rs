@@ -37,6 +37,11 @@ pub struct Claims {
     pub iss: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
+    /// The beta dialect's audience and environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
 }
 
 /// Why a token was refused; the text is what clients see in `detail`.
@@ -76,6 +81,7 @@ pub fn now_secs() -> u64 {
 
 /// Signs and checks tokens with the shared secret. Keys are built once.
 pub struct Jwt {
+    audience: Option<&'static str>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -84,12 +90,26 @@ pub struct Jwt {
 }
 
 impl Jwt {
-    pub fn new(secret: &Secret, access_ttl: Duration, refresh_ttl: Duration) -> Jwt {
+    /// `audience`: the `aud` every token carries and must carry (the beta dialect's
+    /// `netra-platform`); `None`: tokens carry none, and one that has an `aud` is refused.
+    pub fn new(
+        secret: &Secret,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+        audience: Option<&'static str>,
+    ) -> Jwt {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        match audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+            }
+            None => validation.set_required_spec_claims(&["exp", "sub", "iss"]),
+        }
         Jwt {
+            audience,
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
@@ -117,6 +137,8 @@ impl Jwt {
             token_type,
             iss: ISSUER.to_owned(),
             permissions: (token_type == TokenType::Access).then(|| user.plan.permissions()),
+            aud: self.audience.map(str::to_owned),
+            env: self.audience.map(|_| "staging".to_owned()),
         };
         // HS256 signing of a serialisable struct cannot fail.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)

@@ -51,11 +51,18 @@ pub async fn upgrade(State(p): State<Shared>, headers: HeaderMap, ws: WebSocketU
         }
         (None, sub) => sub.map(str::to_owned),
     };
-    let Some(token) = token else {
-        return refuse("Not authenticated");
-    };
-    let user = match p.authenticate(&token, Service::Backend) {
-        Ok((user, _)) => user,
+    let user = token
+        .as_deref()
+        .ok_or_else(|| ApiError::unauthorized("Not authenticated"))
+        .and_then(|t| p.authenticate(t, Service::Backend).map(|(user, _)| user));
+    let user = match user {
+        Ok(user) => user,
+        // beta accepts the upgrade first, then refuses with an `error` frame and close 1008.
+        Err(e) if p.config.dialect == Dialect::Beta => {
+            return ws
+                .protocols(["jwt-auth"])
+                .on_upgrade(move |socket| refuse_after_upgrade(socket, e.detail.into_owned()));
+        }
         Err(_) if s1 => return refuse("Invalid token"),
         Err(e) => return e.into_response(),
     };
@@ -64,6 +71,13 @@ pub async fn upgrade(State(p): State<Shared>, headers: HeaderMap, ws: WebSocketU
         .write_buffer_size(BUFFER_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| session(p, user, socket))
+}
+
+async fn refuse_after_upgrade(mut socket: WebSocket, detail: String) {
+    let frame = frame("error", json!({"code": "AUTH_FAILED", "message": detail}));
+    let _ = socket.send(Message::Text(frame.into())).await;
+    let close = CloseFrame { code: 1008, reason: "authentication failed".into() };
+    let _ = socket.send(Message::Close(Some(close))).await;
 }
 
 /// The token of a `jwt.<token>` subprotocol, if one was offered.
@@ -141,6 +155,9 @@ async fn handle_text(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &Ou
     match value.get("type").and_then(Value::as_str) {
         Some("ping") => reply(outbox, "pong", json!({"server_time": server_time()})).await,
         Some("user_message") => user_message(p, user, connection, outbox, &value["payload"]).await,
+        Some("chat_message") if p.config.dialect == Dialect::Beta => {
+            user_message(p, user, connection, outbox, &value["payload"]).await
+        }
         // s1's first message of a conversation: the same turn, the text under `user_request`.
         Some("start_agent") if p.config.dialect == Dialect::S1 => {
             let mut payload = value["payload"].clone();

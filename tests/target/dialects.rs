@@ -147,3 +147,88 @@ async fn s1_websocket_wants_its_path_origin_and_base64url_tokens_and_speaks_star
     };
     assert!(reply["payload"]["result"]["content"].as_str().unwrap().contains("plan my week"), "{reply}");
 }
+
+fn beta() -> TargetConfig {
+    TargetConfig { dialect: Dialect::Beta, ..config() }
+}
+
+#[tokio::test]
+async fn beta_tokens_carry_its_audience_and_a_token_without_it_is_refused() {
+    let env = start(beta()).await;
+    let who = env.register().await;
+    let claims = crate::common::claims_of(&who.access);
+    assert_eq!(
+        (claims["aud"].as_str(), claims["env"].is_string(), claims["jti"].is_string()),
+        (Some("netra-platform"), true, true)
+    );
+    assert_eq!(env.get("/api/users/profile", &who.access).await.0, StatusCode::OK);
+    let mut no_aud = claims.clone();
+    no_aud.as_object_mut().unwrap().remove("aud");
+    assert_eq!(env.get("/api/users/profile", &sign(&no_aud, SECRET)).await.0, StatusCode::UNAUTHORIZED);
+    let (s, h, _) = env.call(Method::GET, &env.api("/api/threads"), Some(&who.access), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!h.contains_key("x-ratelimit-limit"), "beta enforces no rate limit");
+    assert_eq!(env.get("/api/threads/", &who.access).await.0, StatusCode::OK, "with the slash too");
+    let (s, _, _) = env.call(Method::POST, &env.auth("/auth/logout"), Some(&who.access), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        env.get("/api/users/profile", &who.access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "beta's logout revokes"
+    );
+}
+
+#[tokio::test]
+async fn beta_posts_message_bodies_and_exports_csv() {
+    let env = start(beta()).await;
+    let who = env.register().await;
+    let thread = env.thread(&who, "beta").await;
+    let (s, m) = env
+        .post(&format!("/api/threads/{thread}/messages"), &who.access, json!({"message": "hello, \"beta\""}))
+        .await;
+    assert_eq!((s, m["content"].as_str()), (StatusCode::CREATED, Some("hello, \"beta\"")));
+    let resp = env
+        .http
+        .get(env.api("/api/history/export?format=csv"))
+        .bearer_auth(&who.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv");
+    let csv = resp.text().await.unwrap();
+    assert!(csv.starts_with("thread_id,message_id,role,content,created_at\n"), "{csv}");
+    assert!(csv.contains("\"hello, \"\"beta\"\"\""), "quotes doubled: {csv}");
+}
+
+#[tokio::test]
+async fn beta_websocket_upgrades_then_refuses_a_bad_token_and_speaks_chat_message() {
+    let env = start(beta()).await;
+    let url = format!("ws://{}/ws", env.target.backend_addr());
+    let mut req = url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("jwt-auth, jwt.not-a-token"));
+    let (stream, _) = tokio_tungstenite::connect_async(req).await.expect("beta upgrades first");
+    let mut ws = crate::common::Ws { stream };
+    let first = ws.next().await;
+    assert_eq!(
+        (first["type"].as_str(), first["payload"]["code"].as_str()),
+        (Some("error"), Some("AUTH_FAILED"))
+    );
+    assert_eq!(ws.next().await, json!({"closed": 1008}));
+
+    let who = env.register().await;
+    let mut req = url.as_str().into_client_request().unwrap();
+    let offer = format!("jwt-auth, jwt.{}", who.access);
+    req.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_str(&offer).unwrap());
+    let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut ws = crate::common::Ws { stream };
+    assert_eq!(ws.next().await["type"], "connection_established");
+    ws.send(json!({"type": "chat_message", "payload": {"content": "beta chat"}})).await;
+    let done = loop {
+        let f = ws.next().await;
+        if f["type"] == "agent_completed" || f["type"] == "error" {
+            break f;
+        }
+    };
+    assert!(done["payload"]["result"]["content"].as_str().unwrap().contains("beta chat"), "{done}");
+}

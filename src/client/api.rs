@@ -137,6 +137,8 @@ pub struct Api {
     /// Event types that end a turn with success; `error`-like ones end it with a failure.
     pub turn_done: Vec<String>,
     pub turn_failed: Vec<String>,
+    /// Statuses that count as "refused" when a user tries another user's object.
+    pub refused: Vec<u16>,
     pub provisioning: Provisioning,
 }
 
@@ -164,6 +166,7 @@ impl Default for Api {
             post_field: s("content"),
             turn_done: vec![s("agent_completed")],
             turn_failed: vec![s("error"), s("agent_error")],
+            refused: vec![401, 403, 404],
             provisioning: Provisioning::Register,
         }
     }

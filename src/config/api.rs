@@ -34,6 +34,8 @@ pub struct ApiSettings {
     pub post_field: Option<String>,
     pub turn_done: Option<Vec<String>>,
     pub turn_failed: Option<Vec<String>>,
+    /// Statuses that count as refused for another user's object (default 401, 403, 404).
+    pub refused: Option<Vec<u16>>,
     /// register | dev-login | mint
     pub provisioning: Option<String>,
     pub mint: Option<MintSettings>,
@@ -84,6 +86,12 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>) -> Result<Api, String> {
     }
     if let Some(failed) = &s.turn_failed {
         api.turn_failed = failed.clone();
+    }
+    if let Some(refused) = &s.refused {
+        if let Some(bad) = refused.iter().find(|c| !(400..500).contains(*c)) {
+            return Err(format!("[api] refused: {bad} is not a 4xx status"));
+        }
+        api.refused = refused.clone();
     }
     for (key, path) in [("thread", &api.thread), ("messages", &api.messages)] {
         if !path.contains("{id}") {
@@ -140,6 +148,8 @@ mod tests {
         assert!(resolve(&s, None).unwrap_err().contains("--jwt-secret"));
         let bad: ApiSettings = toml::from_str("thread = \"/api/threads\"").unwrap();
         assert!(resolve(&bad, None).unwrap_err().contains("{id}"));
+        let bad: ApiSettings = toml::from_str("refused = [403, 200]").unwrap();
+        assert!(resolve(&bad, None).unwrap_err().contains("200"));
         let bad: ApiSettings = toml::from_str("provisioning = \"telepathy\"").unwrap();
         assert!(resolve(&bad, None).is_err());
         assert!(format!("{:?}", resolve(&s, Some("topsecret")).unwrap()).contains("[redacted]"));

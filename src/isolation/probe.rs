@@ -19,8 +19,6 @@ use super::{Isolation, Outcome};
 use crate::client::{CallError, Identity, Login, Netra};
 use crate::findings::curl;
 
-const EXPECTED: &str = "refused (401, 403 or 404)";
-
 pub struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<Option<String>>,
@@ -144,6 +142,8 @@ async fn probe_round(
     if round % 10 == 0 {
         checks.push(check("other user", "thread", "delete", Method::DELETE, &path, None, other));
     }
+    let statuses: Vec<String> = netra.api().refused.iter().map(u16::to_string).collect();
+    let expected = format!("refused ({})", statuses.join(", "));
     let mut limited = false;
     for Check { actor, resource, action, method, path: p, body, token } in checks {
         let mut req = netra.request(method.clone(), &netra.backend_url(&p));
@@ -154,7 +154,7 @@ async fn probe_round(
             req = req.json(body);
         }
         let outcome = match netra.status_of("isolation probe", req).await {
-            Ok(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => Outcome::Refused,
+            Ok(s) if netra.api().refused.contains(&s.as_u16()) => Outcome::Refused,
             Ok(s) if s.is_success() => Outcome::Allowed,
             Ok(StatusCode::TOO_MANY_REQUESTS) => {
                 limited = true;
@@ -162,7 +162,7 @@ async fn probe_round(
             }
             _ => Outcome::Inconclusive,
         };
-        iso.tally(actor, resource, action, EXPECTED, outcome);
+        iso.tally(actor, resource, action, &expected, outcome);
         if outcome == Outcome::Allowed {
             let endpoint = format!(
                 "{method} /api/threads/{{id}}{}",
@@ -170,7 +170,7 @@ async fn probe_round(
             );
             let mut f = iso.stamp("bola", &format!("{endpoint} ({actor})"));
             f.users = vec!["the prober".into(), format!("user {owner}")];
-            f.expected = format!("{actor} {action} of user {owner}'s {resource} is {EXPECTED}");
+            f.expected = format!("{actor} {action} of user {owner}'s {resource} is {expected}");
             f.observed = format!("allowed: {method} {p} answered 2xx");
             let bearer = token.map(|_| match actor {
                 "tampered token" => "<tampered access token of the prober>",

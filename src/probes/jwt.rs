@@ -185,10 +185,15 @@ pub async fn round(
             f.observed = format!("{}: {observed}", probe.name);
             let placeholder = format!("<{} token of the prober>", probe.name);
             let url = url(netra, surface);
-            f.reproducer = if probe.raw_header {
-                format!("curl -sS '{url}' -H 'Authorization: {placeholder}'")
-            } else {
-                curl("GET", &url, Some(&placeholder), None)
+            f.reproducer = match surface {
+                // curl cannot speak WebSocket: say what to send.
+                Surface::WebSocket => {
+                    format!(
+                        "# open a WebSocket to {url} with the header 'Authorization: Bearer {placeholder}'"
+                    )
+                }
+                _ if probe.raw_header => format!("curl -sS '{url}' -H 'Authorization: {placeholder}'"),
+                _ => curl("GET", &url, Some(&placeholder), None),
             };
             findings.push(f);
         }

@@ -189,7 +189,7 @@ pub async fn round(
                 // curl cannot speak WebSocket: say what to send.
                 Surface::WebSocket => {
                     format!(
-                        "# open a WebSocket to {url} with the header 'Authorization: Bearer {placeholder}'"
+                        "# open a WebSocket to {url} carrying {placeholder} as [api] token_transport says"
                     )
                 }
                 _ if probe.raw_header => format!("curl -sS '{url}' -H 'Authorization: {placeholder}'"),

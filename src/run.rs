@@ -31,7 +31,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let netra = Netra::new(&auth_url, &backend_url, CALL_TIMEOUT)
         .map_err(anyhow::Error::msg)?
         .with_api(config.api.clone());
-    preflight(&auth_url, &backend_url).await?;
+    preflight(&netra).await?;
     preflight_user(&netra, &config.plan.run_tag).await?;
     let progress = Progress::choose(config.quiet, config.no_progress);
     let result = load::run(&config.plan, netra, progress).await?;
@@ -62,11 +62,11 @@ fn raise_fd_limit(users: usize) {
 }
 
 /// Both services must answer their health check before any user starts.
-async fn preflight(auth_url: &str, backend_url: &str) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    for (service, base) in [("auth service", auth_url), ("backend", backend_url)] {
-        let url = format!("{}/health", base.trim_end_matches('/'));
-        match http.get(&url).send().await {
+async fn preflight(netra: &Netra) -> anyhow::Result<()> {
+    for (service, url) in
+        [("auth service", netra.auth_url("/health")), ("backend", netra.backend_url("/health"))]
+    {
+        match netra.request(reqwest::Method::GET, &url).timeout(Duration::from_secs(5)).send().await {
             Ok(resp) if resp.status().is_success() => {}
             Ok(resp) => bail!("the {service} is not healthy: GET {url} answered {}", resp.status()),
             Err(e) => bail!(

@@ -189,9 +189,12 @@ impl Netra {
     async fn call(&self, what: &str, req: RequestBuilder, expected: StatusCode) -> Result<Value, CallError> {
         let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
         let status = resp.status();
-        let endpoint = resp.url().path().to_owned();
+        // The path is only needed by a watcher: no allocation on the hot path without one.
+        let endpoint = (self.watch.is_some() && self.viewer.is_some()).then(|| resp.url().path().to_owned());
         let bytes = resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        self.show(what, &endpoint, &bytes);
+        if let Some(endpoint) = &endpoint {
+            self.show(what, endpoint, &bytes);
+        }
         if status != expected {
             let said = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]).into_owned();
             return Err(CallError::new(

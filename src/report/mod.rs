@@ -175,14 +175,6 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn read(path: &Path) -> anyhow::Result<Report> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read report {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a netra-load report (schema {SCHEMA_VERSION})", path.display())
-        })
-    }
-
     /// Writes `report.json` and `report.md` into a new folder `<dir>/<UTC time>-<profile>`;
     /// an existing folder is never reused. Returns the folder.
     pub fn write_run_folder(&self, dir: &Path) -> anyhow::Result<PathBuf> {

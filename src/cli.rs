@@ -114,6 +114,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "S", env = "NETRA_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// Accounts for `login` provisioning: CSV `email,password` or TOML `[[account]]` (passwords
+    /// are never printed). Overrides the profile's `[api] credentials`.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+
     /// Folder that receives the run folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,

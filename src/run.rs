@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
-use crate::client::{Identity, Netra, Provisioning};
+use crate::client::{Identity, Netra, Provisioning, Slot};
 use crate::config::{self, Deployment, RunConfig};
 use crate::load::{self, LoadResult, Progress, Stop};
 use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};
@@ -81,10 +81,15 @@ async fn preflight(netra: &Netra) -> anyhow::Result<()> {
 /// One user goes through provisioning (register, login) and the WebSocket upgrade before any
 /// simulated user starts, so a deployment that cannot serve the journeys fails fast and clearly.
 async fn preflight_user(netra: &Netra, run_tag: &str) -> anyhow::Result<()> {
-    let who = Identity::new(format!("nl-{run_tag}-preflight@example.com"), "netra-load preflight", "free");
     let api = netra.api();
+    // With existing accounts: the first simulated user's, which it will log in with anyway.
+    let who = api.provisioning.identity(
+        Identity::new(format!("nl-{run_tag}-preflight@example.com"), "netra-load preflight", "free"),
+        Slot::User(0),
+    );
     let (how, url) = match api.provisioning {
         Provisioning::Register => ("register and log in", netra.auth_url(&api.register)),
+        Provisioning::Login(_) => ("log in with the credentials file's accounts", netra.auth_url(&api.login)),
         Provisioning::DevLogin => ("dev login", netra.auth_url(&api.dev_login)),
         Provisioning::Mint(_) => ("use a minted token", netra.backend_url(&api.profile)),
     };

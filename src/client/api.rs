@@ -87,6 +87,32 @@ impl Mint {
     }
 }
 
+/// An account that exists already (`login` provisioning, from a credentials file).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").field("email", &self.email).field("password", &"[redacted]").finish()
+    }
+}
+
+/// Accounts the probers use before the simulated users' ones, with `login` provisioning: the
+/// JWT probes' three subjects and the isolation prober.
+pub const PROBER_ACCOUNTS: usize = 4;
+
+/// Which account of a credentials file an identity uses.
+#[derive(Clone, Copy, Debug)]
+pub enum Slot {
+    /// JWT probe subject (0, 1, 2) or isolation prober (3).
+    Prober(usize),
+    /// A simulated user (Goose's `weighted_users_index`).
+    User(usize),
+}
+
 /// Where users come from.
 #[derive(Clone, Debug)]
 pub enum Provisioning {
@@ -96,6 +122,8 @@ pub enum Provisioning {
     DevLogin,
     /// Tokens signed by the tester, with a unique `sub` and `email` per user.
     Mint(Mint),
+    /// `login` with existing accounts: one per simulated user, the same for all its journeys.
+    Login(std::sync::Arc<[Account]>),
 }
 
 impl Provisioning {
@@ -107,6 +135,30 @@ impl Provisioning {
     /// Whether logins give refresh tokens and sessions that logout can end.
     pub fn has_sessions(&self) -> bool {
         !matches!(self, Provisioning::Mint(_))
+    }
+
+    /// Whether a user keeps its account (and so its data) from one journey, or run, to the next.
+    pub fn reuses_accounts(&self) -> bool {
+        matches!(self, Provisioning::Login(_))
+    }
+
+    /// How many accounts a run of `users` needs from a credentials file.
+    pub fn accounts_needed(users: usize) -> usize {
+        users + PROBER_ACCOUNTS
+    }
+
+    /// `fresh` as provisioning sees it: with `login`, the email and password of the slot's
+    /// account (the file was checked to hold enough; past its end the last one is reused).
+    pub fn identity(&self, fresh: super::Identity, slot: Slot) -> super::Identity {
+        let Provisioning::Login(accounts) = self else { return fresh };
+        let index = match slot {
+            Slot::Prober(n) => n.min(PROBER_ACCOUNTS - 1),
+            Slot::User(n) => PROBER_ACCOUNTS + n,
+        };
+        match accounts.get(index).or(accounts.last()) {
+            Some(a) => super::Identity { email: a.email.clone(), password: a.password.clone(), ..fresh },
+            None => fresh,
+        }
     }
 }
 
@@ -139,6 +191,11 @@ pub struct Api {
     pub turn_failed: Vec<String>,
     /// Statuses that count as "refused" when a user tries another user's object.
     pub refused: Vec<u16>,
+    /// Where an error body says what went wrong, and its machine code (JSON pointers, first
+    /// match wins): `{"detail": ...}` in the reference dialect, s1's backend says
+    /// `{"error": true, "error_code": ..., "message": ...}`.
+    pub error_message: Vec<String>,
+    pub error_code: Vec<String>,
     pub provisioning: Provisioning,
 }
 
@@ -167,6 +224,8 @@ impl Default for Api {
             turn_done: vec![s("agent_completed")],
             turn_failed: vec![s("error"), s("agent_error")],
             refused: vec![401, 403, 404],
+            error_message: vec![s("/detail")],
+            error_code: Vec::new(),
             provisioning: Provisioning::Register,
         }
     }
@@ -181,6 +240,26 @@ impl Api {
         self.messages.replace("{id}", id)
     }
 
+    /// What an error body says, as the dialect shapes it: `[code] message`, or the start of the
+    /// body as text when it has another shape.
+    pub fn error_text(&self, body: &[u8]) -> String {
+        let json = serde_json::from_slice::<Value>(body).ok();
+        let find = |pointers: &[String]| {
+            let json = json.as_ref()?;
+            pointers.iter().find_map(|p| match json.pointer(p)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })
+        };
+        match (find(&self.error_code), find(&self.error_message)) {
+            (Some(code), Some(message)) => format!("[{code}] {}", cut(&message)),
+            (None, Some(message)) => cut(&message).to_owned(),
+            (Some(code), None) => format!("[{code}]"),
+            (None, None) => cut(&String::from_utf8_lossy(body)).to_owned(),
+        }
+    }
+
     /// A chat frame for a connection's `nth` message (0 = first).
     pub fn chat_frame(&self, nth: u32, content: &str, thread_id: Option<&str>) -> Value {
         let (kind, field) = if nth == 0 { &self.first_message } else { &self.message };
@@ -191,6 +270,15 @@ impl Api {
         }
         json!({"type": kind, "payload": payload})
     }
+}
+
+/// At most 160 bytes of a server's text, cut on a character boundary.
+fn cut(text: &str) -> &str {
+    let mut end = text.len().min(160);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -212,5 +300,18 @@ mod tests {
         assert_eq!(api.chat_frame(1, "hi", None)["type"], "user_message");
         assert_eq!(api.messages_path("42"), "/api/threads/42/messages");
         assert!("carrier-pigeon".parse::<Transport>().is_err());
+    }
+
+    #[test]
+    fn error_bodies_are_read_as_the_dialect_shapes_them() {
+        let mut api = Api::default();
+        assert_eq!(api.error_text(br#"{"detail": "Thread not found"}"#), "Thread not found");
+        assert_eq!(api.error_text(b"<html>oops</html>"), "<html>oops</html>");
+        api.error_message = vec!["/message".into(), "/detail".into()];
+        api.error_code = vec!["/error_code".into()];
+        let s1 = br#"{"error": true, "error_code": "NOT_FOUND", "message": "Thread not found"}"#;
+        assert_eq!(api.error_text(s1), "[NOT_FOUND] Thread not found");
+        assert_eq!(api.error_text(br#"{"detail": "Invalid credentials"}"#), "Invalid credentials");
+        assert_eq!(api.error_text("é".repeat(200).as_bytes()).len(), 160);
     }
 }

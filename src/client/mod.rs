@@ -14,7 +14,7 @@ use std::time::Duration;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-pub use api::{Api, Provisioning, Transport};
+pub use api::{Account, Api, Provisioning, Slot, Transport};
 
 /// A failed call: what kind of failure (counted) and what happened (a sample).
 #[derive(Clone, Debug)]
@@ -54,8 +54,8 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// The tokens and id a login gives.
-#[derive(Clone, Debug)]
+/// The tokens and id a login gives. Debug shows no token.
+#[derive(Clone)]
 pub struct Login {
     pub user_id: String,
     pub access: String,
@@ -67,13 +67,26 @@ pub struct Login {
 }
 
 /// Who a simulated user is: what registering or minting needs. `sub` is used by minted tokens.
-#[derive(Clone, Debug)]
+/// Debug shows no password.
+#[derive(Clone)]
 pub struct Identity {
     pub email: String,
     pub password: String,
     pub name: String,
     pub plan: String,
     pub sub: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("user_id", &self.user_id).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity").field("email", &self.email).field("sub", &self.sub).finish_non_exhaustive()
+    }
 }
 
 impl Identity {
@@ -196,7 +209,7 @@ impl Netra {
             self.show(what, endpoint, &bytes);
         }
         if status != expected {
-            let said = String::from_utf8_lossy(&bytes[..bytes.len().min(160)]).into_owned();
+            let said = self.api.error_text(&bytes);
             return Err(CallError::new(
                 format!("http_{}", status.as_u16()),
                 format!("{what}: {status}: {said}"),
@@ -285,7 +298,7 @@ impl Netra {
             Provisioning::Register => {
                 self.register(&who.email, &who.password, &who.plan, &who.name).await.map(drop)
             }
-            Provisioning::DevLogin | Provisioning::Mint(_) => Ok(()),
+            Provisioning::DevLogin | Provisioning::Mint(_) | Provisioning::Login(_) => Ok(()),
         }
     }
 
@@ -293,7 +306,7 @@ impl Netra {
     /// (a new token for the same `sub` and `email` each time; no refresh token).
     pub async fn sign_in(&self, who: &Identity) -> Result<Login, CallError> {
         match &self.api.provisioning {
-            Provisioning::Register => self.login(&who.email, &who.password).await,
+            Provisioning::Register | Provisioning::Login(_) => self.login(&who.email, &who.password).await,
             Provisioning::DevLogin => {
                 let req = self.http.post(self.auth_url(&self.api.dev_login));
                 login_of(self.call("login", req, StatusCode::OK).await?)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::client::api::{Api, Mint, Provisioning, Transport};
+use crate::client::api::{Account, Api, Mint, Provisioning, Transport};
 use crate::target::parse_duration;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -36,8 +36,13 @@ pub struct ApiSettings {
     pub turn_failed: Option<Vec<String>>,
     /// Statuses that count as refused for another user's object (default 401, 403, 404).
     pub refused: Option<Vec<u16>>,
-    /// register | dev-login | mint
+    /// JSON pointers to an error body's message and code, first match wins.
+    pub error_message: Option<Vec<String>>,
+    pub error_code: Option<Vec<String>>,
+    /// register | login | dev-login | mint
     pub provisioning: Option<String>,
+    /// The accounts for `login` provisioning: a CSV or TOML file, relative to the profile.
+    pub credentials: Option<String>,
     pub mint: Option<MintSettings>,
 }
 
@@ -51,8 +56,9 @@ pub struct MintSettings {
     pub extra: BTreeMap<String, toml::Value>,
 }
 
-/// The dialect a profile asks for; `secret` signs minted tokens.
-pub fn resolve(s: &ApiSettings, secret: Option<&str>) -> Result<Api, String> {
+/// The dialect a profile asks for; `secret` signs minted tokens, `accounts` (from a credentials
+/// file) are what `login` provisioning logs in with.
+pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Account>>) -> Result<Api, String> {
     let mut api = Api::default();
     let set = |field: &mut String, value: &Option<String>| {
         if let Some(v) = value {
@@ -93,13 +99,38 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>) -> Result<Api, String> {
         }
         api.refused = refused.clone();
     }
+    for (key, pointers, field) in [
+        ("error_message", &s.error_message, &mut api.error_message),
+        ("error_code", &s.error_code, &mut api.error_code),
+    ] {
+        if let Some(pointers) = pointers {
+            if let Some(bad) = pointers.iter().find(|p| !p.starts_with('/')) {
+                return Err(format!(
+                    "[api] {key}: `{bad}` is not a JSON pointer: write it like \"/detail\" or \"/error/message\""
+                ));
+            }
+            *field = pointers.clone();
+        }
+    }
     for (key, path) in [("thread", &api.thread), ("messages", &api.messages)] {
         if !path.contains("{id}") {
             return Err(format!("[api] {key} = \"{path}\" needs `{{id}}` where the thread id goes"));
         }
     }
-    api.provisioning = match s.provisioning.as_deref().unwrap_or("register") {
+    let default = if accounts.is_some() { "login" } else { "register" };
+    let provisioning = s.provisioning.as_deref().unwrap_or(default);
+    if accounts.is_some() && provisioning != "login" {
+        return Err(format!(
+            "a credentials file is given but [api] provisioning = \"{provisioning}\": set provisioning = \"login\" or drop the file"
+        ));
+    }
+    api.provisioning = match provisioning {
         "register" => Provisioning::Register,
+        "login" => Provisioning::Login(
+            accounts
+                .ok_or("[api] provisioning = \"login\" logs in existing accounts: give [api] credentials = \"FILE\" or --credentials FILE (CSV email,password)")?
+                .into(),
+        ),
         "dev-login" => Provisioning::DevLogin,
         "mint" => {
             let secret = secret.ok_or(
@@ -122,7 +153,7 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>) -> Result<Api, String> {
                 extra,
             })
         }
-        other => return Err(format!("[api] provisioning `{other}`: use register, dev-login or mint")),
+        other => return Err(format!("[api] provisioning `{other}`: use register, login, dev-login or mint")),
     };
     Ok(api)
 }
@@ -137,7 +168,7 @@ mod tests {
             "ws_path = \"/ws/secure\"\ntoken_transport = \"subprotocol-b64url\"\nprovisioning = \"mint\"\n[mint]\nlifetime = \"5m\"\n",
         )
         .unwrap();
-        let api = resolve(&s, Some("k")).unwrap();
+        let api = resolve(&s, Some("k"), None).unwrap();
         assert_eq!(
             (api.ws_path.as_str(), api.transport, api.profile.as_str()),
             ("/ws/secure", Transport::SubprotocolB64url, "/api/users/profile")
@@ -145,14 +176,22 @@ mod tests {
         assert!(
             matches!(api.provisioning, Provisioning::Mint(ref m) if m.lifetime.as_secs() == 300 && m.iss == "netra-auth-service")
         );
-        assert!(resolve(&s, None).unwrap_err().contains("--jwt-secret"));
+        assert!(resolve(&s, None, None).unwrap_err().contains("--jwt-secret"));
         let bad: ApiSettings = toml::from_str("thread = \"/api/threads\"").unwrap();
-        assert!(resolve(&bad, None).unwrap_err().contains("{id}"));
+        assert!(resolve(&bad, None, None).unwrap_err().contains("{id}"));
         let bad: ApiSettings = toml::from_str("refused = [403, 200]").unwrap();
-        assert!(resolve(&bad, None).unwrap_err().contains("200"));
+        assert!(resolve(&bad, None, None).unwrap_err().contains("200"));
+        let bad: ApiSettings = toml::from_str("error_message = [\"message\"]").unwrap();
+        assert!(resolve(&bad, None, None).unwrap_err().contains("JSON pointer"));
+        let login: ApiSettings = toml::from_str("provisioning = \"login\"").unwrap();
+        assert!(resolve(&login, None, None).unwrap_err().contains("--credentials"));
+        let account = Account { email: "a@x.io".into(), password: "pw".into() };
+        assert!(resolve(&s, Some("k"), Some(vec![account.clone()])).unwrap_err().contains("provisioning"));
+        let api = resolve(&ApiSettings::default(), None, Some(vec![account])).unwrap();
+        assert!(api.provisioning.reuses_accounts());
         let bad: ApiSettings = toml::from_str("provisioning = \"telepathy\"").unwrap();
-        assert!(resolve(&bad, None).is_err());
-        assert!(format!("{:?}", resolve(&s, Some("topsecret")).unwrap()).contains("[redacted]"));
-        assert!(!format!("{:?}", resolve(&s, Some("topsecret")).unwrap()).contains("topsecret"));
+        assert!(resolve(&bad, None, None).is_err());
+        assert!(format!("{:?}", resolve(&s, Some("topsecret"), None).unwrap()).contains("[redacted]"));
+        assert!(!format!("{:?}", resolve(&s, Some("topsecret"), None).unwrap()).contains("topsecret"));
     }
 }

@@ -2,9 +2,10 @@
 //! Nothing after this reads raw flags.
 
 pub mod api;
+pub mod credentials;
 pub mod profile;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::RunArgs;
@@ -133,7 +134,25 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         Deployment::Embedded(config) => Some(config.jwt_secret.clone()),
         Deployment::Remote { .. } => given_secret,
     };
-    let api = api::resolve(&p.api, jwt_secret.as_ref().map(Secret::expose)).map_err(|e| at(&e))?;
+    let credentials = match (&args.credentials, &p.api.credentials) {
+        (Some(flag), _) => Some(flag.clone()),
+        (None, Some(file)) => Some(loaded.relative(file)),
+        (None, None) => None,
+    };
+    let accounts = credentials.as_deref().map(credentials::load).transpose()?;
+    if let Some(accounts) = &accounts {
+        let needed = crate::client::Provisioning::accounts_needed(users);
+        if accounts.len() < needed {
+            return Err(format!(
+                "credentials {} holds {} accounts; {users} users need {needed} (one each, {} for the probers): add accounts or use --users {}",
+                credentials.as_deref().unwrap_or(Path::new("")).display(),
+                accounts.len(),
+                crate::client::api::PROBER_ACCOUNTS,
+                accounts.len().saturating_sub(crate::client::api::PROBER_ACCOUNTS).max(1),
+            ));
+        }
+    }
+    let api = api::resolve(&p.api, jwt_secret.as_ref().map(Secret::expose), accounts).map_err(|e| at(&e))?;
     let expect = Expect {
         burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),
         free_quota: p.expect.free_quota.unwrap_or(10),

@@ -6,7 +6,7 @@
 //! valid name.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -160,6 +160,17 @@ pub struct Loaded {
     pub name: String,
     pub source: String,
     pub profile: Profile,
+}
+
+impl Loaded {
+    /// `file` as named in the profile: relative to the profile's folder when the profile is a
+    /// file, to the working directory when it is built in.
+    pub fn relative(&self, file: &str) -> PathBuf {
+        match Path::new(&self.source).parent() {
+            Some(dir) if !self.source.starts_with("built-in:") => dir.join(file),
+            _ => PathBuf::from(file),
+        }
+    }
 }
 
 /// Finds and parses a profile by name or path.

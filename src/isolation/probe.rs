@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{Isolation, Outcome};
-use crate::client::{CallError, Identity, Login, Netra};
+use crate::client::{CallError, Identity, Login, Netra, Slot};
 use crate::findings::curl;
 
 pub struct Running {
@@ -64,7 +64,9 @@ pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String
 async fn new_prober(netra: &Netra, run_tag: &str, accounts: &mut u32) -> Result<Login, CallError> {
     *accounts += 1;
     let email = format!("nl-{run_tag}-isolation-prober-{accounts}@example.com");
-    netra.provision(&Identity::new(email, "netra-load prober", "enterprise")).await
+    // With existing accounts the prober has one; a rate-limited one waits for its bucket.
+    let fresh = Identity::new(email, "netra-load prober", "enterprise");
+    netra.provision(&netra.api().provisioning.identity(fresh, Slot::Prober(3))).await
 }
 
 /// One probe request: who tries what, and how.

@@ -14,7 +14,7 @@ use goose::prelude::*;
 
 use super::{Expect, flows, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
-use crate::client::{CallError, Identity, Login, Netra};
+use crate::client::{CallError, Identity, Login, Netra, Slot};
 use crate::findings::{Finding, FindingSink};
 use crate::isolation::Isolation;
 use crate::metrics::{Event, Recorder};
@@ -254,7 +254,8 @@ impl State {
     /// A fresh email, password, `sub` and canary for this user and iteration.
     pub fn new_identity(&mut self, ctx: &Context) {
         let email = format!("nl-{}-u{}-i{}@example.com", ctx.run_tag, self.user, self.iteration);
-        let who = Identity::new(email, "", "");
+        // With existing accounts, a user keeps its own account from journey to journey.
+        let who = ctx.netra.api().provisioning.identity(Identity::new(email, "", ""), Slot::User(self.user));
         (self.email, self.password, self.sub) = (who.email, who.password, who.sub);
         self.canary = ctx.isolation.new_canary(self.user as u32);
     }

@@ -121,6 +121,13 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             ));
             continue;
         }
+        if journey == JourneyKind::RateLimit && netra.api().provisioning.reuses_accounts() {
+            skipped.push(format!(
+                "persona `{}` ({}): needs a fresh user per journey (its own bucket and quota); accounts from a credentials file carry theirs over",
+                persona.name, persona.journey
+            ));
+            continue;
+        }
         let ctx = Arc::new(Context {
             netra: watched.clone(),
             isolation: isolation.clone(),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::client::{CallError, Identity, Netra};
+use crate::client::{CallError, Identity, Netra, Slot};
 use crate::findings::{Finding, FindingSink};
 
 /// Which probes run, and how often after the first round (`None`: only at the start).
@@ -105,9 +105,10 @@ pub fn spawn(
 /// pair was logged out.
 async fn subjects(netra: &Netra, run_tag: &str) -> Result<jwt::Subjects, CallError> {
     let mut users = Vec::new();
-    for who in ["a", "b", "r"] {
-        let identity =
+    for (slot, who) in ["a", "b", "r"].into_iter().enumerate() {
+        let fresh =
             Identity::new(format!("nl-{run_tag}-prober-{who}@example.com"), "netra-load prober", "free");
+        let identity = netra.api().provisioning.identity(fresh, Slot::Prober(slot));
         users.push(netra.provision(&identity).await?);
     }
     let revoked = users.pop().expect("three users");

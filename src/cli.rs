@@ -98,11 +98,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: Option<u64>,
 
-    /// Auth service of a deployment to test (with --backend-url); none: the embedded target.
+    /// Auth service of a deployment to test; alone (no --backend-url) the auth service is tested
+    /// by itself; none: the embedded target.
     #[arg(long, value_name = "URL")]
     pub auth_url: Option<String>,
 
-    /// Backend of a deployment to test (with --auth-url).
+    /// Backend of a deployment to test (needs --auth-url).
     #[arg(long, value_name = "URL")]
     pub backend_url: Option<String>,
 

@@ -30,7 +30,30 @@ pub struct Finding {
     pub reproducer: String,
     /// How many times this kind was seen at this endpoint.
     pub count: u64,
+    /// A kind the profile lists as known (`[expect] known_findings`): reported, but it does not
+    /// make the run a breach.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known: bool,
 }
+
+/// Every kind of finding netra-load reports.
+pub const KINDS: &[&str] = &[
+    "refresh_reuse_accepted",
+    "reuse_family_not_revoked",
+    "logout_not_revoked",
+    "expired_token_accepted",
+    "no_rate_limit",
+    "quota_not_enforced",
+    "noisy_neighbour",
+    "message_lost",
+    "jwt_accepted",
+    "jwt_server_error",
+    "list_leak",
+    "export_leak",
+    "ws_crosstalk",
+    "data_leak",
+    "bola",
+];
 
 impl Finding {
     /// A finding of `kind` at `endpoint`, stamped with the time since the run's start and the
@@ -54,6 +77,7 @@ impl Finding {
             observed: String::new(),
             reproducer: String::new(),
             count: 1,
+            known: false,
         }
     }
 }
@@ -116,5 +140,13 @@ mod tests {
             c,
             r#"curl -sS -X POST 'http://127.0.0.1:1/auth/refresh' -H 'content-type: application/json' -d '{"refresh_token": "<refresh token of user 3>"}'"#
         );
+    }
+
+    #[test]
+    fn every_kind_is_explained_in_the_readme() {
+        let readme = include_str!("../README.md");
+        for kind in super::KINDS {
+            assert!(readme.contains(&format!("`{kind}`")), "README's findings table lacks `{kind}`");
+        }
     }
 }

@@ -26,9 +26,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
             let urls = (t.auth_url().to_owned(), t.backend_url().to_owned());
             (Some(t), urls.0, urls.1)
         }
-        Deployment::Remote { auth_url, backend_url } => (None, auth_url.clone(), backend_url.clone()),
+        Deployment::Remote { auth_url, backend_url } => {
+            (None, auth_url.clone(), backend_url.clone().unwrap_or_default())
+        }
     };
-    let netra = Netra::new(&auth_url, &backend_url, CALL_TIMEOUT)
+    let backend = Some(backend_url.as_str()).filter(|b| !b.is_empty());
+    let netra = Netra::new(&auth_url, backend, CALL_TIMEOUT)
         .map_err(anyhow::Error::msg)?
         .with_api(config.api.clone());
     preflight(&netra).await?;
@@ -39,6 +42,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         t.shutdown().await;
     }
     let mut report = build_report(&config, &result, &auth_url, &backend_url);
+    for finding in &mut report.findings {
+        finding.known = config.known_findings.contains(&finding.kind);
+    }
     report.verdict = verdict::judge(&config.targets, &report);
     let folder = report.write_run_folder(&config.report_dir)?;
     if !config.quiet {
@@ -63,9 +69,11 @@ fn raise_fd_limit(users: usize) {
 
 /// Both services must answer their health check before any user starts.
 async fn preflight(netra: &Netra) -> anyhow::Result<()> {
-    for (service, url) in
-        [("auth service", netra.auth_url("/health")), ("backend", netra.backend_url("/health"))]
-    {
+    let mut services = vec![("auth service", netra.auth_url("/health"))];
+    if netra.has_backend() {
+        services.push(("backend", netra.backend_url("/health")));
+    }
+    for (service, url) in services {
         match netra.request(reqwest::Method::GET, &url).timeout(Duration::from_secs(5)).send().await {
             Ok(resp) if resp.status().is_success() => {}
             Ok(resp) => bail!("the {service} is not healthy: GET {url} answered {}", resp.status()),
@@ -97,6 +105,15 @@ async fn preflight_user(netra: &Netra, run_tag: &str) -> anyhow::Result<()> {
         .provision(&who)
         .await
         .map_err(|e| anyhow::anyhow!("preflight: cannot {how} one user at {url}: {e}"))?;
+    if !netra.has_backend() {
+        // The auth service alone: the token must work there.
+        let me = netra.auth_url(&api.me);
+        netra
+            .me(&login.access)
+            .await
+            .map_err(|e| anyhow::anyhow!("preflight: the auth service refused its own token at {me}: {e}"))?;
+        return Ok(());
+    }
     if matches!(api.provisioning, Provisioning::Mint(_)) {
         // A minted token is only known to work once the backend has taken it.
         netra
@@ -168,8 +185,9 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         Stop::After(d) => (Some(d.as_secs_f64()), None),
         Stop::Iterations(n) => (None, Some(n)),
     };
-    let kind = match config.deployment {
+    let kind = match &config.deployment {
         Deployment::Embedded(_) => "embedded",
+        Deployment::Remote { backend_url: None, .. } => "auth-service",
         Deployment::Remote { .. } => "deployment",
     };
     Report {
@@ -234,6 +252,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         goose: result.goose.clone(),
         findings: result.findings.clone(),
         skipped: result.skipped.clone(),
+        not_run: result.not_run.clone(),
         probes: result.probes.clone(),
         isolation: result.isolation.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },

@@ -124,9 +124,13 @@ impl fmt::Display for Target {
 pub struct TargetResult {
     pub name: String,
     pub expr: String,
-    /// The observed value as text (`12.345ms`, `0.5%`), or `no data`.
+    /// The observed value as text (`12.345ms`, `0.5%`), `no data`, or `not run`.
     pub observed: String,
     pub passed: bool,
+    /// The target's journey, step or persona did not run (skipped with a reason in the
+    /// report): neither met nor missed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_run: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -137,22 +141,25 @@ pub struct Verdict {
 }
 
 /// Judges every target on the report's figures. Exit code 1 when any target is missed; 3 (a
-/// breach) wins over it when the report holds findings.
+/// breach) wins over it when the report holds findings not known to the profile.
 pub fn judge(targets: &[Target], report: &Report) -> Verdict {
     let results: Vec<TargetResult> = targets
         .iter()
         .map(|t| {
             let observed = observe(&t.metric, report);
+            let not_run =
+                observed.is_none() && subject(&t.metric).is_some_and(|s| report.not_run.contains(s));
             let (text, passed) = match observed {
                 Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.threshold),
                 Some(v) => (format_us(v), v < t.threshold),
+                None if not_run => ("not run".to_owned(), true),
                 None => ("no data".to_owned(), false),
             };
-            TargetResult { name: t.name.clone(), expr: t.expr(), observed: text, passed }
+            TargetResult { name: t.name.clone(), expr: t.expr(), observed: text, passed, not_run }
         })
         .collect();
     let missed = results.iter().any(|r| !r.passed);
-    let exit_code = if !report.findings.is_empty() {
+    let exit_code = if report.findings.iter().any(|f| !f.known) {
         crate::exit::BREACH
     } else if missed {
         crate::exit::MISSED
@@ -160,6 +167,14 @@ pub fn judge(targets: &[Target], report: &Report) -> Verdict {
         crate::exit::OK
     };
     Verdict { passed: exit_code == crate::exit::OK, exit_code, targets: results }
+}
+
+/// The journey, step or persona a metric is about.
+fn subject(metric: &Metric) -> Option<&String> {
+    match metric {
+        Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => Some(name),
+        Metric::Cohort(_) | Metric::ErrorRate => None,
+    }
 }
 
 fn observe(metric: &Metric, report: &Report) -> Option<f64> {

@@ -39,3 +39,43 @@ fn each_security_fault_yields_exactly_its_own_finding_kinds() {
         assert!(stdout.lines().nth(2).is_some_and(|l| l.starts_with("FINDING")), "findings first: {stdout}");
     }
 }
+
+#[test]
+fn known_findings_are_reported_but_only_unknown_ones_make_a_breach() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("known.toml");
+    std::fs::write(
+        &profile,
+        "[run]\nusers = 4\niterations = 2\n[expect]\nknown_findings = [\"logout_not_revoked\"]\n\
+         [[persona]]\nname = \"refresher\"\njourney = \"token-refresh\"\n",
+    )
+    .unwrap();
+    let args = ["--profile", profile.to_str().unwrap(), "--target-fault", "no-revoke"];
+    let out = run(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(0), "known only: {}", text(&out.stdout));
+    let r = report(dir.path());
+    support::assert_schema(&r);
+    let findings = r["findings"].as_array().unwrap();
+    assert!(!findings.is_empty() && findings.iter().all(|f| f["known"] == true), "{findings:?}");
+    // Another fault's finding is not known: a breach, the known one still marked.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[&args[..], &["--target-fault", "refresh-reuse"]].concat());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    for f in r["findings"].as_array().unwrap() {
+        assert_eq!(f["known"] == true, f["kind"] == "logout_not_revoked", "{f}");
+    }
+    assert!(text(&out.stdout).contains("verdict: BREACH (1 findings)"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_misspelt_known_finding_is_refused_with_the_closest_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("typo.toml");
+    std::fs::write(&profile, "[expect]\nknown_findings = [\"logout_not_revokd\"]\n[[persona]]\nname = \"a\"\njourney = \"token-refresh\"\n")
+        .unwrap();
+    let out = run(dir.path(), &["--profile", profile.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("did you mean `logout_not_revoked`?"), "{stderr}");
+}

@@ -145,7 +145,12 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
     refused(&["--profile", "smok"], &["no profile `smok`", "did you mean `smoke`"]);
     refused(&["--profile", "bad.toml"], &["bad.toml:2", "userz", "did you mean `users`"]);
     refused(&["--run-time", "2s", "--iterations", "1"], &["--iterations"]);
-    refused(&["--auth-url", "http://127.0.0.1:1"], &["--backend-url"]);
+    refused(&["--backend-url", "http://127.0.0.1:1"], &["give --auth-url too"]);
+    // An auth URL alone tests the auth service by itself: it must answer.
+    refused(
+        &["--auth-url", "http://127.0.0.1:1"],
+        &["cannot reach the auth service at http://127.0.0.1:1/health"],
+    );
     refused(
         &[
             "--auth-url",

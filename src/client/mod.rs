@@ -134,12 +134,13 @@ impl std::fmt::Debug for Netra {
 
 impl Netra {
     /// `auth` and `backend` are base URLs (`http://host:port`); the WebSocket is the backend's
-    /// `/ws` over `ws://` (or `wss://` for https).
-    pub fn new(auth: &str, backend: &str, timeout: Duration) -> Result<Netra, String> {
-        let backend = backend.trim_end_matches('/').to_owned();
+    /// over `ws://` (or `wss://` for https). Without a backend only the auth service is tested.
+    pub fn new(auth: &str, backend: Option<&str>, timeout: Duration) -> Result<Netra, String> {
+        let backend = backend.map_or("", |b| b.trim_end_matches('/')).to_owned();
         let ws = match backend.split_once("://") {
             Some(("http", rest)) => format!("ws://{rest}"),
             Some(("https", rest)) => format!("wss://{rest}"),
+            _ if backend.is_empty() => String::new(),
             _ => return Err(format!("backend URL `{backend}` must start with http:// or https://")),
         };
         let http = reqwest::Client::builder()
@@ -187,6 +188,28 @@ impl Netra {
         if let (Some(watch), Some(viewer)) = (&self.watch, self.viewer) {
             watch.saw(viewer, what, endpoint, body);
         }
+    }
+
+    /// Whether there is a backend to test (not only an auth service).
+    pub fn has_backend(&self) -> bool {
+        !self.backend.is_empty()
+    }
+
+    /// A call that needs a valid access token: the backend's profile, or the auth service's
+    /// `me` when only the auth service is tested. Gives the endpoint's name, URL and request.
+    pub fn token_check(&self, token: &str) -> (String, String, RequestBuilder) {
+        let (name, url) = if self.has_backend() {
+            (format!("GET {}", self.api.profile), self.backend_url(&self.api.profile))
+        } else {
+            (format!("GET {}", self.api.me), self.auth_url(&self.api.me))
+        };
+        let req = self.http.get(&url).bearer_auth(token);
+        (name, url, req)
+    }
+
+    /// Uses an access token ([`Netra::token_check`]); the answer must be 200.
+    pub async fn use_token(&self, token: &str) -> Result<Value, CallError> {
+        self.call("use_token", self.token_check(token).2, StatusCode::OK).await
     }
 
     pub fn timeout(&self) -> Duration {

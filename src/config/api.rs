@@ -11,6 +11,10 @@ use crate::target::parse_duration;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
+    /// The deployment's services, when no URL is given on the command line. An auth URL without
+    /// a backend one tests the auth service alone.
+    pub auth_url: Option<String>,
+    pub backend_url: Option<String>,
     pub register: Option<String>,
     pub login: Option<String>,
     pub dev_login: Option<String>,

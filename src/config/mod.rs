@@ -19,10 +19,8 @@ use crate::verdict::Target;
 pub enum Deployment {
     /// Started in-process on port 0 with this configuration, stopped at the end.
     Embedded(Box<TargetConfig>),
-    Remote {
-        auth_url: String,
-        backend_url: String,
-    },
+    /// A deployment; without a backend, the auth service alone is tested.
+    Remote { auth_url: String, backend_url: Option<String> },
 }
 
 #[derive(Clone, Debug)]
@@ -34,6 +32,8 @@ pub struct RunConfig {
     pub deployment: Deployment,
     pub fault_names: Vec<String>,
     pub targets: Vec<Target>,
+    /// Finding kinds the profile accepts as known.
+    pub known_findings: Vec<String>,
     pub cohort: usize,
     pub report_dir: PathBuf,
     pub seed: Option<u64>,
@@ -84,7 +84,9 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         }
         other => other.map(Secret::new),
     };
-    let deployment = match (args.auth_url, args.backend_url) {
+    let auth_url = args.auth_url.or_else(|| p.api.auth_url.clone());
+    let backend_url = args.backend_url.or_else(|| p.api.backend_url.clone());
+    let deployment = match (auth_url, backend_url) {
         (None, None) => {
             let mut config = embedded(&loaded, &args.target_faults)?;
             if let Some(secret) = &given_secret {
@@ -92,28 +94,39 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             }
             Deployment::Embedded(Box::new(config))
         }
-        (Some(auth_url), Some(backend_url)) => {
+        (Some(auth_url), backend_url) => {
             if !args.target_faults.is_empty() {
                 return Err(
                     "--target-fault only applies to the embedded target: drop it or drop the URLs".into()
                 );
             }
-            for (flag, url) in [("--auth-url", &auth_url), ("--backend-url", &backend_url)] {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
+            for (flag, url) in [("--auth-url", Some(&auth_url)), ("--backend-url", backend_url.as_ref())] {
+                if let Some(url) = url.filter(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
                     return Err(format!("{flag} `{url}` must start with http:// or https://"));
                 }
             }
             Deployment::Remote { auth_url, backend_url }
         }
-        _ => {
+        (None, Some(_)) => {
             return Err(
-                "give both --auth-url and --backend-url, or neither to test the embedded target".into()
+                "a backend needs its auth service: give --auth-url too (an auth URL alone tests the auth service by itself)"
+                    .into(),
             );
         }
     };
     let cohort = p.run.cohort.unwrap_or(10);
     if cohort == 0 {
         return Err(at("[run] cohort must be at least 1 (the number of users timed together)"));
+    }
+    for kind in &p.expect.known_findings {
+        if !crate::findings::KINDS.contains(&kind.as_str()) {
+            let hint = profile::closest(kind, crate::findings::KINDS)
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            return Err(at(&format!(
+                "[expect] known_findings: no finding kind `{kind}`; {hint}the kinds are listed in the README"
+            )));
+        }
     }
     let mut targets = Vec::new();
     for (name, rule) in &p.targets {
@@ -178,6 +191,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
         targets,
+        known_findings: p.expect.known_findings.clone(),
         cohort,
         report_dir: args.report_dir,
         seed,

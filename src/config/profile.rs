@@ -84,6 +84,10 @@ pub struct ExpectSettings {
     pub burst: Option<u32>,
     /// Chat messages a free user may send a day (default 10).
     pub free_quota: Option<u32>,
+    /// Finding kinds this deployment is known to have: still reported, marked known, but they
+    /// do not make the run a breach (exit 3).
+    #[serde(default)]
+    pub known_findings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -75,6 +75,8 @@ pub struct LoadResult {
     pub snapshot: Snapshot,
     /// Personas not run, with the reason.
     pub skipped: Vec<String>,
+    /// Journeys, steps and personas that no running persona covers.
+    pub not_run: Vec<String>,
     pub isolation: IsolationSummary,
     pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
@@ -109,6 +111,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         .and_then(|a| a.set_client_builder_without_cookies(shared))
         .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
     let mut skipped = Vec::new();
+    let mut ran = Vec::new();
     for (index, persona) in plan.personas.iter().enumerate() {
         let journey = JourneyKind::parse(&persona.journey).ok_or_else(|| {
             anyhow::anyhow!("persona `{}`: unknown journey `{}`", persona.name, persona.journey)
@@ -120,6 +123,20 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
                 persona.name, persona.journey
             ));
             continue;
+        }
+        if !netra.has_backend() {
+            if journey != JourneyKind::TokenRefresh {
+                skipped.push(format!(
+                    "persona `{}` ({}): needs the backend, and this run tests the auth service alone",
+                    persona.name, persona.journey
+                ));
+                continue;
+            }
+            skipped.push(format!(
+                "persona `{}` (token-refresh): the backend checks use the auth service's {} instead, and the WebSocket reconnect is skipped: this run tests the auth service alone",
+                persona.name,
+                netra.api().me
+            ));
         }
         if journey == JourneyKind::RateLimit && netra.api().provisioning.reuses_accounts() {
             skipped.push(format!(
@@ -148,6 +165,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             scenario = scenario.register_transaction(journey::transaction(ctx.clone(), *step));
         }
         attack = attack.register_scenario(scenario);
+        ran.push((persona.name.as_str(), journey));
     }
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
     let prober = probes::spawn(
@@ -158,13 +176,21 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         findings.clone(),
         stamp,
     );
-    if skipped.len() == plan.personas.len() {
+    let not_run = not_run(&plan.personas, &ran);
+    if ran.is_empty() {
         anyhow::bail!("every persona was skipped: {}", skipped.join("; "));
     }
     for line in &skipped {
         tracing::warn!("skipped {line}");
     }
-    let isolation_prober = plan.isolation_every.map(|every| {
+    // The isolation probes ask the backend for other users' objects.
+    let isolation_every = plan.isolation_every.filter(|_| netra.has_backend());
+    if plan.isolation_every.is_some() && isolation_every.is_none() {
+        skipped.push(
+            "isolation probes: they need the backend, and this run tests the auth service alone".into(),
+        );
+    }
+    let isolation_prober = isolation_every.map(|every| {
         crate::isolation::probe::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone())
     });
     let ticker = progress.start(plan, live.clone(), started);
@@ -196,6 +222,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     Ok(LoadResult {
         snapshot,
         skipped,
+        not_run,
         isolation,
         probes,
         findings: findings.all(),
@@ -210,7 +237,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
 fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {
     let mut config = GooseConfiguration::default();
     // Goose wants a host; every call of ours carries full URLs, so it is only a label.
-    config.host = Some(netra.ws_url().replacen("ws", "http", 1));
+    config.host = Some(netra.auth_url(""));
     config.users = Some(plan.users);
     config.increase_rate = Some(format!("{}", plan.increase_rate));
     match plan.stop {
@@ -275,4 +302,22 @@ impl Drop for StdoutAside {
             unsafe { libc::dup2(saved.as_raw_fd(), 1) };
         }
     }
+}
+
+/// What the profile names that no running persona covers: the skipped personas, their journeys
+/// and the steps only those journeys have.
+fn not_run(personas: &[PersonaPlan], ran: &[(&str, JourneyKind)]) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let ran_steps: Vec<&str> = ran.iter().flat_map(|(_, j)| j.steps().iter().map(|s| s.name())).collect();
+    for persona in personas.iter().filter(|p| !ran.iter().any(|(name, _)| *name == p.name)) {
+        out.insert(persona.name.clone());
+        let Some(journey) = JourneyKind::parse(&persona.journey) else { continue };
+        if !ran.iter().any(|(_, j)| *j == journey) {
+            out.insert(journey.name().to_owned());
+        }
+        for step in journey.steps().iter().map(|s| s.name()).filter(|s| !ran_steps.contains(s)) {
+            out.insert(step.to_owned());
+        }
+    }
+    out.into_iter().collect()
 }

@@ -172,7 +172,12 @@ pub async fn round(
     let mut checks = 0;
     let mut findings = Vec::new();
     for probe in probes {
-        for surface in [Surface::Auth, Surface::Backend, Surface::WebSocket] {
+        let surfaces: &[Surface] = if netra.has_backend() {
+            &[Surface::Auth, Surface::Backend, Surface::WebSocket]
+        } else {
+            &[Surface::Auth]
+        };
+        for &surface in surfaces {
             let verdict = try_probe(netra, surface, probe).await;
             checks += u64::from(!matches!(verdict, Verdict::Inconclusive));
             let (kind, observed) = match verdict {

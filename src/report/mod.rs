@@ -169,6 +169,10 @@ pub struct Report {
     pub findings: Vec<crate::findings::Finding>,
     /// Personas the dialect cannot run, with the reason.
     pub skipped: Vec<String>,
+    /// Journeys, steps and personas of the profile that no running persona covers: their
+    /// targets are not judged.
+    #[serde(default)]
+    pub not_run: Vec<String>,
     pub probes: crate::probes::ProbeSummary,
     pub isolation: crate::isolation::IsolationSummary,
     pub verdict: Verdict,

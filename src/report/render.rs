@@ -78,7 +78,14 @@ fn target_rows(report: &Report) -> Vec<Vec<String>> {
         .verdict
         .targets
         .iter()
-        .map(|t| vec![t.expr.clone(), t.observed.clone(), if t.passed { "pass" } else { "FAIL" }.to_owned()])
+        .map(|t| {
+            let result = match (t.not_run, t.passed) {
+                (true, _) => "skipped",
+                (false, true) => "pass",
+                (false, false) => "FAIL",
+            };
+            vec![t.expr.clone(), t.observed.clone(), result.to_owned()]
+        })
         .collect()
 }
 
@@ -139,8 +146,18 @@ fn verdict_line(report: &Report) -> String {
     let v = &report.verdict;
     let missed = v.targets.iter().filter(|t| !t.passed).count();
     match v.exit_code {
-        0 => format!("verdict: PASS ({} targets met)", v.targets.len()),
-        3 => format!("verdict: BREACH ({} findings)", report.findings.len()),
+        0 => {
+            let not_run = v.targets.iter().filter(|t| t.not_run).count();
+            let mut line = format!("verdict: PASS ({} targets met", v.targets.len() - not_run);
+            if not_run > 0 {
+                line.push_str(&format!(", {not_run} not run"));
+            }
+            if !report.findings.is_empty() {
+                line.push_str(&format!(", {} known findings", report.findings.len()));
+            }
+            line + ")"
+        }
+        3 => format!("verdict: BREACH ({} findings)", report.findings.iter().filter(|f| !f.known).count()),
         _ => format!("verdict: FAIL ({missed} of {} targets missed)", v.targets.len()),
     }
 }
@@ -191,7 +208,8 @@ fn finding_lines(report: &Report) -> Vec<String> {
         .iter()
         .map(|f| {
             format!(
-                "FINDING {} ({}) at {} x{}, first at {:.1}s with {} users, {}: expected {}; observed {}",
+                "{} {} ({}) at {} x{}, first at {:.1}s with {} users, {}: expected {}; observed {}",
+                if f.known { "KNOWN FINDING" } else { "FINDING" },
                 f.kind,
                 f.severity,
                 f.endpoint,

@@ -167,6 +167,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         })
         .collect();
     sizes.push(config.cohort);
+    let largest = sizes.iter().copied().max().unwrap_or(0);
     let cohorts = sizes
         .into_iter()
         .map(|n| {
@@ -237,6 +238,12 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         journeys,
         personas,
         cohorts,
+        // Enough completions for a merge to find every cohort again.
+        completions_us: snap.completions.iter().take(largest).map(|d| d.as_micros() as u64).collect(),
+        timeline: report::TimelineReport {
+            ramp_s: plan.users as f64 / plan.increase_rate,
+            windows: snap.windows.clone(),
+        },
         errors,
         observations: snap
             .observed

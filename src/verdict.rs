@@ -18,11 +18,26 @@ use crate::report::Report;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Metric {
-    Journey { name: String, stat: Stat },
-    Step { name: String, stat: Stat },
-    Persona { name: String, stat: Stat },
+    Journey {
+        name: String,
+        stat: Stat,
+    },
+    Step {
+        name: String,
+        stat: Stat,
+    },
+    Persona {
+        name: String,
+        stat: Stat,
+    },
     Cohort(usize),
     ErrorRate,
+    /// How much a journey's latency quantile grew from the steady phase's first windows to its
+    /// last ones, as a ratio (`0.5` = +50 %).
+    Trend {
+        journey: String,
+        quantile: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,7 +64,14 @@ impl Target {
             .strip_prefix('<')
             .ok_or_else(|| bad("write it as \"< VALUE\", e.g. \"< 5s\""))?
             .trim();
-        let threshold = if metric == Metric::ErrorRate {
+        let threshold = if matches!(metric, Metric::Trend { .. }) {
+            value
+                .strip_suffix('%')
+                .and_then(|p| p.trim().trim_start_matches('+').parse::<f64>().ok())
+                .filter(|p| p.is_finite())
+                .map(|p| p / 100.0)
+                .ok_or_else(|| bad("a trend is a change in percent, e.g. \"< +50%\""))?
+        } else if metric == Metric::ErrorRate {
             match value.strip_suffix('%') {
                 Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
                 None => value.parse::<f64>(),
@@ -66,6 +88,7 @@ impl Target {
     pub fn expr(&self) -> String {
         let threshold = match self.metric {
             Metric::ErrorRate => format!("{}%", self.threshold * 100.0),
+            Metric::Trend { .. } => format!("{:+}%", self.threshold * 100.0),
             _ => format_us(self.threshold),
         };
         format!("{} < {threshold}", self.name)
@@ -96,8 +119,12 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
             .map(Metric::Cohort)
             .ok_or_else(|| format!("`{n}` is not a cohort size: use e.g. cohort.10")),
         ["errors", "rate"] => Ok(Metric::ErrorRate),
+        ["trend", journey, s] => match stat(s)? {
+            Stat::Quantile(quantile) => Ok(Metric::Trend { journey: (*journey).to_owned(), quantile }),
+            Stat::Max => Err("a trend compares a percentile: use e.g. trend.signup-chat.p50".into()),
+        },
         _ => Err(
-            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N or errors.rate"
+            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N, errors.rate or trend.NAME.p50"
                 .into(),
         ),
     }
@@ -151,6 +178,9 @@ pub fn judge(targets: &[Target], report: &Report) -> Verdict {
                 observed.is_none() && subject(&t.metric).is_some_and(|s| report.not_run.contains(s));
             let (text, passed) = match observed {
                 Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.threshold),
+                Some(v) if matches!(t.metric, Metric::Trend { .. }) => {
+                    (format!("{:+.1}%", v * 100.0), v < t.threshold)
+                }
                 Some(v) => (format_us(v), v < t.threshold),
                 None if not_run => ("not run".to_owned(), true),
                 None => ("no data".to_owned(), false),
@@ -173,6 +203,7 @@ pub fn judge(targets: &[Target], report: &Report) -> Verdict {
 fn subject(metric: &Metric) -> Option<&String> {
     match metric {
         Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => Some(name),
+        Metric::Trend { journey, .. } => Some(journey),
         Metric::Cohort(_) | Metric::ErrorRate => None,
     }
 }
@@ -199,6 +230,10 @@ fn observe(metric: &Metric, report: &Report) -> Option<f64> {
         Metric::Cohort(n) => {
             report.cohorts.get(&n.to_string()).and_then(|c| c.completed_us).map(|us| us as f64)
         }
+        Metric::Trend { journey, quantile } => {
+            let (early, late) = report.timeline.trend(journey, *quantile)?;
+            (early > 0).then(|| late as f64 / early as f64 - 1.0)
+        }
         Metric::ErrorRate => {
             let (done, failed) =
                 report.journeys.values().fold((0, 0), |(d, f), j| (d + j.stats.count, f + j.stats.failures));
@@ -210,6 +245,15 @@ fn observe(metric: &Metric, report: &Report) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trends_parse_as_percent_changes() {
+        let t = Target::parse("trend.signup-chat.p50", "< +50%").unwrap();
+        assert_eq!(t.metric, Metric::Trend { journey: "signup-chat".into(), quantile: 0.5 });
+        assert_eq!((t.threshold, t.expr().as_str()), (0.5, "trend.signup-chat.p50 < +50%"));
+        assert!(Target::parse("trend.signup-chat.p50", "< 5s").unwrap_err().contains("percent"));
+        assert!(Target::parse("trend.signup-chat.max", "< +5%").unwrap_err().contains("percentile"));
+    }
 
     #[test]
     fn targets_parse_and_refuse_nonsense() {

@@ -93,8 +93,12 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let quiet = progress == Progress::Quiet;
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let recorder = Collector::spawn(started, JourneyKind::SignupChat.name());
     let live = Arc::new(Live::default());
+    let active = {
+        let live = live.clone();
+        Arc::new(move || live.users_started.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let recorder = Collector::spawn(started, JourneyKind::SignupChat.name(), active);
     let findings = Arc::new(FindingSink::default());
     // Our steps use the client in `netra`; one shared Goose client (instead of one per user,
     // ~140 KiB and a TLS setup each) keeps Goose's own cost flat.

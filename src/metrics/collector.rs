@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Histogram;
+use super::timeline::{Timeline, Window};
+
+/// How many users are running now (asked at every window's end).
+pub type ActiveUsers = std::sync::Arc<dyn Fn() -> usize + Send + Sync>;
+
+/// The timeline's first window width.
+const WINDOW: Duration = Duration::from_secs(1);
 
 /// A measurement. Names are `&'static str`: sending one costs no allocation.
 #[derive(Debug)]
@@ -93,6 +100,8 @@ pub struct Snapshot {
     /// since the run's start.
     pub completions: Vec<Duration>,
     pub observed: BTreeMap<&'static str, Observation>,
+    /// The run over time, oldest window first.
+    pub windows: Vec<Window>,
 }
 
 enum Message {
@@ -127,19 +136,39 @@ impl Recorder {
 pub struct Collector;
 
 impl Collector {
-    pub fn spawn(started: Instant, cohort_journey: &'static str) -> Recorder {
+    pub fn spawn(started: Instant, cohort_journey: &'static str, active: ActiveUsers) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut snap = Snapshot::default();
+            let mut timeline = Timeline::new(WINDOW);
             let mut completed_users = HashSet::new();
-            while let Some(message) = rx.recv().await {
-                match message {
-                    Message::Event(event, at) => {
-                        apply(&mut snap, event, at, started, cohort_journey, &mut completed_users)
-                    }
-                    Message::Finish(reply) => {
-                        let _ = reply.send(snap);
-                        return;
+            let mut tick = tokio::time::interval_at((started + WINDOW).into(), WINDOW);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    message = rx.recv() => match message {
+                        Some(Message::Event(event, at)) => {
+                            match &event {
+                                Event::Journey { journey, elapsed, ok, .. } => timeline.journey(journey, *elapsed, *ok),
+                                Event::Error { .. } => timeline.error(),
+                                _ => {}
+                            }
+                            apply(&mut snap, event, at, started, cohort_journey, &mut completed_users)
+                        }
+                        Some(Message::Finish(reply)) => {
+                            snap.windows = timeline.finish(started.elapsed(), active());
+                            let _ = reply.send(snap);
+                            return;
+                        }
+                        None => return,
+                    },
+                    _ = tick.tick() => {
+                        timeline.close(started.elapsed(), active());
+                        // After coarsening, windows are wider: so are the ticks.
+                        if tick.period() != timeline.width() {
+                            tick = tokio::time::interval(timeline.width());
+                            tick.tick().await;
+                        }
                     }
                 }
             }
@@ -198,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn events_from_many_senders_land_in_one_snapshot() {
         let started = Instant::now();
-        let rec = Collector::spawn(started, "j");
+        let rec = Collector::spawn(started, "j", std::sync::Arc::new(|| 4));
         let senders: Vec<_> = (0..4)
             .map(|user| {
                 let rec = rec.clone();
@@ -231,6 +260,9 @@ mod tests {
         assert_eq!(j.total.histogram.count(), 8);
         assert_eq!(snap.completions.len(), 4, "one completion per distinct user");
         assert_eq!(snap.errors["http_500"].count, 4);
+        let counted: u64 = snap.windows.iter().map(|w| w.journeys["j"].count).sum();
+        assert_eq!(counted, 8, "every journey is in a window");
+        assert_eq!(snap.windows.last().unwrap().active_users, 4);
         rec.send(Event::Error { kind: "late".into(), message: String::new() });
     }
 }

@@ -5,8 +5,10 @@
 //! A leaf module: it imports nothing else of the crate.
 
 mod collector;
+pub mod timeline;
 
 pub use collector::{Collector, Event, Observation, Recorder, Series, Snapshot};
+pub use timeline::{Timeline, Window, WindowJourney};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -51,17 +53,26 @@ impl Histogram {
     }
 
     pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.to_bytes())
+    }
+
+    /// V2 + deflate: a few hundred bytes for a typical run's histogram.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         V2DeflateSerializer::new()
             .serialize(&self.0, &mut bytes)
             .expect("serialising into memory cannot fail");
-        STANDARD.encode(bytes)
+        bytes
     }
 
     pub fn from_base64(text: &str) -> Result<Histogram, String> {
         let bytes = STANDARD.decode(text.trim()).map_err(|e| format!("histogram is not base64: {e}"))?;
+        Histogram::from_bytes(&bytes)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Histogram, String> {
         let h: hdrhistogram::Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
+            .deserialize(&mut &bytes[..])
             .map_err(|e| format!("histogram does not decode: {e:?}"))?;
         let mut fixed = Histogram::default();
         fixed.0.add(&h).map_err(|e| format!("histogram out of bounds: {e:?}"))?;
@@ -79,6 +90,40 @@ impl<'de> Deserialize<'de> for Histogram {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Histogram, D::Error> {
         let text = String::deserialize(d)?;
         Histogram::from_base64(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A histogram kept compressed (V2 + deflate) until it is needed: what the timeline's windows
+/// hold, so that hundreds of them stay small. Serialised as base64 like [`Histogram`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Packed(Vec<u8>);
+
+impl Packed {
+    pub fn pack(h: &Histogram) -> Packed {
+        Packed(h.to_bytes())
+    }
+
+    /// The histogram; an empty one for an empty packing.
+    pub fn unpack(&self) -> Result<Histogram, String> {
+        if self.0.is_empty() { Ok(Histogram::default()) } else { Histogram::from_bytes(&self.0) }
+    }
+}
+
+impl Serialize for Packed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Packed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Packed, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = STANDARD.decode(text.trim()).map_err(serde::de::Error::custom)?;
+        // Checked now, so that a report that loads has histograms that unpack.
+        if !bytes.is_empty() {
+            Histogram::from_bytes(&bytes).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Packed(bytes))
     }
 }
 

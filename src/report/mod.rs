@@ -76,6 +76,45 @@ pub struct Cohort {
     pub completed_us: Option<u64>,
 }
 
+/// The run over time.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TimelineReport {
+    /// Seconds until every user was started: the steady phase begins after.
+    pub ramp_s: f64,
+    pub windows: Vec<crate::metrics::Window>,
+}
+
+impl TimelineReport {
+    /// The steady phase's windows: complete ones, after every user was started.
+    pub fn steady(&self) -> &[crate::metrics::Window] {
+        let full = self.windows.iter().map(|w| w.width_s).fold(0.0, f64::max);
+        let first = self.windows.iter().position(|w| w.start_s + 1e-9 >= self.ramp_s);
+        let last = self.windows.iter().rposition(|w| w.width_s + 1e-9 >= full);
+        match (first, last) {
+            (Some(first), Some(last)) if first <= last => &self.windows[first..=last],
+            _ => &[],
+        }
+    }
+
+    /// A journey's quantile `q` over the steady phase's first tenth of windows and over its last
+    /// tenth (at least one window each; at least two windows in all), from merged histograms.
+    pub fn trend(&self, journey: &str, q: f64) -> Option<(u64, u64)> {
+        let steady: Vec<_> = self.steady().iter().filter(|w| w.journeys.contains_key(journey)).collect();
+        if steady.len() < 2 {
+            return None;
+        }
+        let k = steady.len().div_ceil(10).min(steady.len() / 2);
+        let merged = |windows: &[&crate::metrics::Window]| -> Option<u64> {
+            let mut h = Histogram::default();
+            for w in windows {
+                h.add(&w.journeys[journey].histogram.unpack().ok()?);
+            }
+            (h.count() > 0).then(|| h.quantile(q))
+        };
+        Some((merged(&steady[..k])?, merged(&steady[steady.len() - k..])?))
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorReport {
     pub kind: String,
@@ -162,6 +201,12 @@ pub struct Report {
     pub journeys: BTreeMap<String, JourneyReport>,
     pub personas: BTreeMap<String, PersonaReport>,
     pub cohorts: BTreeMap<String, Cohort>,
+    /// When the first users completed signup-chat (µs from the start, in order), as many as the
+    /// largest cohort: what a merge needs to find the cohorts of the whole.
+    #[serde(default)]
+    pub completions_us: Vec<u64>,
+    #[serde(default)]
+    pub timeline: TimelineReport,
     pub errors: Vec<ErrorReport>,
     pub observations: BTreeMap<String, ObservationReport>,
     /// Goose's own request statistics, by "TRANSPORT name".

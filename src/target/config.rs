@@ -189,6 +189,7 @@ pub const FAULT_NAMES: &[&str] = &[
     "shared-rate-limit",
     "weak-jwt",
     "latency=DUR",
+    "slowdown=DUR",
     "stall=DUR/EVERY",
     "error-rate=P",
     "ws-drop=P",
@@ -217,6 +218,9 @@ pub enum Fault {
     WeakJwt,
     /// Added to every backend response and agent reply.
     Latency(Duration),
+    /// Like `Latency`, growing by this much with every second the target has run: a server
+    /// that slows down as data piles up.
+    Slowdown(Duration),
     /// The whole backend pauses `pause` at the start of every `every`.
     Stall {
         pause: Duration,
@@ -263,6 +267,10 @@ impl FromStr for Fault {
                 let arg = arg.ok_or_else(|| needs("latency=50ms"))?;
                 parse_duration(arg).map(Fault::Latency)
             }
+            "slowdown" => {
+                let arg = arg.ok_or_else(|| needs("slowdown=10ms"))?;
+                parse_duration(arg).map(Fault::Slowdown)
+            }
             "stall" => {
                 let arg = arg.ok_or_else(|| needs("stall=200ms/2s"))?;
                 let (pause, every) = arg
@@ -296,6 +304,7 @@ impl fmt::Display for Fault {
             Fault::SharedRateLimit => f.write_str("shared-rate-limit"),
             Fault::WeakJwt => f.write_str("weak-jwt"),
             Fault::Latency(l) => write!(f, "latency={}", d(l)),
+            Fault::Slowdown(l) => write!(f, "slowdown={}", d(l)),
             Fault::Stall { pause, every } => write!(f, "stall={}/{}", d(pause), d(every)),
             Fault::ErrorRate(p) => write!(f, "error-rate={p}"),
             Fault::WsDrop(p) => write!(f, "ws-drop={p}"),
@@ -318,6 +327,7 @@ pub struct Faults {
     pub shared_rate_limit: bool,
     pub weak_jwt: bool,
     pub latency: Option<Duration>,
+    pub slowdown: Option<Duration>,
     pub stall: Option<(Duration, Duration)>,
     pub error_rate: f64,
     pub ws_drop: f64,
@@ -340,6 +350,7 @@ impl Faults {
                 Fault::SharedRateLimit => f.shared_rate_limit = true,
                 Fault::WeakJwt => f.weak_jwt = true,
                 Fault::Latency(d) => f.latency = Some(d),
+                Fault::Slowdown(d) => f.slowdown = Some(d),
                 Fault::Stall { pause, every } => f.stall = Some((pause, every)),
                 Fault::ErrorRate(p) => f.error_rate = p,
                 Fault::WsDrop(p) => f.ws_drop = p,

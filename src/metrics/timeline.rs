@@ -1,0 +1,170 @@
+//! The run over time: fixed windows (1 s to start with) of journeys completed and failed per
+//! journey, errors and active users, each window's journey latencies kept as a small packed
+//! histogram, so that windows can be merged exactly (across segments, or two by two).
+//!
+//! Memory is bounded: past [`MAX_WINDOWS`] windows, neighbours are merged two by two and the
+//! window width doubles. Only the open window holds full histograms.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Histogram, Packed};
+
+/// The most windows a timeline keeps.
+pub const MAX_WINDOWS: usize = 600;
+
+/// One journey in one window.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WindowJourney {
+    pub count: u64,
+    pub failures: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// The successful journeys' durations.
+    pub histogram: Packed,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Window {
+    /// Seconds from the run's start.
+    pub start_s: f64,
+    pub width_s: f64,
+    /// Simulated users started by the window's end.
+    pub active_users: usize,
+    pub errors: u64,
+    pub journeys: BTreeMap<String, WindowJourney>,
+}
+
+impl Window {
+    /// Adds `other` (the same span of another segment, or the next window when coarsening).
+    pub fn absorb(&mut self, other: &Window) -> Result<(), String> {
+        self.active_users = self.active_users.max(other.active_users);
+        self.errors += other.errors;
+        for (name, theirs) in &other.journeys {
+            let mine = self.journeys.entry(name.clone()).or_default();
+            let mut h = mine.histogram.unpack()?;
+            h.add(&theirs.histogram.unpack()?);
+            *mine = WindowJourney::of(&h, mine.failures + theirs.failures);
+        }
+        Ok(())
+    }
+}
+
+impl WindowJourney {
+    pub fn of(h: &Histogram, failures: u64) -> WindowJourney {
+        WindowJourney {
+            count: h.count(),
+            failures,
+            p50_us: h.quantile(0.5),
+            p99_us: h.quantile(0.99),
+            histogram: Packed::pack(h),
+        }
+    }
+}
+
+/// The windows of a run, with the one being filled.
+#[derive(Debug)]
+pub struct Timeline {
+    width: Duration,
+    closed: Vec<Window>,
+    open: BTreeMap<&'static str, (Histogram, u64)>,
+    errors: u64,
+}
+
+impl Timeline {
+    pub fn new(width: Duration) -> Timeline {
+        Timeline { width, closed: Vec::new(), open: BTreeMap::new(), errors: 0 }
+    }
+
+    pub fn width(&self) -> Duration {
+        self.width
+    }
+
+    pub fn journey(&mut self, journey: &'static str, elapsed: Duration, ok: bool) {
+        let (h, failures) = self.open.entry(journey).or_default();
+        if ok {
+            h.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+        } else {
+            *failures += 1;
+        }
+    }
+
+    pub fn error(&mut self) {
+        self.errors += 1;
+    }
+
+    /// Closes the open window, which ended `end` after the run's start.
+    pub fn close(&mut self, end: Duration, active_users: usize) {
+        let width = self.width.as_secs_f64();
+        let start = self.closed.last().map_or(0.0, |w| w.start_s + w.width_s);
+        let journeys = std::mem::take(&mut self.open)
+            .into_iter()
+            .map(|(name, (h, failures))| (name.to_owned(), WindowJourney::of(&h, failures)))
+            .collect();
+        // The last window of a run is usually shorter.
+        let width_s = (end.as_secs_f64() - start).clamp(0.0, width);
+        let errors = std::mem::take(&mut self.errors);
+        self.closed.push(Window { start_s: start, width_s, active_users, errors, journeys });
+        if self.closed.len() > MAX_WINDOWS {
+            self.coarsen();
+        }
+    }
+
+    /// Merges windows two by two; the width doubles.
+    fn coarsen(&mut self) {
+        let old = std::mem::take(&mut self.closed);
+        for pair in old.chunks(2) {
+            let mut w = pair[0].clone();
+            if let Some(next) = pair.get(1) {
+                // Packed histograms made by this process always unpack.
+                let _ = w.absorb(next);
+                w.width_s += next.width_s;
+            }
+            self.closed.push(w);
+        }
+        self.width *= 2;
+    }
+
+    pub fn finish(mut self, end: Duration, active_users: usize) -> Vec<Window> {
+        let start = self.closed.last().map_or(0.0, |w| w.start_s + w.width_s);
+        if end.as_secs_f64() > start + 1e-3 || !self.open.is_empty() {
+            self.close(end, active_users);
+        }
+        self.closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_count_what_happened_in_them_and_stay_bounded() {
+        let mut t = Timeline::new(Duration::from_secs(1));
+        t.journey("j", Duration::from_millis(10), true);
+        t.journey("j", Duration::from_millis(30), false);
+        t.error();
+        t.close(Duration::from_secs(1), 5);
+        t.journey("j", Duration::from_millis(20), true);
+        let windows = t.finish(Duration::from_millis(1500), 7);
+        assert_eq!(windows.len(), 2);
+        let (first, last) = (&windows[0], &windows[1]);
+        assert_eq!((first.journeys["j"].count, first.journeys["j"].failures, first.errors), (1, 1, 1));
+        assert!((last.start_s, last.width_s, last.active_users) == (1.0, 0.5, 7));
+        assert!(last.journeys["j"].p50_us >= 19_900 && last.journeys["j"].p50_us <= 20_100);
+
+        let mut t = Timeline::new(Duration::from_secs(1));
+        for s in 1..=(MAX_WINDOWS as u64 + 1) {
+            t.journey("j", Duration::from_millis(s), true);
+            t.close(Duration::from_secs(s), 1);
+        }
+        assert_eq!(t.width(), Duration::from_secs(2));
+        let windows = t.finish(Duration::from_secs(MAX_WINDOWS as u64 + 1), 1);
+        assert_eq!(windows.len(), MAX_WINDOWS / 2 + 1);
+        let total: u64 = windows.iter().map(|w| w.journeys["j"].count).sum();
+        assert_eq!(total, MAX_WINDOWS as u64 + 1, "coarsening loses nothing");
+        assert_eq!((windows[1].start_s, windows[1].width_s), (2.0, 2.0));
+    }
+}

@@ -31,6 +31,93 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the embedded reference Netra target (auth service and backend) until Ctrl-C.
     Target(TargetArgs),
+    /// Render a run's report again from its report.json: HTML, Markdown or JUnit XML.
+    Report(ReportArgs),
+    /// Compare a candidate run with a baseline run; exit 1 when a figure regressed.
+    Compare(CompareArgs),
+    /// Merge the reports of a distributed run (or of several machines) into one, judged again.
+    Merge(MergeArgs),
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Md,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run folder or its report.json.
+    #[arg(value_name = "RUN_DIR_OR_JSON")]
+    pub input: PathBuf,
+
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: ReportFormat,
+
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompareFormat {
+    Md,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run (folder or report.json), e.g. the last release's.
+    pub baseline: PathBuf,
+    /// The candidate run.
+    pub candidate: PathBuf,
+
+    /// A latency figure regresses when it grows by more than this.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = parse_percent)]
+    pub max_regression: f64,
+
+    /// An error rate regresses when it rises by more than this many percentage points.
+    #[arg(long, value_name = "PCT", default_value = "1%", value_parser = parse_percent)]
+    pub max_error_increase: f64,
+
+    /// Figures with fewer samples on either side are shown but not judged.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub min_samples: u64,
+
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CompareFormat,
+
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The reports (run folders or report.json files) of one profile.
+    #[arg(required = true, value_name = "REPORT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The folder that receives the merged report.json, report.md, report.html and junit.xml.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `10%` or `0.1`.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let value = match s.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.trim().parse::<f64>(),
+    };
+    value
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{s}` is not a percentage: write e.g. 10% or 0.1"))
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +206,11 @@ pub struct RunArgs {
     /// are never printed). Overrides the profile's `[api] credentials`.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
+
+    /// Run share I (from 0) of N of the users and their arrival rate, for a distributed run
+    /// whose N reports are merged with `netra-load merge`.
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<crate::config::Segment>,
 
     /// Folder that receives the run folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]

@@ -14,7 +14,8 @@
 //! - [`isolation`]: canaries, ownership ledger, passive scanning and cross-user probes.
 //! - [`verdict`]: targets judged on a report.
 //! - [`report`]: the report model and its renderers.
-//! - `run`, `serve`: the `run` and `target` subcommands.
+//! - `run`, `serve`: the `run` and `target` subcommands; `offline`: `report`, `compare` and
+//!   `merge`, which work on report files.
 //!
 //! `main.rs` is a shim: it parses, calls [`run`] and maps the outcome to an exit code.
 
@@ -25,6 +26,7 @@ pub mod findings;
 pub mod isolation;
 pub mod load;
 pub mod metrics;
+mod offline;
 pub mod probes;
 pub mod report;
 mod run;
@@ -49,6 +51,9 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {
         Some(cli::Command::Target(args)) => serve::run(args).await.map(|()| exit::OK),
         Some(cli::Command::Run(args)) => run::run(args).await,
+        Some(cli::Command::Report(args)) => offline::report(args),
+        Some(cli::Command::Compare(args)) => offline::compare(args),
+        Some(cli::Command::Merge(args)) => offline::merge(args),
         None => run::run(cli.run).await,
     }
 }

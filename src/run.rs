@@ -223,6 +223,8 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                     plan_tier: p.plan_tier.clone(),
                 })
                 .collect(),
+            segment: config.segment.map(|s| s.to_string()),
+            merged_from: Vec::new(),
             embedded_target: match &config.deployment {
                 Deployment::Embedded(t) => Some(report::EmbeddedConfig {
                     rate_limit: t.rate.to_string(),

@@ -11,6 +11,7 @@
 //! measured nothing has proven nothing.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,9 +90,18 @@ impl Target {
         let threshold = match self.metric {
             Metric::ErrorRate => format!("{}%", self.threshold * 100.0),
             Metric::Trend { .. } => format!("{:+}%", self.threshold * 100.0),
-            _ => format_us(self.threshold),
+            // humantime reads what it writes: `expr` parses back (merged reports re-judge).
+            _ => humantime::format_duration(Duration::from_micros(self.threshold as u64)).to_string(),
         };
         format!("{} < {threshold}", self.name)
+    }
+
+    /// Parses what [`Target::expr`] writes: `NAME < THRESHOLD`.
+    pub fn parse_expr(expr: &str) -> Result<Target, String> {
+        let (name, rule) = expr
+            .split_once(' ')
+            .ok_or_else(|| format!("bad target `{expr}`: write it as NAME < THRESHOLD"))?;
+        Target::parse(name, rule)
     }
 }
 
@@ -260,7 +270,11 @@ mod tests {
         let t = Target::parse("journey.signup-chat.p99", "< 5s").unwrap();
         assert_eq!(t.metric, Metric::Journey { name: "signup-chat".into(), stat: Stat::Quantile(0.99) });
         assert_eq!(t.threshold, 5_000_000.0);
-        assert_eq!(t.expr(), "journey.signup-chat.p99 < 5.000s");
+        assert_eq!(t.expr(), "journey.signup-chat.p99 < 5s");
+        for (name, rule) in [("step.x.p95", "< 1.5s"), ("errors.rate", "< 0.5%"), ("trend.j.p99", "< -10%")] {
+            let t = Target::parse(name, rule).unwrap();
+            assert_eq!(Target::parse_expr(&t.expr()).unwrap(), t, "{}", t.expr());
+        }
         assert_eq!(Target::parse("errors.rate", "< 1%").unwrap().threshold, 0.01);
         assert_eq!(
             Target::parse("persona.abuser.max", "< 15s").unwrap().metric,

@@ -37,11 +37,48 @@ pub struct RunConfig {
     pub cohort: usize,
     pub report_dir: PathBuf,
     pub seed: Option<u64>,
+    pub segment: Option<Segment>,
     pub quiet: bool,
     pub no_progress: bool,
 }
 
 const DEFAULT_RUN_TIME: Duration = Duration::from_secs(30);
+
+/// `--segment I/N`: this process runs share I (0-based) of N of the users and of their
+/// arrival rate, as k6's execution segments do; the N reports are merged afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Segment {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Segment, String> {
+        let bad = || format!("segment `{s}`: write I/N with 0 <= I < N, e.g. 0/4 .. 3/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Segment { index, count })
+    }
+}
+
+impl std::fmt::Display for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Segment {
+    /// The first user of this segment and how many it runs, of `users` in all.
+    pub fn share(&self, users: usize) -> (usize, usize) {
+        let edge = |i: usize| users * i / self.count;
+        (edge(self.index), edge(self.index + 1) - edge(self.index))
+    }
+}
 
 pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     let loaded = profile::load(&args.profile)?;
@@ -56,6 +93,15 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     if !(increase_rate.is_finite() && increase_rate > 0.0) {
         return Err(format!("increase rate {increase_rate}: give a number of users per second above 0"));
     }
+    // A segment runs its share of the users, arriving at its share of the rate.
+    let (first_user, share) = args.segment.map_or((0, users), |s| s.share(users));
+    if share == 0 {
+        let segment = args.segment.map(|s| s.to_string()).unwrap_or_default();
+        return Err(format!(
+            "segment {segment} of {users} users has no user: use at most {users} segments or more users"
+        ));
+    }
+    let segment_rate = increase_rate * share as f64 / users as f64;
     let stop = match (args.run_time, args.iterations) {
         (Some(d), _) => Stop::After(d),
         (None, Some(n)) => Stop::Iterations(n as usize),
@@ -173,12 +219,17 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     let every = parse_duration(&p.probes.jwt_every).map_err(|e| at(&format!("[probes] jwt_every: {e}")))?;
     let probes = ProbeSettings { jwt: p.probes.jwt, every: (!every.is_zero()).then_some(every) };
     let seed = args.seed;
-    let run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
+    let mut run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
+    if let Some(s) = args.segment {
+        // Segments of one seed still make emails of their own.
+        run_tag.push_str(&format!("s{}", s.index));
+    }
     Ok(RunConfig {
         api,
         plan: Plan {
-            users,
-            increase_rate,
+            users: share,
+            first_user,
+            increase_rate: segment_rate,
             stop,
             personas,
             run_tag,
@@ -195,6 +246,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         cohort,
         report_dir: args.report_dir,
         seed,
+        segment: args.segment,
         quiet: args.quiet,
         no_progress: args.no_progress,
         profile: loaded,

@@ -200,6 +200,8 @@ pub struct Context {
     pub expect: Expect,
     /// Makes emails unique to this run.
     pub run_tag: String,
+    /// Added to Goose's user numbers (see [`super::Plan::first_user`]).
+    pub first_user: usize,
     /// The run's start, for the time of findings.
     pub started: Instant,
 }
@@ -309,7 +311,7 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
         state.close_chat().await;
         let iteration = state.iteration + 1;
         *state = State {
-            user: user.weighted_users_index,
+            user: ctx.first_user + user.weighted_users_index,
             iteration,
             started: Some(Instant::now()),
             ..State::default()

@@ -56,6 +56,9 @@ pub struct Expect {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub users: usize,
+    /// The number of this process's first user in the whole run (`--segment`): user numbers in
+    /// findings and accounts from a credentials file are the whole run's.
+    pub first_user: usize,
     /// Users started per second.
     pub increase_rate: f64,
     pub stop: Stop,
@@ -160,6 +163,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             plan_tier: persona.plan_tier.clone(),
             expect: plan.expect,
             run_tag: plan.run_tag.clone(),
+            first_user: plan.first_user,
             started,
         });
         let mut scenario = Scenario::new(&persona.name)

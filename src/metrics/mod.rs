@@ -52,6 +52,18 @@ impl Histogram {
         self.0.max()
     }
 
+    /// Counts in buckets whose bounds grow by `factor` from `first` µs: `(upper bound, count)`,
+    /// up to the largest value recorded. Empty when nothing was recorded.
+    pub fn log_buckets(&self, first: u64, factor: f64) -> Vec<(u64, u64)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
+        self.0
+            .iter_log(first.max(1), factor)
+            .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
+            .collect()
+    }
+
     pub fn to_base64(&self) -> String {
         STANDARD.encode(self.to_bytes())
     }

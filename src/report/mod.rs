@@ -2,6 +2,12 @@
 //! it. `report.json` is this model serialised (schema: `schema/report.schema.json`): histograms
 //! are stored whole, so percentiles can be derived again and runs merged without averaging.
 
+pub mod charts;
+pub mod compare;
+pub mod html;
+pub mod junit;
+pub mod load;
+pub mod merge;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -156,6 +162,12 @@ pub struct RunInfo {
     pub personas: Vec<PersonaConfig>,
     /// The embedded target's settings (`null` against a deployment); the secret is redacted.
     pub embedded_target: Option<EmbeddedConfig>,
+    /// `I/N` when this run was segment I of N (`--segment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// The segments a merged report was made of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -240,11 +252,26 @@ impl Report {
             })
             .expect("an unused folder name exists")
             .with_context(|| format!("cannot create a run folder in {}", dir.display()))?;
+        self.write_files(&folder)?;
+        Ok(folder)
+    }
+
+    /// Writes the reports into `folder` (created if needed; files there are replaced).
+    pub fn write_folder(&self, folder: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create the report folder {}", folder.display()))?;
+        self.write_files(folder)
+    }
+
+    /// `report.json`, `report.md`, `report.html` and `junit.xml`.
+    fn write_files(&self, folder: &Path) -> anyhow::Result<()> {
         let json = std::fs::File::create(folder.join("report.json"))?;
         serde_json::to_writer_pretty(std::io::BufWriter::new(json), self)?;
         let mut md = std::io::BufWriter::new(std::fs::File::create(folder.join("report.md"))?);
         render::markdown(self, &mut md)?;
-        Ok(folder)
+        std::fs::write(folder.join("report.html"), html::page(self))?;
+        std::fs::write(folder.join("junit.xml"), junit::render(self).map_err(anyhow::Error::msg)?)?;
+        Ok(())
     }
 }
 

@@ -41,7 +41,7 @@ const STEP_ORDER: &[&str] = &[
     "turn_after_reconnect",
 ];
 
-fn ms(us: u64) -> String {
+pub(crate) fn ms(us: u64) -> String {
     format_us(us as f64)
 }
 
@@ -58,7 +58,7 @@ fn stats_row(name: String, s: &Stats) -> Vec<String> {
 }
 
 /// Journeys and their steps, in journey order.
-fn latency_rows(report: &Report) -> Vec<Vec<String>> {
+pub(crate) fn latency_rows(report: &Report) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for (name, journey) in &report.journeys {
         rows.push(stats_row(format!("journey {name}"), &journey.stats));
@@ -73,7 +73,7 @@ fn latency_rows(report: &Report) -> Vec<Vec<String>> {
     rows
 }
 
-fn target_rows(report: &Report) -> Vec<Vec<String>> {
+pub(crate) fn target_rows(report: &Report) -> Vec<Vec<String>> {
     report
         .verdict
         .targets
@@ -89,7 +89,7 @@ fn target_rows(report: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn cohort_lines(report: &Report) -> Vec<String> {
+pub(crate) fn cohort_lines(report: &Report) -> Vec<String> {
     report
         .cohorts
         .values()
@@ -100,7 +100,7 @@ fn cohort_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-fn observation_lines(report: &Report) -> Vec<String> {
+pub(crate) fn observation_lines(report: &Report) -> Vec<String> {
     report
         .observations
         .iter()
@@ -111,7 +111,7 @@ fn observation_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-fn isolation_line(report: &Report) -> String {
+pub(crate) fn isolation_line(report: &Report) -> String {
     let i = &report.isolation;
     let allowed: u64 = i.matrix.iter().map(|r| r.cell.allowed).sum();
     format!(
@@ -120,7 +120,7 @@ fn isolation_line(report: &Report) -> String {
     )
 }
 
-fn matrix_rows(report: &Report) -> Vec<Vec<String>> {
+pub(crate) fn matrix_rows(report: &Report) -> Vec<Vec<String>> {
     report
         .isolation
         .matrix
@@ -139,10 +139,10 @@ fn matrix_rows(report: &Report) -> Vec<Vec<String>> {
         .collect()
 }
 
-const MATRIX_HEAD: [&str; 7] =
+pub(crate) const MATRIX_HEAD: [&str; 7] =
     ["actor", "resource", "action", "expected", "refused", "allowed", "inconclusive"];
 
-fn verdict_line(report: &Report) -> String {
+pub(crate) fn verdict_line(report: &Report) -> String {
     let v = &report.verdict;
     let missed = v.targets.iter().filter(|t| !t.passed).count();
     match v.exit_code {
@@ -162,10 +162,10 @@ fn verdict_line(report: &Report) -> String {
     }
 }
 
-const LATENCY_HEAD: [&str; 7] = ["", "count", "failed", "p50", "p90", "p99", "max"];
-const TARGET_HEAD: [&str; 3] = ["target", "observed", "result"];
+pub(crate) const LATENCY_HEAD: [&str; 7] = ["", "count", "failed", "p50", "p90", "p99", "max"];
+pub(crate) const TARGET_HEAD: [&str; 3] = ["target", "observed", "result"];
 
-fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+pub(crate) fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let widths: Vec<usize> = (0..head.len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0))
         .collect();
@@ -187,7 +187,7 @@ fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::R
     Ok(())
 }
 
-fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+pub(crate) fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let esc = |s: &str| s.replace('|', "\\|");
     writeln!(out, "| {} |", head.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "))?;
     writeln!(out, "|{}", "---|".repeat(head.len()))?;
@@ -202,7 +202,7 @@ fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Res
     Ok(())
 }
 
-fn finding_lines(report: &Report) -> Vec<String> {
+pub(crate) fn finding_lines(report: &Report) -> Vec<String> {
     report
         .findings
         .iter()

@@ -1,0 +1,194 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no script, nothing fetched) for a
+//! person to read: the verdict, findings with their evidence, the charts, the tables. Every
+//! string from the report is escaped.
+
+use std::fmt::Write;
+
+use super::render::{
+    LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, cohort_lines, isolation_line, latency_rows, matrix_rows, ms,
+    observation_lines, target_rows, verdict_line,
+};
+use super::{Report, charts};
+
+/// Escapes text for HTML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}\
+.verdict{font-size:1.3em;font-weight:bold;padding:.6em 1em;border-radius:6px}\
+.pass{background:#e3f6e3;color:#175c17}.fail{background:#fde8cf;color:#7a3b00}.breach{background:#fbdada;color:#8a1010}\
+.finding{border-left:4px solid #c22;padding:.3em 1em;margin:1em 0;background:#fff6f6}\
+.known{border-left-color:#999;background:#f6f6f6}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5em}\
+.charts svg{display:block;margin:1em 0;max-width:100%;height:auto}.note{color:#666}";
+
+fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    out.push_str("<table><tr>");
+    for h in head {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", esc(cell));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+}
+
+pub fn page(report: &Report) -> String {
+    let run = &report.run;
+    let mut out = String::with_capacity(64 * 1024);
+    let title = format!("netra-load report: {}", run.profile);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
+        esc(&title)
+    );
+    let _ = write!(out, "<h1>{}</h1>", esc(&title));
+    let class = match report.verdict.exit_code {
+        0 => "pass",
+        3 => "breach",
+        _ => "fail",
+    };
+    let _ = write!(out, "<p class=\"verdict {class}\" id=\"verdict\">{}</p>", esc(&verdict_line(report)));
+    let faults = if run.target.faults.is_empty() { "none".to_owned() } else { run.target.faults.join(", ") };
+    let segment = match (&run.segment, run.merged_from.is_empty()) {
+        (Some(s), _) => format!("; segment {s}"),
+        (None, false) => format!("; merged from {} reports", run.merged_from.len()),
+        (None, true) => String::new(),
+    };
+    let _ = write!(
+        out,
+        "<p>{} users, {:.1} s from {} to {} (ended by {}){}; target: {} (auth {}, backend {}); faults: {}</p>",
+        run.users,
+        run.duration_s,
+        esc(&run.started_at),
+        esc(&run.ended_at),
+        esc(&run.ended_by),
+        esc(&segment),
+        esc(&run.target.kind),
+        esc(&run.target.auth_url),
+        esc(&run.target.backend_url),
+        esc(&faults)
+    );
+    out.push_str("<h2>Targets</h2>");
+    table(&mut out, &TARGET_HEAD, &target_rows(report));
+    findings(&mut out, report);
+    out.push_str("<h2>Latency</h2>");
+    table(&mut out, &LATENCY_HEAD, &latency_rows(report));
+    out.push_str("<ul>");
+    for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
+        let _ = write!(out, "<li>{}</li>", esc(&line));
+    }
+    out.push_str("</ul><div class=\"charts\">");
+    out.push_str(&charts::spectra(report));
+    out.push_str("</div><h2>Over time</h2>");
+    trend(&mut out, report);
+    out.push_str("<div class=\"charts\">");
+    for chart in charts::over_time(report) {
+        out.push_str(&chart);
+    }
+    out.push_str("</div><h2>Steps</h2><div class=\"charts\">");
+    for (_, chart) in charts::step_histograms(report) {
+        out.push_str(&chart);
+    }
+    out.push_str("</div><h2>Isolation</h2>");
+    let _ = write!(out, "<p>{}</p>", esc(&isolation_line(report)));
+    if !report.isolation.matrix.is_empty() {
+        table(&mut out, &MATRIX_HEAD, &matrix_rows(report));
+    }
+    out.push_str("<h2>Errors</h2>");
+    if report.errors.is_empty() {
+        out.push_str("<p>None.</p>");
+    } else {
+        let rows: Vec<Vec<String>> = report
+            .errors
+            .iter()
+            .map(|e| vec![e.kind.clone(), e.count.to_string(), e.sample.clone()])
+            .collect();
+        table(&mut out, &["kind", "count", "sample"], &rows);
+    }
+    if !report.skipped.is_empty() {
+        out.push_str("<h2>Skipped</h2><ul>");
+        for s in &report.skipped {
+            let _ = write!(out, "<li>{}</li>", esc(s));
+        }
+        out.push_str("</ul>");
+    }
+    let _ = write!(
+        out,
+        "<p class=\"note\">{} {}, report schema {}</p></body></html>",
+        esc(&report.tool.name),
+        esc(&report.tool.version),
+        report.schema_version
+    );
+    out
+}
+
+fn findings(out: &mut String, report: &Report) {
+    let _ = write!(out, "<h2>Findings ({})</h2>", report.findings.len());
+    if report.findings.is_empty() {
+        out.push_str("<p>None: no user saw another user's data, and every security check held.</p>");
+    }
+    for f in &report.findings {
+        let known = if f.known { " known" } else { "" };
+        let _ = write!(
+            out,
+            "<div class=\"finding{known}\"><h3>{}{} ({}) at {}</h3><p>seen {} times, first at {:.1} s with {} users; {}</p>\
+             <p><b>expected</b> {}</p><p><b>observed</b> {}</p><pre>{}</pre></div>",
+            if f.known { "known: " } else { "" },
+            esc(&f.kind),
+            esc(&f.severity),
+            esc(&f.endpoint),
+            f.count,
+            f.at_s,
+            f.active_users,
+            esc(&f.users.join(", ")),
+            esc(&f.expected),
+            esc(&f.observed),
+            esc(&f.reproducer)
+        );
+    }
+}
+
+/// The steady phase's first and last windows, per journey.
+fn trend(out: &mut String, report: &Report) {
+    let rows: Vec<Vec<String>> = report
+        .journeys
+        .keys()
+        .flat_map(|j| {
+            [("p50", 0.5), ("p99", 0.99)].into_iter().filter_map(move |(label, q)| {
+                let (early, late) = report.timeline.trend(j, q)?;
+                let change = if early == 0 {
+                    "n/a".to_owned()
+                } else {
+                    format!("{:+.1}%", (late as f64 / early as f64 - 1.0) * 100.0)
+                };
+                Some(vec![format!("{j} {label}"), ms(early), ms(late), change])
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        out.push_str("<p class=\"note\">Trend: too few steady windows to compare.</p>");
+    } else {
+        out.push_str("<p>Trend: the steady phase's first tenth of windows against its last tenth.</p>");
+        table(out, &["figure", "first windows", "last windows", "change"], &rows);
+    }
+}

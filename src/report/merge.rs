@@ -1,0 +1,198 @@
+//! `netra-load merge`: reports of one profile (segments of one distributed run, or runs on
+//! several machines) become one. Histograms are added, never percentiles averaged; counters are
+//! summed; time windows are added window by window (each run's windows count from its own
+//! start); findings are united; the targets are judged again on the whole.
+
+use super::{Cohort, Report};
+use crate::metrics::Window;
+use crate::verdict::{self, Target};
+
+pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
+    let mut reports = reports.into_iter();
+    let mut out = reports.next().ok_or("merge needs at least one report")?;
+    let first_segment = out.run.segment.clone();
+    let mut segments: Vec<String> = out.run.segment.iter().cloned().collect();
+    for r in reports {
+        if r.run.profile != out.run.profile {
+            return Err(format!(
+                "cannot merge runs of different profiles: `{}` and `{}`",
+                out.run.profile, r.run.profile
+            ));
+        }
+        if r.run.targets != out.run.targets {
+            return Err(format!(
+                "cannot merge runs with different targets ({} and {})",
+                r.run.started_at, out.run.started_at
+            ));
+        }
+        if let Some(segment) = &r.run.segment {
+            if segments.contains(segment) {
+                return Err(format!("segment {segment} is given twice"));
+            }
+            let total = |s: &str| s.split_once('/').map(|(_, n)| n.to_owned());
+            if let Some(first) = segments.first().filter(|f| total(f) != total(segment)) {
+                return Err(format!("segments {first} and {segment} come from different splits"));
+            }
+            segments.push(segment.clone());
+        }
+        add(&mut out, &r)?;
+    }
+    out.run.merged_from =
+        if segments.is_empty() { vec![first_segment.unwrap_or_default()] } else { segments };
+    out.run.segment = None;
+    rejudge(&mut out)?;
+    Ok(out)
+}
+
+/// Adds `r` into `out`.
+fn add(out: &mut Report, r: &Report) -> Result<(), String> {
+    let run = &mut out.run;
+    run.users += r.run.users;
+    run.increase_rate += r.run.increase_rate;
+    run.duration_s = run.duration_s.max(r.run.duration_s);
+    run.started_at = run.started_at.clone().min(r.run.started_at.clone());
+    run.ended_at = run.ended_at.clone().max(r.run.ended_at.clone());
+    if r.run.ended_by == "interrupted" {
+        run.ended_by = r.run.ended_by.clone();
+    }
+    for (name, j) in &r.journeys {
+        let mine = out.journeys.entry(name.clone()).or_default();
+        mine.stats.merge(&j.stats);
+        for (step, s) in &j.steps {
+            mine.steps.entry(step.clone()).or_default().merge(s);
+        }
+    }
+    for (name, p) in &r.personas {
+        match out.personas.get_mut(name) {
+            Some(mine) => mine.stats.merge(&p.stats),
+            None => {
+                out.personas.insert(name.clone(), p.clone());
+            }
+        }
+    }
+    for e in &r.errors {
+        match out.errors.iter_mut().find(|m| m.kind == e.kind) {
+            Some(m) => m.count += e.count,
+            None => out.errors.push(e.clone()),
+        }
+    }
+    out.errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    for (name, o) in &r.observations {
+        match out.observations.get_mut(name) {
+            Some(m) => {
+                let total = m.count + o.count;
+                if total > 0 {
+                    m.mean = (m.mean * m.count as f64 + o.mean * o.count as f64) / total as f64;
+                }
+                (m.count, m.min, m.max) = (total, m.min.min(o.min), m.max.max(o.max));
+            }
+            None => {
+                out.observations.insert(name.clone(), o.clone());
+            }
+        }
+    }
+    for (name, g) in &r.goose {
+        let m = out.goose.entry(name.clone()).or_insert(super::GooseRequest { success: 0, fail: 0 });
+        (m.success, m.fail) = (m.success + g.success, m.fail + g.fail);
+    }
+    for f in &r.findings {
+        match out.findings.iter_mut().find(|m| m.kind == f.kind && m.endpoint == f.endpoint) {
+            Some(m) => {
+                m.count += f.count;
+                if f.at_s < m.at_s {
+                    (m.at_s, m.active_users) = (f.at_s, f.active_users);
+                }
+                for u in &f.users {
+                    if m.users.len() < 5 && !m.users.contains(u) {
+                        m.users.push(u.clone());
+                    }
+                }
+            }
+            None => out.findings.push(f.clone()),
+        }
+    }
+    for s in &r.skipped {
+        if !out.skipped.contains(s) {
+            out.skipped.push(s.clone());
+        }
+    }
+    // Not run only if no run covered it.
+    out.not_run.retain(|n| r.not_run.contains(n));
+    let p = &mut out.probes;
+    (p.rounds, p.checks) = (p.rounds + r.probes.rounds, p.checks + r.probes.checks);
+    p.setup_error = p.setup_error.take().or_else(|| r.probes.setup_error.clone());
+    let i = &mut out.isolation;
+    i.probes += r.isolation.probes;
+    i.responses_scanned += r.isolation.responses_scanned;
+    i.leaks += r.isolation.leaks;
+    i.ledger_ids += r.isolation.ledger_ids;
+    i.canaries += r.isolation.canaries;
+    i.leaks_per_million =
+        if i.responses_scanned == 0 { 0.0 } else { i.leaks as f64 * 1e6 / i.responses_scanned as f64 };
+    i.setup_error = i.setup_error.take().or_else(|| r.isolation.setup_error.clone());
+    for row in &r.isolation.matrix {
+        let key = |m: &crate::isolation::MatrixRow| (m.actor.clone(), m.resource.clone(), m.action.clone());
+        match i.matrix.iter_mut().find(|m| key(m) == key(row)) {
+            Some(m) => {
+                m.cell.refused += row.cell.refused;
+                m.cell.allowed += row.cell.allowed;
+                m.cell.inconclusive += row.cell.inconclusive;
+            }
+            None => i.matrix.push(row.clone()),
+        }
+    }
+    out.completions_us.extend(&r.completions_us);
+    out.completions_us.sort_unstable();
+    out.timeline.ramp_s = out.timeline.ramp_s.max(r.timeline.ramp_s);
+    out.timeline.windows = add_windows(&out.timeline.windows, &r.timeline.windows)?;
+    Ok(())
+}
+
+/// Window by window; the finer timeline is coarsened until both have the same width.
+fn add_windows(a: &[Window], b: &[Window]) -> Result<Vec<Window>, String> {
+    let width = |w: &[Window]| w.first().map_or(0.0, |w| w.width_s);
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    while !a.is_empty() && !b.is_empty() && width(&a) * 1.5 < width(&b) {
+        a = coarsen(&a)?;
+    }
+    while !a.is_empty() && !b.is_empty() && width(&b) * 1.5 < width(&a) {
+        b = coarsen(&b)?;
+    }
+    if a.len() < b.len() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    for (mine, theirs) in a.iter_mut().zip(&b) {
+        let users = mine.active_users + theirs.active_users;
+        mine.absorb(theirs).map_err(|e| format!("a window's histogram: {e}"))?;
+        mine.active_users = users;
+        mine.width_s = mine.width_s.max(theirs.width_s);
+    }
+    Ok(a)
+}
+
+fn coarsen(windows: &[Window]) -> Result<Vec<Window>, String> {
+    windows
+        .chunks(2)
+        .map(|pair| {
+            let mut w = pair[0].clone();
+            if let Some(next) = pair.get(1) {
+                w.absorb(next)?;
+                w.width_s += next.width_s;
+            }
+            Ok(w)
+        })
+        .collect()
+}
+
+/// Cohorts and the verdict, on the merged figures.
+fn rejudge(out: &mut Report) -> Result<(), String> {
+    for (key, cohort) in out.cohorts.iter_mut() {
+        let n: usize = key.parse().map_err(|_| format!("cohort `{key}` is not a number"))?;
+        let completed_us = n.checked_sub(1).and_then(|i| out.completions_us.get(i)).copied();
+        *cohort = Cohort { users: n, completed_us };
+    }
+    let targets =
+        out.run.targets.iter().map(|t| Target::parse_expr(t)).collect::<Result<Vec<_>, String>>()?;
+    out.verdict = verdict::judge(&targets, out);
+    Ok(())
+}

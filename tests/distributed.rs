@@ -1,0 +1,113 @@
+//! A distributed run: four `--segment I/4` processes against one standalone target, merged.
+//! The merged report has the segments' users and journeys summed, percentiles from the added
+//! histograms, cohorts from all the segments' completions, and is judged again.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use netra_load::metrics::Histogram;
+use serde_json::Value;
+use support::{BIN, spawn_target, text};
+
+#[test]
+fn four_segments_merge_into_the_whole_run() {
+    let target = spawn_target();
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let reports = dir.path().join(format!("seg{i}"));
+            Command::new(BIN)
+                .args([
+                    "--profile",
+                    "smoke",
+                    "--users",
+                    "12",
+                    "--iterations",
+                    "2",
+                    "--no-progress",
+                    "--quiet",
+                ])
+                .args(["--segment", &format!("{i}/4"), "--seed", "7"])
+                .args(["--auth-url", &target.auth_url, "--backend-url", &target.backend_url])
+                .args(["--report-dir", reports.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        // A segment of 3 users cannot show the 10-user cohort: 1 (missed), never 2 or 3.
+        assert!(matches!(child.wait().unwrap().code(), Some(0 | 1)));
+    }
+    let folders: Vec<_> = (0..4)
+        .map(|i| {
+            std::fs::read_dir(dir.path().join(format!("seg{i}"))).unwrap().next().unwrap().unwrap().path()
+        })
+        .collect();
+    let segments: Vec<Value> = folders
+        .iter()
+        .map(|f| serde_json::from_str(&std::fs::read_to_string(f.join("report.json")).unwrap()).unwrap())
+        .collect();
+    let users: u64 = segments.iter().map(|r| r["run"]["users"].as_u64().unwrap()).sum();
+    assert_eq!(users, 12);
+    assert!(segments.iter().all(|r| r["run"]["users"] == 3), "an equal share each");
+
+    let merged_dir = dir.path().join("merged");
+    let out = Command::new(BIN)
+        .arg("merge")
+        .args(&folders)
+        .args(["-o", merged_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(merged_dir.join("report.json")).unwrap()).unwrap();
+    support::assert_schema(&merged);
+    assert_eq!(merged["run"]["users"], 12);
+    assert_eq!(merged["run"]["merged_from"], serde_json::json!(["0/4", "1/4", "2/4", "3/4"]));
+    let journeys = |r: &Value| r["journeys"]["signup-chat"]["count"].as_u64().unwrap();
+    assert_eq!(journeys(&merged), segments.iter().map(journeys).sum::<u64>());
+    assert_eq!(journeys(&merged), 24);
+    let mut whole = Histogram::default();
+    for r in &segments {
+        whole.add(
+            &Histogram::from_base64(r["journeys"]["signup-chat"]["histogram"].as_str().unwrap()).unwrap(),
+        );
+    }
+    let j = &merged["journeys"]["signup-chat"];
+    assert_eq!(
+        (j["p50_us"].as_u64(), j["p99_us"].as_u64()),
+        (Some(whole.quantile(0.5)), Some(whole.quantile(0.99)))
+    );
+    // The 10-user cohort exists only in the whole: judged again, met.
+    assert!(merged["cohorts"]["10"]["completed_us"].as_u64().is_some(), "{}", merged["cohorts"]);
+    assert_eq!(merged["verdict"]["exit_code"], 0);
+    for file in ["report.md", "report.html", "junit.xml"] {
+        assert!(merged_dir.join(file).is_file(), "{file}");
+    }
+    let in_windows: u64 = merged["timeline"]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["journeys"]["signup-chat"]["count"].as_u64())
+        .sum();
+    assert_eq!(in_windows, 24, "windows added across segments");
+
+    // The same segment twice, or another profile's report: refused.
+    let twice =
+        Command::new(BIN).arg("merge").args([&folders[0], &folders[0]]).args(["-o", "x"]).output().unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(text(&twice.stderr).contains("segment 0/4 is given twice"), "{}", text(&twice.stderr));
+}
+
+#[test]
+fn a_segment_without_users_and_a_bad_segment_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::run(dir.path(), &["--profile", "smoke", "--users", "2", "--segment", "0/4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no user"), "{}", text(&out.stderr));
+    let out = support::run(dir.path(), &["--profile", "smoke", "--segment", "4/4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("0 <= I < N"), "{}", text(&out.stderr));
+}

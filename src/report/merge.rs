@@ -10,7 +10,8 @@ use crate::verdict::{self, Target};
 pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     let mut reports = reports.into_iter();
     let mut out = reports.next().ok_or("merge needs at least one report")?;
-    let first_segment = out.run.segment.clone();
+    let label = |r: &Report| r.run.segment.clone().unwrap_or_else(|| format!("run of {}", r.run.started_at));
+    let mut parts = vec![label(&out)];
     let mut segments: Vec<String> = out.run.segment.iter().cloned().collect();
     for r in reports {
         if r.run.profile != out.run.profile {
@@ -35,10 +36,10 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
             }
             segments.push(segment.clone());
         }
+        parts.push(label(&r));
         add(&mut out, &r)?;
     }
-    out.run.merged_from =
-        if segments.is_empty() { vec![first_segment.unwrap_or_default()] } else { segments };
+    out.run.merged_from = parts;
     out.run.segment = None;
     rejudge(&mut out)?;
     Ok(out)

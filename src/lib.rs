@@ -44,6 +44,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// An isolation or security breach; wins over [`MISSED`].
     pub const BREACH: u8 = 3;
+    /// Interrupted (SIGINT or SIGTERM): the report of what ran was written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Runs one command to completion.

@@ -19,6 +19,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = config::resolve(args).map_err(anyhow::Error::msg)?;
+    load::handle_interrupts();
     raise_fd_limit(config.plan.users);
     let (embedded, auth_url, backend_url) = match &config.deployment {
         Deployment::Embedded(target_config) => {
@@ -51,6 +52,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         let mut out = std::io::stdout().lock();
         report::render::summary(&report, &mut out)?;
         writeln!(out, "report: {}", folder.display())?;
+    }
+    if result.ended_by == "interrupted" {
+        return Ok(crate::exit::INTERRUPTED);
     }
     Ok(report.verdict.exit_code)
 }

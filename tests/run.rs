@@ -169,20 +169,17 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
     refused(&["run", "--target-fault", "nonsense"], &["unknown fault"]);
 }
 
-#[test]
-fn ctrl_c_ends_the_run_early_with_a_report() {
+/// A 60 s run of 5 users, once every user runs (a progress line says so).
+fn running(dir: &std::path::Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let report_dir = dir.path().join("reports");
     let mut child = Command::new(BIN)
         .args(["--profile", "smoke", "--users", "5", "--run-time", "60s", "--report-dir"])
-        .arg(&report_dir)
+        .arg(dir.join("reports"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Without a terminal, progress comes as a line every 5 s: once one shows every user
-    // running, interrupt.
+    // Without a terminal, progress comes as a line every 5 s.
     let (tx, rx) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -192,7 +189,7 @@ fn ctrl_c_ends_the_run_early_with_a_report() {
     });
     loop {
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.contains("users 5/5") => break,
+            Ok(line) if line.contains("users 5/5") => return (child, rx),
             Ok(_) => continue,
             Err(e) => {
                 let _ = child.kill();
@@ -201,14 +198,43 @@ fn ctrl_c_ends_the_run_early_with_a_report() {
             }
         }
     }
-    let interrupted = Instant::now();
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    assert!(Command::new("kill").args([name, &child.id().to_string()]).status().unwrap().success());
+}
+
+#[test]
+fn sigint_or_sigterm_ends_the_run_early_with_a_report_and_exit_130() {
+    for sig in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, _) = running(dir.path());
+        let interrupted = Instant::now();
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            interrupted.elapsed() < Duration::from_secs(5),
+            "{sig}: stopped in {:?}",
+            interrupted.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(130), "{sig}: {:?}", out.status);
+        let r = report(dir.path());
+        assert_eq!(r["run"]["ended_by"], "interrupted", "{sig}");
+        assert!(r["run"]["duration_s"].as_f64().unwrap() < 30.0);
+        assert!(r["journeys"]["signup-chat"]["count"].as_u64().unwrap() > 0, "{sig}: what ran is reported");
+    }
+}
+
+#[test]
+fn a_second_interrupt_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, stderr) = running(dir.path());
+    signal(&child, "-INT");
+    signal(&child, "-INT");
     let out = child.wait_with_output().unwrap();
-    assert!(interrupted.elapsed() < Duration::from_secs(15), "stopped promptly: {:?}", interrupted.elapsed());
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{:?}", out.status);
-    let r = report(dir.path());
-    assert_eq!(r["run"]["ended_by"], "interrupted");
-    assert!(r["run"]["duration_s"].as_f64().unwrap() < 30.0);
+    assert_eq!(out.status.code(), Some(130));
+    let said: Vec<String> = stderr.try_iter().collect();
+    assert!(said.iter().any(|l| l.contains("interrupted again")), "{said:?}");
 }
 
 #[test]

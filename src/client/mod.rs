@@ -382,6 +382,15 @@ impl Netra {
         Ok((status, headers))
     }
 
+    /// Sends and returns the status and the body whatever the status. Transport failures are
+    /// errors.
+    pub async fn fetch(&self, what: &str, req: RequestBuilder) -> Result<(StatusCode, Vec<u8>), CallError> {
+        let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        Ok((status, body.to_vec()))
+    }
+
     /// A request builder for any URL, on the shared client, with no header set.
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
         self.http.request(method, url)

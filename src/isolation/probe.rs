@@ -26,9 +26,17 @@ pub struct Running {
 
 impl Running {
     /// Stops after the round under way; returns why probing could not start, if it could not.
-    pub async fn finish(self) -> Option<String> {
+    /// Stops the prober; a probe still waiting on the target is cut after
+    /// [`crate::load::FINISH_WAIT`].
+    pub async fn finish(mut self) -> Option<String> {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or(None)
+        match tokio::time::timeout(crate::load::FINISH_WAIT, &mut self.task).await {
+            Ok(outcome) => outcome.unwrap_or(None),
+            Err(_) => {
+                self.task.abort();
+                Some("isolation probes: cut at the run's end, the target did not answer".into())
+            }
+        }
     }
 }
 
@@ -155,10 +163,18 @@ async fn probe_round(
         if let Some(body) = &body {
             req = req.json(body);
         }
-        let outcome = match netra.status_of("isolation probe", req).await {
-            Ok(s) if netra.api().refused.contains(&s.as_u16()) => Outcome::Refused,
-            Ok(s) if s.is_success() => Outcome::Allowed,
-            Ok(StatusCode::TOO_MANY_REQUESTS) => {
+        let outcome = match netra.fetch("isolation probe", req).await {
+            Ok((s, _)) if netra.api().refused.contains(&s.as_u16()) => Outcome::Refused,
+            // A 2xx is evidence only with a real answer (JSON, or nothing for a delete): a body
+            // of garbage says nothing about access.
+            Ok((s, body))
+                if s.is_success()
+                    && (body.is_empty()
+                        || serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()) =>
+            {
+                Outcome::Allowed
+            }
+            Ok((StatusCode::TOO_MANY_REQUESTS, _)) => {
                 limited = true;
                 Outcome::Inconclusive
             }

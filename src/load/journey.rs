@@ -21,6 +21,18 @@ use crate::metrics::{Event, Recorder};
 
 /// How long a user waits after a failed journey before starting the next.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(200);
+/// Failed journeys in a row double the back-off up to this: a target that is down (or
+/// restarting) is not hammered, and is picked up again within this once it is back.
+const MAX_BACKOFF: Duration = Duration::from_millis(3200);
+
+/// A step still waiting this long when the run ends failed: the target stopped answering.
+const UNANSWERED: Duration = Duration::from_secs(1);
+
+/// Resolves when the run is over (its time is up, or it was interrupted).
+pub async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    let _ = stop.wait_for(|s| *s).await;
+}
 
 /// Counters the progress display reads while the run goes on.
 #[derive(Debug, Default)]
@@ -204,6 +216,9 @@ pub struct Context {
     pub first_user: usize,
     /// The run's start, for the time of findings.
     pub started: Instant,
+    /// Set when the run is over: steps in flight are cut, so that the run ends on time even
+    /// when the target hangs.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Context {
@@ -223,6 +238,8 @@ pub struct State {
     pub iteration: u64,
     started: Option<Instant>,
     failed: bool,
+    /// Journeys failed in a row (kept from journey to journey): the back-off grows with it.
+    failures_in_row: u32,
     pub email: String,
     pub password: String,
     /// The `sub` of minted tokens.
@@ -304,6 +321,12 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
         user.set_session_data(Session::default());
         ctx.live.users_started.fetch_add(1, Ordering::Relaxed);
     }
+    if *ctx.stop.borrow() {
+        // Goose stops its users a moment after the run's end: until then, no new work (and no
+        // spinning either).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        return Ok(());
+    }
     let session = user.get_session_data_unchecked::<Session>().clone();
     let mut state = session.0.lock().await;
     let steps = ctx.journey.steps();
@@ -314,6 +337,7 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             user: ctx.first_user + user.weighted_users_index,
             iteration,
             started: Some(Instant::now()),
+            failures_in_row: state.failures_in_row,
             ..State::default()
         };
     } else if state.failed || state.started.is_none() {
@@ -324,21 +348,56 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
     }
     let netra = ctx.netra.for_viewer(state.user as u32);
     let started = Instant::now();
-    let outcome = match (step, ctx.journey) {
-        (Step::Register, _) => register(ctx, &netra, &mut state).await,
-        (Step::Login | Step::Relogin, _) => login(ctx, &netra, &mut state).await,
-        (_, JourneyKind::SignupChat | JourneyKind::ChatExport) => {
-            signup_chat::perform(ctx, &netra, &mut state, step).await
+    let perform = async {
+        match (step, ctx.journey) {
+            (Step::Register, _) => register(ctx, &netra, &mut state).await,
+            (Step::Login | Step::Relogin, _) => login(ctx, &netra, &mut state).await,
+            (_, JourneyKind::SignupChat | JourneyKind::ChatExport) => {
+                signup_chat::perform(ctx, &netra, &mut state, step).await
+            }
+            (_, JourneyKind::TokenRefresh) => token_refresh::perform(ctx, &netra, &mut state, step).await,
+            (_, JourneyKind::RateLimit) => rate_limit::perform(ctx, &netra, &mut state, step).await,
+            (
+                _,
+                JourneyKind::Consistency
+                | JourneyKind::DataExport
+                | JourneyKind::MultiDevice
+                | JourneyKind::WsResilience,
+            ) => flows::perform(ctx, &netra, &mut state, step).await,
         }
-        (_, JourneyKind::TokenRefresh) => token_refresh::perform(ctx, &netra, &mut state, step).await,
-        (_, JourneyKind::RateLimit) => rate_limit::perform(ctx, &netra, &mut state, step).await,
-        (
-            _,
-            JourneyKind::Consistency
-            | JourneyKind::DataExport
-            | JourneyKind::MultiDevice
-            | JourneyKind::WsResilience,
-        ) => flows::perform(ctx, &netra, &mut state, step).await,
+    };
+    let outcome = tokio::select! {
+        outcome = perform => Some(outcome),
+        () = stopped(&ctx.stop) => None,
+    };
+    let Some(outcome) = outcome else {
+        // Cut at the run's end. A step that had just begun is no evidence either way; one that
+        // had waited long is a target that stopped answering, and fails its journey.
+        ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1 });
+        state.failed = true;
+        state.close_chat().await;
+        let waited = started.elapsed();
+        if waited >= UNANSWERED {
+            let kind = "unanswered_at_end".to_owned();
+            let message = format!(
+                "{}: no answer in the {:.1} s before the run ended",
+                step.name(),
+                waited.as_secs_f64()
+            );
+            ctx.recorder.send(Event::Error { kind, message });
+            let journey = ctx.journey.name();
+            ctx.recorder.send(Event::Step {
+                persona: ctx.persona,
+                journey,
+                step: step.name(),
+                elapsed: waited,
+                ok: false,
+            });
+            let elapsed = state.started.map_or(waited, |s| s.elapsed());
+            let user = user.weighted_users_index;
+            ctx.recorder.send(Event::Journey { persona: ctx.persona, journey, user, elapsed, ok: false });
+        }
+        return Ok(());
     };
     let elapsed = started.elapsed();
     let ok = outcome.is_ok();
@@ -367,6 +426,7 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             if step == steps[steps.len() - 1] {
                 ctx.recorder.send(finish(true));
                 ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
+                state.failures_in_row = 0;
                 state.close_chat().await;
             }
             Ok(())
@@ -379,6 +439,9 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
                 noisy_neighbour(ctx, &state, step, &e);
             }
             state.failed = true;
+            state.failures_in_row = state.failures_in_row.saturating_add(1);
+            let backoff =
+                FAILURE_BACKOFF.saturating_mul(1 << (state.failures_in_row - 1).min(4)).min(MAX_BACKOFF);
             state.close_chat().await;
             drop(state);
             ctx.recorder.send(Event::Error {
@@ -387,7 +450,10 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
             });
             ctx.recorder.send(finish(false));
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(FAILURE_BACKOFF).await;
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = stopped(&ctx.stop) => {}
+            }
             Err(Box::new(TransactionError::Custom(e.to_string())))
         }
     }

@@ -53,6 +53,33 @@ pub struct Expect {
     pub free_quota: u32,
 }
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The first SIGINT or SIGTERM stops the users gracefully (the run ends, the report of what ran
+/// is written, exit 130); a second one exits at once. Installed before Goose, whose own handler
+/// then stands aside.
+pub fn handle_interrupts() {
+    let installed = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting now, without a report");
+            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+        }
+        eprintln!("interrupted: stopping the users and writing the report (interrupt again to quit now)");
+        goose::trigger_killswitch("interrupted");
+    });
+    if let Err(e) = installed {
+        tracing::warn!("cannot handle interrupts: {e}");
+    }
+}
+
+/// Whether the run was interrupted (SIGINT or SIGTERM).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// How long the probes may take to stop once the run is over.
+pub const FINISH_WAIT: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub users: usize,
@@ -103,6 +130,27 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     };
     let recorder = Collector::spawn(started, JourneyKind::SignupChat.name(), active);
     let findings = Arc::new(FindingSink::default());
+    // The run is over when Goose stops its users (ramp, then the run time) or on Ctrl-C; steps
+    // in flight are cut then.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let deadline = match plan.stop {
+        Stop::After(d) => Some(started + d + Duration::from_secs_f64(plan.users as f64 / plan.increase_rate)),
+        Stop::Iterations(_) => None,
+    };
+    let stopper = tokio::spawn(async move {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            if interrupted() && !goose::is_killswitch_triggered() {
+                // Interrupted before Goose started (which resets its killswitch): stop it now.
+                goose::trigger_killswitch("interrupted");
+            }
+            if goose::is_killswitch_triggered() || deadline.is_some_and(|d| Instant::now() >= d) {
+                let _ = stop_tx.send(true);
+                return;
+            }
+        }
+    });
     // Our steps use the client in `netra`; one shared Goose client (instead of one per user,
     // ~140 KiB and a TLS setup each) keeps Goose's own cost flat.
     let stamp_live = live.clone();
@@ -165,6 +213,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             run_tag: plan.run_tag.clone(),
             first_user: plan.first_user,
             started,
+            stop: stop_rx.clone(),
         });
         let mut scenario = Scenario::new(&persona.name)
             .set_weight(persona.weight)
@@ -207,6 +256,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
     };
     ticker.finish();
+    stopper.abort();
     let probes = prober.finish().await;
     let isolation_error = match isolation_prober {
         Some(p) => p.finish().await,
@@ -222,7 +272,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         .map(|(name, r)| (name.clone(), GooseRequest { success: r.success_count, fail: r.fail_count }))
         .collect();
     let ended_by = match plan.stop {
-        _ if goose::is_killswitch_triggered() => "interrupted".to_owned(),
+        _ if interrupted() || goose::is_killswitch_triggered() => "interrupted".to_owned(),
         Stop::After(d) if elapsed + Duration::from_millis(500) >= d => "run_time".to_owned(),
         Stop::After(_) => "interrupted".to_owned(),
         Stop::Iterations(_) => "iterations".to_owned(),

@@ -44,9 +44,22 @@ pub struct Running {
 impl Running {
     /// Stops after the round under way (so the first round always completes) and returns the
     /// summary.
-    pub async fn finish(self) -> ProbeSummary {
+    /// Stops the probes; a round still waiting on a target that does not answer is cut after
+    /// [`crate::load::FINISH_WAIT`], so that the run ends on time.
+    pub async fn finish(mut self) -> ProbeSummary {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or_default()
+        match tokio::time::timeout(crate::load::FINISH_WAIT, &mut self.task).await {
+            Ok(summary) => summary.unwrap_or_default(),
+            Err(_) => {
+                self.task.abort();
+                ProbeSummary {
+                    setup_error: Some(
+                        "the JWT probes were cut at the run's end: the target did not answer".into(),
+                    ),
+                    ..ProbeSummary::default()
+                }
+            }
+        }
     }
 }
 

@@ -194,6 +194,8 @@ pub const FAULT_NAMES: &[&str] = &[
     "error-rate=P",
     "ws-drop=P",
     "garbage=P",
+    "hang=AFTER",
+    "ws-handshake=DUR",
 ];
 
 /// One misbehaviour the target can be told to show. Each does exactly what its name says.
@@ -232,6 +234,11 @@ pub enum Fault {
     WsDrop(f64),
     /// Random non-JSON bodies with status 200 on `/api/*`.
     Garbage(f64),
+    /// From this long after the target's start, the backend answers nothing: requests, upgrades
+    /// and agent replies hang (a process that is up but stuck).
+    Hang(Duration),
+    /// Every WebSocket upgrade is answered this late.
+    WsHandshake(Duration),
 }
 
 impl FromStr for Fault {
@@ -263,6 +270,14 @@ impl FromStr for Fault {
             "error-rate" => prob(Fault::ErrorRate, "error-rate=0.2"),
             "ws-drop" => prob(Fault::WsDrop, "ws-drop=0.1"),
             "garbage" => prob(Fault::Garbage, "garbage=0.1"),
+            "hang" => {
+                let arg = arg.ok_or_else(|| needs("hang=2s"))?;
+                parse_duration(arg).map(Fault::Hang)
+            }
+            "ws-handshake" => {
+                let arg = arg.ok_or_else(|| needs("ws-handshake=3s"))?;
+                parse_duration(arg).map(Fault::WsHandshake)
+            }
             "latency" => {
                 let arg = arg.ok_or_else(|| needs("latency=50ms"))?;
                 parse_duration(arg).map(Fault::Latency)
@@ -309,6 +324,8 @@ impl fmt::Display for Fault {
             Fault::ErrorRate(p) => write!(f, "error-rate={p}"),
             Fault::WsDrop(p) => write!(f, "ws-drop={p}"),
             Fault::Garbage(p) => write!(f, "garbage={p}"),
+            Fault::Hang(after) => write!(f, "hang={}", d(after)),
+            Fault::WsHandshake(l) => write!(f, "ws-handshake={}", d(l)),
         }
     }
 }
@@ -332,6 +349,8 @@ pub struct Faults {
     pub error_rate: f64,
     pub ws_drop: f64,
     pub garbage: f64,
+    pub hang: Option<Duration>,
+    pub ws_handshake: Option<Duration>,
 }
 
 impl Faults {
@@ -355,6 +374,8 @@ impl Faults {
                 Fault::ErrorRate(p) => f.error_rate = p,
                 Fault::WsDrop(p) => f.ws_drop = p,
                 Fault::Garbage(p) => f.garbage = p,
+                Fault::Hang(after) => f.hang = Some(after),
+                Fault::WsHandshake(l) => f.ws_handshake = Some(l),
             }
         }
         if f.no_rate_limit && f.shared_rate_limit {

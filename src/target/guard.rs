@@ -91,6 +91,9 @@ pub async fn injected_delay(p: &Platform) {
     if let Some(latency) = faults.latency {
         tokio::time::sleep(latency).await;
     }
+    if faults.hang.is_some_and(|after| p.started.elapsed() >= after) {
+        std::future::pending::<()>().await;
+    }
     if let Some(per_second) = faults.slowdown {
         tokio::time::sleep(per_second.mul_f64(p.started.elapsed().as_secs_f64())).await;
     }

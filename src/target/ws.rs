@@ -35,6 +35,9 @@ const MAX_FRAME_BYTES: usize = 1 << 20;
 const BUFFER_BYTES: usize = 8 * 1024;
 
 pub async fn upgrade(State(p): State<Shared>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if let Some(late) = p.config.faults.ws_handshake {
+        tokio::time::sleep(late).await;
+    }
     let s1 = p.config.dialect == Dialect::S1;
     // s1 refuses with 403, checks the Origin, and carries subprotocol tokens base64url-encoded.
     let refuse = |detail: &'static str| {

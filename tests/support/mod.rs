@@ -46,7 +46,7 @@ pub fn assert_schema(report: &Value) {
 
 /// A `netra-load target` process on port 0 (no secret given), killed on drop.
 pub struct Target {
-    child: std::process::Child,
+    pub child: std::process::Child,
     pub auth_url: String,
     pub backend_url: String,
 }
@@ -63,9 +63,14 @@ pub fn spawn_target() -> Target {
 }
 
 pub fn spawn_target_with(extra: &[&str]) -> Target {
+    spawn_target_at("127.0.0.1:0", "127.0.0.1:0", extra)
+}
+
+/// A target on these addresses (a restarted target takes its predecessor's ports back).
+pub fn spawn_target_at(auth: &str, backend: &str, extra: &[&str]) -> Target {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(BIN)
-        .args(["target", "--auth-addr", "127.0.0.1:0", "--backend-addr", "127.0.0.1:0"])
+        .args(["target", "--auth-addr", auth, "--backend-addr", backend])
         .args(extra)
         .env_remove("NETRA_JWT_SECRET")
         .stdout(std::process::Stdio::piped())

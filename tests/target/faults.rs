@@ -249,3 +249,26 @@ async fn dropped(env: &Env) -> bool {
 async fn ws_drop_closes_connections_mid_turn() {
     proves!("ws-drop=1", dropped);
 }
+
+/// A profile read that gets no answer within a second.
+async fn hangs(env: &Env) -> bool {
+    let account = env.register().await;
+    let req = env.http.get(env.api("/api/users/profile")).bearer_auth(&account.access);
+    matches!(req.timeout(Duration::from_secs(1)).send().await, Err(e) if e.is_timeout())
+}
+
+#[tokio::test]
+async fn hang_makes_the_backend_answer_nothing_while_the_auth_service_still_does() {
+    proves!("hang=0s", hangs);
+}
+
+/// A WebSocket upgrade that does not complete within half a second.
+async fn slow_upgrade(env: &Env) -> bool {
+    let account = env.register().await;
+    tokio::time::timeout(Duration::from_millis(500), env.ws(&account.access)).await.is_err()
+}
+
+#[tokio::test]
+async fn ws_handshake_delays_every_upgrade() {
+    proves!("ws-handshake=5s", slow_upgrade);
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::load::journey::JOURNEYS;
+use crate::load::journey::{JOURNEYS, JourneyKind};
 
 /// The profiles shipped in `profiles/`, built into the binary so they work from any folder.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -207,11 +207,22 @@ pub fn load(name_or_path: &str) -> Result<Loaded, String> {
     Ok(Loaded { name, source, profile })
 }
 
-/// Parses and checks a profile's text; errors name `source` and the line.
+/// Parses and checks a profile's text; errors name `source`, the line and the column.
 pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
     let profile: Profile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        let at = line.map(|l| format!("{source}:{l}")).unwrap_or_else(|| source.to_owned());
+        let at = match e.span() {
+            Some(span) => {
+                let mut at = span.start.min(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let before = &text[..at];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("{source}:{line}:{col}")
+            }
+            None => source.to_owned(),
+        };
         let message = e.message().trim().replace('\n', " ");
         format!("bad profile {at}: {message}{}", suggestion(&message))
     })?;
@@ -248,7 +259,40 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
             ));
         }
     }
+    check_targets(source, text, &profile)?;
     Ok(profile)
+}
+
+/// Targets must name journeys, steps and personas that exist: a typo would otherwise only show
+/// as "no data" after the whole run.
+fn check_targets(source: &str, text: &str, profile: &Profile) -> Result<(), String> {
+    let personas: Vec<&str> = profile.personas.iter().map(|p| p.name.as_str()).collect();
+    let mut steps: Vec<&str> = JOURNEYS
+        .iter()
+        .filter_map(|j| JourneyKind::parse(j))
+        .flat_map(|j| j.steps().iter().map(|s| s.name()))
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    for name in profile.targets.keys() {
+        let mut parts = name.splitn(3, '.');
+        let (kind, subject) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (what, known): (&str, &[&str]) = match kind {
+            "journey" | "trend" => ("journey", JOURNEYS),
+            "step" => ("step", &steps),
+            "persona" => ("persona", &personas),
+            _ => continue,
+        };
+        if !known.contains(&subject) {
+            let hint = closest(subject, known).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+            return Err(format!(
+                "bad profile {source}:{}: target `{name}` names no {what} `{subject}` of this profile; {hint}known: {}",
+                line_of(text, name),
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The line on which the quoted value `"needle"` first appears (1 when it does not).

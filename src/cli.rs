@@ -181,6 +181,11 @@ pub struct RunArgs {
     #[arg(short = 't', long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "iterations")]
     pub run_time: Option<Duration>,
 
+    /// The open model: start journeys at this rate whatever the completions (e.g. 50/s), with
+    /// at most --users in flight; latency counts from when each journey was due.
+    #[arg(long, value_name = "N/PERIOD", conflicts_with = "iterations")]
+    pub arrival_rate: Option<Rate>,
+
     /// Journeys each user runs, instead of a run time.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: Option<u64>,

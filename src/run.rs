@@ -266,6 +266,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         findings: result.findings.clone(),
         skipped: result.skipped.clone(),
         not_run: result.not_run.clone(),
+        arrival: result.arrival.clone(),
         probes: result.probes.clone(),
         isolation: result.isolation.clone(),
         verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },

@@ -112,6 +112,21 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             (None, None) => Stop::After(DEFAULT_RUN_TIME),
         },
     };
+    let arrival = match (&args.arrival_rate, &p.run.arrival_rate) {
+        (Some(rate), _) => Some(rate.per_second()),
+        (None, Some(text)) => {
+            Some(text.parse::<Rate>().map_err(|e| at(&format!("[run] arrival_rate: {e}")))?.per_second())
+        }
+        (None, None) => None,
+    };
+    if let (Some(_), Stop::Iterations(_)) = (arrival, stop) {
+        return Err(at(
+            "the open model (arrival rate) runs for a time: give a run time instead of iterations",
+        ));
+    }
+    if arrival.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err("the arrival rate must be above 0, e.g. 50/s".into());
+    }
     if stop == Stop::After(Duration::ZERO) || stop == Stop::Iterations(0) {
         return Err("the run would do nothing: give a run time of 1s or more, or 1 iteration or more".into());
     }
@@ -229,6 +244,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         plan: Plan {
             users: share,
             first_user,
+            arrival: arrival.map(|r| r * share as f64 / users as f64),
             increase_rate: segment_rate,
             stop,
             personas,

@@ -62,6 +62,9 @@ pub struct RunDefaults {
     pub increase_rate: Option<f64>,
     pub run_time: Option<String>,
     pub iterations: Option<usize>,
+    /// The open model: journeys started per period whatever the completions (`50/s`); `users`
+    /// is then the most journeys in flight.
+    pub arrival_rate: Option<String>,
     /// Size of the cohort timed from the run's start (default 10).
     pub cohort: Option<usize>,
 }

@@ -3,8 +3,9 @@
 //!
 //! - **Canaries**: each journey's user gets a unique marker (`cnry-` + 16 hex digits) written into
 //!   everything it creates (its name, thread titles, messages).
-//! - **Ledger**: every id a user creates or is given (user, thread, connection, run ids) is
-//!   recorded with its owner, in sharded maps keyed by the id's number.
+//! - **Ledger** ([`ledger`]): canaries carry their owner (with a keyed check), and every id a
+//!   user creates or is given (user, thread, connection ids) is recorded with its owner, in
+//!   bounded generations of sharded maps keyed by the id's number.
 //! - **Passive scanning**: every body and frame a simulated user receives passes [`scan`] once;
 //!   a canary or id owned by another user is a leak finding naming who saw whose data, where.
 //! - **Active probes** ([`probe`]): as another user, with no token and with a tampered token, try
@@ -14,6 +15,7 @@
 //! WebSocket frame), `data_leak` (any other answer), `bola` (an allowed probe).
 //! - **Matrix**: actor x resource x action with expected and observed counts, for the report.
 
+pub mod ledger;
 pub mod probe;
 pub mod scan;
 
@@ -21,7 +23,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Watcher;
@@ -36,8 +37,8 @@ pub const PROBER: Actor = u32::MAX - 16;
 const RECENT: usize = 1024;
 
 pub struct Isolation {
-    canaries: DashMap<u64, Actor>,
-    ids: DashMap<u128, Actor>,
+    canaries: ledger::Canaries,
+    ids: ledger::Ids,
     recent_threads: Mutex<VecDeque<(String, Actor)>>,
     scanned: AtomicU64,
     leaks: AtomicU64,
@@ -83,8 +84,8 @@ pub struct IsolationSummary {
 impl Isolation {
     pub fn new(findings: std::sync::Arc<FindingSink>, stamp: Stamp) -> Isolation {
         Isolation {
-            canaries: DashMap::new(),
-            ids: DashMap::new(),
+            canaries: ledger::Canaries::default(),
+            ids: ledger::Ids::default(),
             recent_threads: Mutex::new(VecDeque::with_capacity(RECENT)),
             scanned: AtomicU64::new(0),
             leaks: AtomicU64::new(0),
@@ -97,9 +98,7 @@ impl Isolation {
 
     /// A fresh canary owned by `owner`.
     pub fn new_canary(&self, owner: Actor) -> String {
-        let value: u64 = rand::random();
-        self.canaries.insert(value, owner);
-        scan::canary(value)
+        scan::canary(self.canaries.issue(owner))
     }
 
     /// Records that `id` (a UUID as text) belongs to `owner`; other ids are ignored.
@@ -160,8 +159,8 @@ impl Isolation {
             responses_scanned: scanned,
             leaks,
             leaks_per_million: if scanned == 0 { 0.0 } else { leaks as f64 * 1e6 / scanned as f64 },
-            ledger_ids: self.ids.len(),
-            canaries: self.canaries.len(),
+            ledger_ids: usize::try_from(self.ids.recorded()).unwrap_or(usize::MAX),
+            canaries: usize::try_from(self.canaries.issued()).unwrap_or(usize::MAX),
             matrix: matrix
                 .iter()
                 .map(|((actor, resource, action), cell)| MatrixRow {
@@ -210,14 +209,14 @@ impl Watcher for Isolation {
     fn saw(&self, viewer: Actor, what: &str, endpoint: &str, body: &[u8]) {
         self.scanned.fetch_add(1, Ordering::Relaxed);
         for value in scan::canaries(body) {
-            if let Some(owner) = self.canaries.get(&value).map(|o| *o)
+            if let Some(owner) = self.canaries.owner(value)
                 && owner != viewer
             {
                 self.leak(viewer, owner, what, endpoint, format!("the canary {}", scan::canary(value)));
             }
         }
         for value in scan::uuids(body) {
-            if let Some(owner) = self.ids.get(&value).map(|o| *o)
+            if let Some(owner) = self.ids.owner(value)
                 && owner != viewer
             {
                 self.leak(viewer, owner, what, endpoint, format!("the id {}", uuid_text(value)));

@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use goose::prelude::*;
-
 use super::{Expect, flows, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Identity, Login, Netra, Slot};
@@ -183,7 +181,7 @@ impl Step {
     }
 
     /// The label Goose's own tables show before the step's name.
-    fn transport(self) -> &'static str {
+    pub fn transport(self) -> &'static str {
         match self {
             Step::WsConnect
             | Step::FirstReply
@@ -291,7 +289,7 @@ impl State {
         }
     }
 
-    async fn close_chat(&mut self) {
+    pub async fn close_chat(&mut self) {
         if let Some(chat) = self.chat.take() {
             chat.close().await;
         }
@@ -301,74 +299,56 @@ impl State {
     }
 }
 
-/// Goose session data must be `Clone`: the state lives behind a per-user mutex (never
-/// contended: one user runs one transaction at a time).
-#[derive(Clone, Default)]
-struct Session(Arc<tokio::sync::Mutex<State>>);
-
-/// A Goose transaction running `step` with `ctx`.
-pub fn transaction(ctx: Arc<Context>, step: Step) -> Transaction {
-    let name = step.name();
-    Transaction::new(Arc::new(move |user: &mut GooseUser| {
-        let ctx = ctx.clone();
-        Box::pin(async move { run_step(&ctx, user, step).await })
-    }))
-    .set_name(name)
+/// What became of one step.
+pub enum Done {
+    /// Not run: the journey already failed, or the step does not apply.
+    Skipped,
+    Ok(Duration),
+    Failed(Duration, CallError),
+    /// Cut at the run's end.
+    Cut,
 }
 
-async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> TransactionResult {
-    if user.get_session_data::<Session>().is_none() {
-        user.set_session_data(Session::default());
-        ctx.live.users_started.fetch_add(1, Ordering::Relaxed);
-    }
-    if *ctx.stop.borrow() {
-        // Goose stops its users a moment after the run's end: until then, no new work (and no
-        // spinning either).
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        return Ok(());
-    }
-    let session = user.get_session_data_unchecked::<Session>().clone();
-    let mut state = session.0.lock().await;
+/// Runs `step` of the journey in `state`, records the step (and, at its end or on a failure,
+/// the journey) and returns what became of it. `cohort_user` tells distinct users apart for the
+/// cohorts. Used by the Goose users ([`super::users`]) and the open model ([`super::open`]).
+pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user: usize) -> Done {
     let steps = ctx.journey.steps();
-    if step == steps[0] {
-        state.close_chat().await;
-        let iteration = state.iteration + 1;
-        *state = State {
-            user: ctx.first_user + user.weighted_users_index,
-            iteration,
-            started: Some(Instant::now()),
-            failures_in_row: state.failures_in_row,
-            ..State::default()
-        };
-    } else if state.failed || state.started.is_none() {
-        return Ok(());
-    }
-    if !applies(ctx, step, &state) {
-        return Ok(());
+    if (step != steps[0] && (state.failed || state.started.is_none())) || !applies(ctx, step, state) {
+        return Done::Skipped;
     }
     let netra = ctx.netra.for_viewer(state.user as u32);
     let started = Instant::now();
     let perform = async {
         match (step, ctx.journey) {
-            (Step::Register, _) => register(ctx, &netra, &mut state).await,
-            (Step::Login | Step::Relogin, _) => login(ctx, &netra, &mut state).await,
+            (Step::Register, _) => register(ctx, &netra, state).await,
+            (Step::Login | Step::Relogin, _) => login(ctx, &netra, state).await,
             (_, JourneyKind::SignupChat | JourneyKind::ChatExport) => {
-                signup_chat::perform(ctx, &netra, &mut state, step).await
+                signup_chat::perform(ctx, &netra, state, step).await
             }
-            (_, JourneyKind::TokenRefresh) => token_refresh::perform(ctx, &netra, &mut state, step).await,
-            (_, JourneyKind::RateLimit) => rate_limit::perform(ctx, &netra, &mut state, step).await,
+            (_, JourneyKind::TokenRefresh) => token_refresh::perform(ctx, &netra, state, step).await,
+            (_, JourneyKind::RateLimit) => rate_limit::perform(ctx, &netra, state, step).await,
             (
                 _,
                 JourneyKind::Consistency
                 | JourneyKind::DataExport
                 | JourneyKind::MultiDevice
                 | JourneyKind::WsResilience,
-            ) => flows::perform(ctx, &netra, &mut state, step).await,
+            ) => flows::perform(ctx, &netra, state, step).await,
         }
     };
     let outcome = tokio::select! {
         outcome = perform => Some(outcome),
         () = stopped(&ctx.stop) => None,
+    };
+    let journey = ctx.journey.name();
+    let persona = ctx.persona;
+    let finish = |state: &State, ok| Event::Journey {
+        persona,
+        journey,
+        user: cohort_user,
+        elapsed: state.started.map_or(Duration::ZERO, |s| s.elapsed()),
+        ok,
     };
     let Some(outcome) = outcome else {
         // Cut at the run's end. A step that had just begun is no evidence either way; one that
@@ -385,77 +365,62 @@ async fn run_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transactio
                 waited.as_secs_f64()
             );
             ctx.recorder.send(Event::Error { kind, message });
-            let journey = ctx.journey.name();
             ctx.recorder.send(Event::Step {
-                persona: ctx.persona,
+                persona,
                 journey,
                 step: step.name(),
                 elapsed: waited,
                 ok: false,
             });
-            let elapsed = state.started.map_or(waited, |s| s.elapsed());
-            let user = user.weighted_users_index;
-            ctx.recorder.send(Event::Journey { persona: ctx.persona, journey, user, elapsed, ok: false });
+            ctx.recorder.send(finish(state, false));
         }
-        return Ok(());
+        return Done::Cut;
     };
     let elapsed = started.elapsed();
-    let ok = outcome.is_ok();
-    let journey = ctx.journey.name();
-    ctx.recorder.send(Event::Step { persona: ctx.persona, journey, step: step.name(), elapsed, ok });
-    let error_text = outcome.as_ref().err().map(ToString::to_string);
-    user.record_custom_request_duration(
-        step.transport(),
-        step.name(),
-        elapsed,
-        ok,
-        None,
-        error_text.as_deref(),
-    )
-    .await?;
-    let journey_elapsed = state.started.map_or(Duration::ZERO, |s| s.elapsed());
-    let finish = |ok| Event::Journey {
-        persona: ctx.persona,
-        journey,
-        user: user.weighted_users_index,
-        elapsed: journey_elapsed,
-        ok,
-    };
+    ctx.recorder.send(Event::Step { persona, journey, step: step.name(), elapsed, ok: outcome.is_ok() });
     match outcome {
         Ok(()) => {
             if step == steps[steps.len() - 1] {
-                ctx.recorder.send(finish(true));
+                ctx.recorder.send(finish(state, true));
                 ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
                 state.failures_in_row = 0;
                 state.close_chat().await;
             }
-            Ok(())
+            Done::Ok(elapsed)
         }
         Err(e) => {
             if ctx.journey == JourneyKind::SignupChat
                 && e.kind == "http_429"
                 && ctx.expect.burst > BYSTANDER_CALLS
             {
-                noisy_neighbour(ctx, &state, step, &e);
+                noisy_neighbour(ctx, state, step, &e);
             }
             state.failed = true;
             state.failures_in_row = state.failures_in_row.saturating_add(1);
-            let backoff =
-                FAILURE_BACKOFF.saturating_mul(1 << (state.failures_in_row - 1).min(4)).min(MAX_BACKOFF);
             state.close_chat().await;
-            drop(state);
-            ctx.recorder.send(Event::Error {
-                kind: e.kind.clone(),
-                message: format!("{}: {}", step.name(), e.detail),
-            });
-            ctx.recorder.send(finish(false));
+            let message = format!("{}: {}", step.name(), e.detail);
+            ctx.recorder.send(Event::Error { kind: e.kind.clone(), message });
+            ctx.recorder.send(finish(state, false));
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = stopped(&ctx.stop) => {}
-            }
-            Err(Box::new(TransactionError::Custom(e.to_string())))
+            Done::Failed(elapsed, e)
         }
+    }
+}
+
+impl State {
+    /// A new journey's state for `user`, started at `started` (for the open model: when the
+    /// journey was due, so that its latency includes any wait to start it).
+    pub fn begin(user: usize, iteration: u64, started: Instant, failures_in_row: u32) -> State {
+        State { user, iteration, started: Some(started), failures_in_row, ..State::default() }
+    }
+
+    /// The back-off after this user's failed journeys in a row: doubling, at most 3.2 s.
+    pub fn backoff(&self) -> Duration {
+        FAILURE_BACKOFF.saturating_mul(1 << self.failures_in_row.saturating_sub(1).min(4)).min(MAX_BACKOFF)
+    }
+
+    pub fn failures_in_row(&self) -> u32 {
+        self.failures_in_row
     }
 }
 

@@ -7,10 +7,12 @@
 
 mod flows;
 pub mod journey;
+pub mod open;
 mod progress;
 mod rate_limit;
 mod signup_chat;
 mod token_refresh;
+mod users;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -82,7 +84,11 @@ pub const FINISH_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// Simulated users (closed model), or the most journeys in flight at once (open model).
     pub users: usize,
+    /// Journeys started per second whatever the completions (the open model); `None`: the
+    /// closed model, each user starting its next journey when the last one ends.
+    pub arrival: Option<f64>,
     /// The number of this process's first user in the whole run (`--segment`): user numbers in
     /// findings and accounts from a credentials file are the whole run's.
     pub first_user: usize,
@@ -116,6 +122,8 @@ pub struct LoadResult {
     pub ended_at: SystemTime,
     pub elapsed: Duration,
     pub ended_by: String,
+    /// The open model's schedule and what became of it (`None`: the closed model).
+    pub arrival: Option<open::ArrivalReport>,
 }
 
 /// Runs the attack to its end (time, iterations or Ctrl-C).
@@ -134,6 +142,8 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     // in flight are cut then.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let deadline = match plan.stop {
+        // The open model starts no users: its run time counts from the start.
+        Stop::After(d) if plan.arrival.is_some() => Some(started + d),
         Stop::After(d) => Some(started + d + Duration::from_secs_f64(plan.users as f64 / plan.increase_rate)),
         Stop::Iterations(_) => None,
     };
@@ -161,11 +171,8 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let isolation = Arc::new(Isolation::new(findings.clone(), stamp.clone()));
     // Every body and frame the simulated users receive goes past the isolation scanner.
     let watched = if plan.scan { netra.clone().watched(isolation.clone()) } else { netra.clone() };
-    let shared = goose::client::GooseClientBuilder::new().without_cookies();
-    let mut attack = GooseAttack::initialize_with_config(goose_config(plan, &netra))
-        .and_then(|a| a.set_client_builder_without_cookies(shared))
-        .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
     let mut skipped = Vec::new();
+    let mut contexts = Vec::new();
     let mut ran = Vec::new();
     for (index, persona) in plan.personas.iter().enumerate() {
         let journey = JourneyKind::parse(&persona.journey).ok_or_else(|| {
@@ -215,13 +222,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             started,
             stop: stop_rx.clone(),
         });
-        let mut scenario = Scenario::new(&persona.name)
-            .set_weight(persona.weight)
-            .map_err(|e| anyhow::anyhow!("persona `{}`: {e:?}", persona.name))?;
-        for step in journey.steps() {
-            scenario = scenario.register_transaction(journey::transaction(ctx.clone(), *step));
-        }
-        attack = attack.register_scenario(scenario);
+        contexts.push((persona, ctx));
         ran.push((persona.name.as_str(), journey));
     }
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
@@ -251,9 +252,12 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         crate::isolation::probe::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone())
     });
     let ticker = progress.start(plan, live.clone(), started);
-    let metrics = {
-        let _goose_stdout = StdoutAside::new(quiet);
-        attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
+    let (goose, arrival) = match (plan.arrival, plan.stop) {
+        (Some(rate), Stop::After(run_time)) => {
+            let open = open::Schedule { per_second: rate, max_in_flight: plan.users, run_time };
+            (BTreeMap::new(), Some(open::run(open, &contexts, &live, started).await))
+        }
+        _ => (closed(plan, &netra, &contexts, quiet).await?, None),
     };
     ticker.finish();
     stopper.abort();
@@ -266,11 +270,6 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     isolation.setup_error = isolation_error;
     let snapshot = recorder.finish().await;
     let elapsed = started.elapsed();
-    let goose = metrics
-        .requests
-        .iter()
-        .map(|(name, r)| (name.clone(), GooseRequest { success: r.success_count, fail: r.fail_count }))
-        .collect();
     let ended_by = match plan.stop {
         _ if interrupted() || goose::is_killswitch_triggered() => "interrupted".to_owned(),
         Stop::After(d) if elapsed + Duration::from_millis(500) >= d => "run_time".to_owned(),
@@ -289,7 +288,42 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         ended_at: SystemTime::now(),
         elapsed,
         ended_by,
+        arrival,
     })
+}
+
+/// The closed model: Goose users, a scenario per persona, a transaction per step; returns
+/// Goose's own counts per step.
+async fn closed(
+    plan: &Plan,
+    netra: &Netra,
+    contexts: &[(&PersonaPlan, Arc<Context>)],
+    quiet: bool,
+) -> anyhow::Result<BTreeMap<String, GooseRequest>> {
+    // One shared Goose client (instead of one per user, ~140 KiB and a TLS setup each) keeps
+    // Goose's own cost flat; our steps use the client in `netra`.
+    let shared = goose::client::GooseClientBuilder::new().without_cookies();
+    let mut attack = GooseAttack::initialize_with_config(goose_config(plan, netra))
+        .and_then(|a| a.set_client_builder_without_cookies(shared))
+        .map_err(|e| anyhow::anyhow!("cannot set up the load engine: {e:?}"))?;
+    for (persona, ctx) in contexts {
+        let mut scenario = Scenario::new(&persona.name)
+            .set_weight(persona.weight)
+            .map_err(|e| anyhow::anyhow!("persona `{}`: {e:?}", persona.name))?;
+        for step in ctx.journey.steps() {
+            scenario = scenario.register_transaction(users::transaction(ctx.clone(), *step));
+        }
+        attack = attack.register_scenario(scenario);
+    }
+    let metrics = {
+        let _goose_stdout = StdoutAside::new(quiet);
+        attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
+    };
+    Ok(metrics
+        .requests
+        .iter()
+        .map(|(name, r)| (name.clone(), GooseRequest { success: r.success_count, fail: r.fail_count }))
+        .collect())
 }
 
 fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {

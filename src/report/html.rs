@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::render::{
-    LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, cohort_lines, isolation_line, latency_rows, matrix_rows, ms,
-    observation_lines, target_rows, verdict_line,
+    LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, arrival_line, cohort_lines, isolation_line, latency_rows,
+    matrix_rows, ms, observation_lines, target_rows, verdict_line,
 };
 use super::{Report, charts};
 
@@ -94,7 +94,8 @@ pub fn page(report: &Report) -> String {
     out.push_str("<h2>Latency</h2>");
     table(&mut out, &LATENCY_HEAD, &latency_rows(report));
     out.push_str("<ul>");
-    for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
+    for line in cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report))
+    {
         let _ = write!(out, "<li>{}</li>", esc(&line));
     }
     out.push_str("</ul><div class=\"charts\">");

@@ -117,6 +117,17 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
             out.skipped.push(s.clone());
         }
     }
+    match (&mut out.arrival, &r.arrival) {
+        (Some(a), Some(b)) => {
+            a.per_second += b.per_second;
+            a.max_in_flight += b.max_in_flight;
+            (a.scheduled, a.started, a.dropped) =
+                (a.scheduled + b.scheduled, a.started + b.started, a.dropped + b.dropped);
+            a.peak_in_flight += b.peak_in_flight;
+        }
+        (None, Some(b)) => out.arrival = Some(b.clone()),
+        _ => {}
+    }
     // Not run only if no run covered it.
     out.not_run.retain(|n| r.not_run.contains(n));
     let p = &mut out.probes;

@@ -230,6 +230,9 @@ pub struct Report {
     /// targets are not judged.
     #[serde(default)]
     pub not_run: Vec<String>,
+    /// The open model's schedule: journeys due, started and dropped (`null`: closed model).
+    #[serde(default)]
+    pub arrival: Option<crate::load::open::ArrivalReport>,
     pub probes: crate::probes::ProbeSummary,
     pub isolation: crate::isolation::IsolationSummary,
     pub verdict: Verdict,

@@ -111,6 +111,16 @@ pub(crate) fn observation_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
+/// The open model's schedule, when the run used it.
+pub(crate) fn arrival_line(report: &Report) -> Option<String> {
+    report.arrival.as_ref().map(|a| {
+        format!(
+            "open model: {:.1} journeys/s due, at most {} in flight: {} due, {} started, {} dropped (peak {} in flight); latency counts from when each journey was due",
+            a.per_second, a.max_in_flight, a.scheduled, a.started, a.dropped, a.peak_in_flight
+        )
+    })
+}
+
 pub(crate) fn isolation_line(report: &Report) -> String {
     let i = &report.isolation;
     let allowed: u64 = i.matrix.iter().map(|r| r.cell.allowed).sum();
@@ -247,7 +257,8 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     text_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     writeln!(out)?;
-    for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
+    for line in cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report))
+    {
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", isolation_line(report))?;
@@ -299,7 +310,8 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\n## Latency\n")?;
     md_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     writeln!(out, "\n## Cohorts\n")?;
-    for line in cohort_lines(report).into_iter().chain(observation_lines(report)) {
+    for line in cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report))
+    {
         writeln!(out, "- {line}")?;
     }
     writeln!(out, "\n## Isolation\n\n{}\n", isolation_line(report))?;

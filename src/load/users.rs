@@ -1,0 +1,73 @@
+//! The closed model: Goose users, each running its persona's journey again and again, one Goose
+//! transaction per step. Goose sees every step (its own statistics), and a failed journey backs
+//! off before the next (doubling with failures in a row) so that a dead target is not hammered.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use goose::prelude::*;
+
+use super::journey::{Context, Done, State, Step, run_step, stopped};
+
+/// Goose session data must be `Clone`: the state lives behind a per-user mutex (never
+/// contended: one user runs one transaction at a time).
+#[derive(Clone, Default)]
+struct Session(Arc<tokio::sync::Mutex<State>>);
+
+/// A Goose transaction running `step` with `ctx`.
+pub fn transaction(ctx: Arc<Context>, step: Step) -> Transaction {
+    let name = step.name();
+    Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let ctx = ctx.clone();
+        Box::pin(async move { goose_step(&ctx, user, step).await })
+    }))
+    .set_name(name)
+}
+
+async fn goose_step(ctx: &Context, user: &mut GooseUser, step: Step) -> TransactionResult {
+    if user.get_session_data::<Session>().is_none() {
+        user.set_session_data(Session::default());
+        ctx.live.users_started.fetch_add(1, Ordering::Relaxed);
+    }
+    if *ctx.stop.borrow() {
+        // Goose stops its users a moment after the run's end: until then, no new work (and no
+        // spinning either).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        return Ok(());
+    }
+    let session = user.get_session_data_unchecked::<Session>().clone();
+    let mut state = session.0.lock().await;
+    if step == ctx.journey.steps()[0] {
+        state.close_chat().await;
+        let user_number = ctx.first_user + user.weighted_users_index;
+        *state = State::begin(user_number, state.iteration + 1, Instant::now(), state.failures_in_row());
+    }
+    match run_step(ctx, &mut state, step, user.weighted_users_index).await {
+        Done::Skipped | Done::Cut => Ok(()),
+        Done::Ok(elapsed) => {
+            user.record_custom_request_duration(step.transport(), step.name(), elapsed, true, None, None)
+                .await?;
+            Ok(())
+        }
+        Done::Failed(elapsed, e) => {
+            let backoff = state.backoff();
+            drop(state);
+            let text = e.to_string();
+            user.record_custom_request_duration(
+                step.transport(),
+                step.name(),
+                elapsed,
+                false,
+                None,
+                Some(&text),
+            )
+            .await?;
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = stopped(&ctx.stop) => {}
+            }
+            Err(Box::new(TransactionError::Custom(text)))
+        }
+    }
+}

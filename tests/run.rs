@@ -120,11 +120,18 @@ fn a_timed_run_ends_on_time() {
 /// Exit 2, promptly, with one line on stderr containing every needle, and no report.
 fn refused(args: &[&str], needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.toml"),
-        "[run]\nuserz = 3\n[[persona]]\nname = \"p\"\njourney = \"signup-chat\"\n",
-    )
-    .unwrap();
+    let persona = "[[persona]]\nname = \"p\"\njourney = \"signup-chat\"\n";
+    let files = [
+        ("bad.toml", format!("[run]\nuserz = 3\n{persona}")),
+        ("syntax.toml", format!("[run]\nrun_time = \"2s\n{persona}")),
+        ("persona.toml", format!("{persona}[targets]\n\"persona.q.p99\" = \"< 1s\"\n")),
+        ("step.toml", format!("{persona}[targets]\n\"step.frist_reply.p99\" = \"< 1s\"\n")),
+        ("duration.toml", format!("[run]\nrun_time = \"5 parsecs\"\n{persona}")),
+        ("arrival.toml", format!("[run]\narrival_rate = \"fast\"\n{persona}")),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let started = Instant::now();
     let out = run(dir.path(), args);
     let stderr = text(&out.stderr);
@@ -167,6 +174,14 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
         &["cannot reach", "127.0.0.1:1"],
     );
     refused(&["run", "--target-fault", "nonsense"], &["unknown fault"]);
+    refused(&["--profile", "syntax.toml"], &["syntax.toml:2:15", "invalid basic string"]);
+    refused(&["--profile", "persona.toml"], &["persona.toml:5", "no persona `q`", "did you mean `p`?"]);
+    refused(&["--profile", "step.toml"], &["no step `frist_reply`", "did you mean `first_reply`?"]);
+    refused(&["--profile", "duration.toml"], &["duration.toml", "5 parsecs"]);
+    refused(&["--profile", "arrival.toml"], &["arrival_rate", "fast"]);
+    refused(&["--arrival-rate", "fast"], &["--arrival-rate"]);
+    refused(&["--arrival-rate", "10/s", "--iterations", "2"], &["--iterations"]);
+    refused(&["--auth-url", "ftp://x", "--backend-url", "http://127.0.0.1:1"], &["ftp://x", "http://"]);
 }
 
 /// A 60 s run of 5 users, once every user runs (a progress line says so).

@@ -48,6 +48,26 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
+static PROCESS_STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Marks the process's start (the binary calls this first thing); reports measure start-up
+/// from it.
+pub fn mark_process_start() {
+    PROCESS_STARTED.get_or_init(std::time::Instant::now);
+}
+
+/// When the process started, if the binary said so.
+pub fn process_started() -> Option<std::time::Instant> {
+    PROCESS_STARTED.get().copied()
+}
+
+/// The process's peak resident memory so far (Linux: `VmHWM`), in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     match cli.command {

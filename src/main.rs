@@ -14,6 +14,7 @@ use clap::error::ErrorKind;
 use netra_load::{cli::Cli, exit};
 
 fn main() -> ExitCode {
+    netra_load::mark_process_start();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e)

@@ -228,6 +228,8 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 })
                 .collect(),
             segment: config.segment.map(|s| s.to_string()),
+            startup_ms: result.startup.map(|d| d.as_secs_f64() * 1000.0),
+            peak_rss_kib: crate::peak_rss_kib(),
             merged_from: Vec::new(),
             embedded_target: match &config.deployment {
                 Deployment::Embedded(t) => Some(report::EmbeddedConfig {

@@ -187,6 +187,16 @@ impl ChatSession {
             .map_err(|e| CallError::new("ws_closed", format!("send failed: {e}")))
     }
 
+    /// The contract's `ping`, answered by `pong` (frames in between are read past).
+    pub async fn ping(&mut self) -> Result<(), CallError> {
+        self.stream
+            .send(Message::Text(r#"{"type": "ping"}"#.into()))
+            .await
+            .map_err(|e| CallError::new("ws_closed", format!("ping: send failed: {e}")))?;
+        while self.next_frame("ping").await?["type"] != "pong" {}
+        Ok(())
+    }
+
     /// Reads frames until one of type `kind` for `thread_id`; returns it.
     pub async fn wait_for(&mut self, kind: &str, thread_id: &str) -> Result<Value, CallError> {
         loop {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Expect, flows, rate_limit, signup_chat, token_refresh};
+use super::{Expect, bench, flows, rate_limit, signup_chat, token_refresh};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Identity, Login, Netra, Slot};
 use crate::findings::{Finding, FindingSink};
@@ -52,6 +52,9 @@ pub enum JourneyKind {
     DataExport,
     MultiDevice,
     WsResilience,
+    /// Measuring netra-load itself (`bench/`): `GET /health`, and a user holding a WebSocket.
+    Health,
+    IdleChat,
 }
 
 pub const JOURNEYS: &[&str] = &[
@@ -63,6 +66,8 @@ pub const JOURNEYS: &[&str] = &[
     "data-export",
     "multi-device",
     "ws-resilience",
+    "health",
+    "idle-chat",
 ];
 
 impl JourneyKind {
@@ -76,6 +81,8 @@ impl JourneyKind {
             "data-export" => Some(JourneyKind::DataExport),
             "multi-device" => Some(JourneyKind::MultiDevice),
             "ws-resilience" => Some(JourneyKind::WsResilience),
+            "health" => Some(JourneyKind::Health),
+            "idle-chat" => Some(JourneyKind::IdleChat),
             _ => None,
         }
     }
@@ -90,6 +97,8 @@ impl JourneyKind {
             JourneyKind::DataExport => "data-export",
             JourneyKind::MultiDevice => "multi-device",
             JourneyKind::WsResilience => "ws-resilience",
+            JourneyKind::Health => "health",
+            JourneyKind::IdleChat => "idle-chat",
         }
     }
 
@@ -103,6 +112,8 @@ impl JourneyKind {
             JourneyKind::DataExport => &flows::DATA_EXPORT,
             JourneyKind::MultiDevice => &flows::MULTI_DEVICE,
             JourneyKind::WsResilience => &flows::WS_RESILIENCE,
+            JourneyKind::Health => &bench::HEALTH,
+            JourneyKind::IdleChat => &bench::IDLE_CHAT,
         }
     }
 }
@@ -141,6 +152,8 @@ pub enum Step {
     Reconnect,
     HistoryAfterDrop,
     TurnAfterReconnect,
+    Health,
+    Hold,
 }
 
 impl Step {
@@ -177,6 +190,8 @@ impl Step {
             Step::Reconnect => "reconnect",
             Step::HistoryAfterDrop => "history_after_drop",
             Step::TurnAfterReconnect => "turn_after_reconnect",
+            Step::Health => "health",
+            Step::Hold => "hold",
         }
     }
 
@@ -190,7 +205,8 @@ impl Step {
             | Step::ChatAllDevices
             | Step::InterruptedTurn
             | Step::Reconnect
-            | Step::TurnAfterReconnect => "WS",
+            | Step::TurnAfterReconnect
+            | Step::Hold => "WS",
             _ => "HTTP",
         }
     }
@@ -335,11 +351,15 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
                 | JourneyKind::MultiDevice
                 | JourneyKind::WsResilience,
             ) => flows::perform(ctx, &netra, state, step).await,
+            (_, JourneyKind::Health | JourneyKind::IdleChat) => {
+                bench::perform(ctx, &netra, state, step).await
+            }
         }
     };
     let outcome = tokio::select! {
         outcome = perform => Some(outcome),
-        () = stopped(&ctx.stop) => None,
+        // A step meant to last until the run's end (idle-chat's hold) is done then, not cut.
+        () = stopped(&ctx.stop) => (step == Step::Hold).then_some(Ok(())),
     };
     let journey = ctx.journey.name();
     let persona = ctx.persona;

@@ -5,6 +5,7 @@
 //! Goose's global state (its Ctrl-C handler and killswitch) stays behind this module: one attack
 //! per process at a time.
 
+mod bench;
 mod flows;
 pub mod journey;
 pub mod open;
@@ -122,6 +123,8 @@ pub struct LoadResult {
     pub ended_at: SystemTime,
     pub elapsed: Duration,
     pub ended_by: String,
+    /// From the process's start to the load's.
+    pub startup: Option<Duration>,
     /// The open model's schedule and what became of it (`None`: the closed model).
     pub arrival: Option<open::ArrivalReport>,
 }
@@ -288,6 +291,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         ended_at: SystemTime::now(),
         elapsed,
         ended_by,
+        startup: crate::process_started().map(|p| started.saturating_duration_since(p)),
         arrival,
     })
 }

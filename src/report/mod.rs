@@ -162,6 +162,13 @@ pub struct RunInfo {
     pub personas: Vec<PersonaConfig>,
     /// The embedded target's settings (`null` against a deployment); the secret is redacted.
     pub embedded_target: Option<EmbeddedConfig>,
+    /// Milliseconds from the process's start to the load's (target start, preflight included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_ms: Option<f64>,
+    /// The generator's peak resident memory (the embedded target's included when it runs
+    /// in-process), in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
     /// `I/N` when this run was segment I of N (`--segment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,

@@ -1,0 +1,96 @@
+"""The measurements of bench/peers.sh; prints one table."""
+import glob, json, os, re, resource, subprocess, sys, tempfile
+
+SECS, CONNS, OHA = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+BIN = "./target/release/netra-load"
+rows = []
+
+
+def cpu_of(cmd, **kw):
+    """Runs cmd; returns (its output, the CPU seconds it used)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run(args):
+    """A netra-load run; returns (report, CPU seconds)."""
+    with tempfile.TemporaryDirectory() as d:
+        out, cpu = cpu_of([BIN, *args, "--no-progress", "--quiet", "--report-dir", d])
+        files = glob.glob(d + "/*/report.json")
+        if not files:
+            sys.exit(f"netra-load {' '.join(args)} wrote no report: {out.stderr.strip()}")
+        return json.load(open(files[0])), cpu
+
+
+class Target:
+    """A standalone `netra-load target` on loopback, port 0."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([BIN, "target", "--auth-addr", "127.0.0.1:0", "--backend-addr",
+                                   "127.0.0.1:0", "--burst", "1000000"], stdout=subprocess.PIPE, text=True)
+        urls = []
+        while len(urls) < 2:
+            urls += re.findall(r"http://[0-9.:]+", self.p.stdout.readline())
+        self.auth, self.backend = urls[0], urls[1]
+        return self
+
+    def urls(self):
+        return ["--auth-url", self.auth, "--backend-url", self.backend]
+
+    def __exit__(self, *_):
+        self.p.terminate()
+        self.p.wait()
+
+
+ms = lambda us: f"{us / 1000:.1f} ms"
+
+# 1. Cohorts.
+r, _ = run(["--profile", "smoke"])
+rows.append(("cohort: 10 users through signup-chat", ms(r["cohorts"]["10"]["completed_us"]), "<= 50 ms"))
+r, _ = run(["--profile", "bench/load.toml", "--users", "1000", "--run-time", "5s"])
+c = r["cohorts"]["1000"]["completed_us"]
+rows.append(("cohort: 1000 users through signup-chat", ms(c) if c else "n/a", "<= 2 s"))
+
+# 2. Cost per request, one after the other against one standalone target.
+with Target() as t:
+    r, cpu = run(["--profile", "bench/health.toml", "--users", str(CONNS), "--run-time", f"{SECS}s", *t.urls()])
+    n = r["journeys"]["health"]["count"]
+    nl_us = cpu / n * 1e6
+    rows.append((f"netra-load: GET /health, {CONNS} users, {SECS} s", f"{n / r['run']['duration_s']:.0f} req/s, {nl_us:.1f} µs CPU/req", ""))
+    out, cpu = cpu_of([OHA, "-z", f"{SECS}s", "-c", str(CONNS), "--no-tui", "--output-format", "json", t.backend + "/health"])
+    summary = json.loads(out.stdout)
+    total = sum(summary["statusCodeDistribution"].values())
+    oha_us = cpu / total * 1e6
+    rows.append((f"oha: GET /health, {CONNS} connections, {SECS} s", f"{summary['summary']['requestsPerSec']:.0f} req/s, {oha_us:.1f} µs CPU/req", ""))
+    rows.append(("CPU per request, netra-load / oha", f"{nl_us / oha_us:.2f}x", "<= 1.5x"))
+
+# 3. Memory per user holding a WebSocket.
+base = None
+for users in (1000, 5000, 10000):
+    with Target() as t:
+        ramp = users / 1000
+        r, _ = run(["--profile", "bench/idle.toml", "--users", str(users), "--run-time", f"{ramp + 5:.0f}s", *t.urls()])
+        j = r["journeys"]["idle-chat"]
+        kib = r["run"]["peak_rss_kib"]
+        note = f"{kib / 1024:.0f} MiB peak, {kib / users:.1f} KiB/user"
+        if base:
+            note += f"; {(kib - base[1]) / (users - base[0]):.1f} KiB per user past {base[0]}"
+        base = base or (users, kib)
+        rows.append((f"memory: {users} users holding a WebSocket ({j['count']} held, {j['failures']} failed)", note, "<= 50 KiB/user"))
+
+# 4. Accuracy.
+r, _ = run(["--profile", "smoke", "--iterations", "5", "--target-fault", "latency=50ms"])
+p50 = r["journeys"]["signup-chat"]["steps"]["profile"]["p50_us"]
+rows.append(("accuracy: profile p50 with latency=50ms", f"{ms(p50)} ({(p50 / 50000 - 1) * 100:+.1f} %)", "within +5 %"))
+
+# 5. Start-up.
+starts = sorted(run(["--profile", "smoke"])[0]["run"]["startup_ms"] for _ in range(5))
+rows.append(("start-up: process start to the load's start (median of 5)", f"{starts[2]:.0f} ms", "<= 200 ms"))
+
+width = max(len(r[0]) for r in rows)
+vwidth = max(len(r[1]) for r in rows)
+print(f"{'measure':<{width}}  {'result':<{vwidth}}  aim")
+for name, value, aim in rows:
+    print(f"{name:<{width}}  {value:<{vwidth}}  {aim}")

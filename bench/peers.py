@@ -49,9 +49,14 @@ ms = lambda us: f"{us / 1000:.1f} ms"
 # 1. Cohorts.
 r, _ = run(["--profile", "smoke"])
 rows.append(("cohort: 10 users through signup-chat", ms(r["cohorts"]["10"]["completed_us"]), "<= 50 ms"))
+# One journey each, as the smoke profile's 10 users: the users who are done do not compete with
+# the last ones still on their first journey.
+r, _ = run(["--profile", "bench/load.toml", "--users", "1000", "--iterations", "1"])
+c = r["cohorts"]["1000"]["completed_us"]
+rows.append(("cohort: 1000 users through signup-chat (one each)", ms(c) if c else "n/a", "<= 2 s"))
 r, _ = run(["--profile", "bench/load.toml", "--users", "1000", "--run-time", "5s"])
 c = r["cohorts"]["1000"]["completed_us"]
-rows.append(("cohort: 1000 users through signup-chat", ms(c) if c else "n/a", "<= 2 s"))
+rows.append(("cohort: 1000 users, all repeating journeys for 5 s", ms(c) if c else "n/a", ""))
 
 # 2. Cost per request, one after the other against one standalone target.
 with Target() as t:
@@ -80,10 +85,14 @@ for users in (1000, 5000, 10000):
         base = base or (users, kib)
         rows.append((f"memory: {users} users holding a WebSocket ({j['count']} held, {j['failures']} failed)", note, "<= 50 KiB/user"))
 
-# 4. Accuracy.
-r, _ = run(["--profile", "smoke", "--iterations", "5", "--target-fault", "latency=50ms"])
-p50 = r["journeys"]["signup-chat"]["steps"]["profile"]["p50_us"]
+# 4. Accuracy: the reported p50 with 50 ms added, and what the tester added to the 50 ms beyond
+# the same step's p50 without the fault (the server's own work).
+step = lambda r: r["journeys"]["signup-chat"]["steps"]["profile"]["p50_us"]
+slow, _ = run(["--profile", "smoke", "--iterations", "5", "--target-fault", "latency=50ms"])
+clean, _ = run(["--profile", "smoke", "--iterations", "5"])
+p50, base = step(slow), step(clean)
 rows.append(("accuracy: profile p50 with latency=50ms", f"{ms(p50)} ({(p50 / 50000 - 1) * 100:+.1f} %)", "within +5 %"))
+rows.append(("accuracy: the same minus its p50 without the fault", f"{ms(p50 - base)} ({((p50 - base) / 50000 - 1) * 100:+.1f} %)", "within +5 %"))
 
 # 5. Start-up.
 starts = sorted(run(["--profile", "smoke"])[0]["run"]["startup_ms"] for _ in range(5))

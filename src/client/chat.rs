@@ -1,7 +1,7 @@
 //! A WebSocket chat session: connect with a bearer token, send `user_message`, wait for the end
 //! of the turn (`agent_completed` or `error`), timing the first event and the whole turn.
 //!
-//! Sockets use 8 KiB buffers (the defaults of 128 KiB each way dominate memory at a thousand
+//! Sockets use 4 KiB buffers (the defaults of 128 KiB each way dominate memory at a thousand
 //! users) and TCP_NODELAY (small frames otherwise wait ~40 ms for a delayed ACK).
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::api::{Api, Transport};
 use super::{CallError, Watcher};
 
-const BUFFER_BYTES: usize = 8 * 1024;
+const BUFFER_BYTES: usize = 4 * 1024;
 
 pub struct ChatSession {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,

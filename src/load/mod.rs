@@ -346,6 +346,11 @@ fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {
         Stop::Iterations(n) => config.iterations = Some(n),
     }
     config.no_telnet = true;
+    // netra-load times every step itself (HDR histograms, failures by kind): Goose's own
+    // metrics would only double the cost of every request (measured: bench/peers.sh).
+    config.no_metrics = true;
+    config.no_transaction_metrics = true;
+    config.no_scenario_metrics = true;
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.quiet = 1;

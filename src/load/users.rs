@@ -44,25 +44,12 @@ async fn goose_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transact
         *state = State::begin(user_number, state.iteration + 1, Instant::now(), state.failures_in_row());
     }
     match run_step(ctx, &mut state, step, user.weighted_users_index).await {
-        Done::Skipped | Done::Cut => Ok(()),
-        Done::Ok(elapsed) => {
-            user.record_custom_request_duration(step.transport(), step.name(), elapsed, true, None, None)
-                .await?;
-            Ok(())
-        }
-        Done::Failed(elapsed, e) => {
+        // Every step is timed by netra-load itself; Goose's own metrics are off (load::goose_config).
+        Done::Skipped | Done::Cut | Done::Ok(_) => Ok(()),
+        Done::Failed(_, e) => {
             let backoff = state.backoff();
             drop(state);
             let text = e.to_string();
-            user.record_custom_request_duration(
-                step.transport(),
-                step.name(),
-                elapsed,
-                false,
-                None,
-                Some(&text),
-            )
-            .await?;
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 () = stopped(&ctx.stop) => {}

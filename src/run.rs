@@ -264,7 +264,6 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 ((*name).to_owned(), report)
             })
             .collect(),
-        goose: result.goose.clone(),
         findings: result.findings.clone(),
         skipped: result.skipped.clone(),
         not_run: result.not_run.clone(),

@@ -1,6 +1,6 @@
 //! The only code that touches Goose. A [`Plan`] becomes one Goose scenario per persona (weighted
 //! as the profile says) with one transaction per journey step; the attack runs with our own
-//! measurements going to a [`Collector`], and returns them with Goose's own request statistics.
+//! measurements going to a [`Collector`], and returns them.
 //!
 //! Goose's global state (its Ctrl-C handler and killswitch) stays behind this module: one attack
 //! per process at a time.
@@ -15,7 +15,6 @@ mod signup_chat;
 mod token_refresh;
 mod users;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,7 +26,6 @@ use crate::findings::{Finding, FindingSink};
 use crate::isolation::{Isolation, IsolationSummary};
 use crate::metrics::{Collector, Snapshot};
 use crate::probes::{self, ProbeSettings, ProbeSummary};
-use crate::report::GooseRequest;
 use crate::target::Secret;
 use journey::{Context, JourneyKind, Live};
 pub use progress::Progress;
@@ -117,8 +115,6 @@ pub struct LoadResult {
     pub isolation: IsolationSummary,
     pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
-    /// Goose's own view: successes and failures per "TRANSPORT step".
-    pub goose: BTreeMap<String, GooseRequest>,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
     pub elapsed: Duration,
@@ -255,12 +251,15 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         crate::isolation::probe::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone())
     });
     let ticker = progress.start(plan, live.clone(), started);
-    let (goose, arrival) = match (plan.arrival, plan.stop) {
+    let arrival = match (plan.arrival, plan.stop) {
         (Some(rate), Stop::After(run_time)) => {
             let open = open::Schedule { per_second: rate, max_in_flight: plan.users, run_time };
-            (BTreeMap::new(), Some(open::run(open, &contexts, &live, started).await))
+            Some(open::run(open, &contexts, &live, started).await)
         }
-        _ => (closed(plan, &netra, &contexts, quiet).await?, None),
+        _ => {
+            closed(plan, &netra, &contexts, quiet).await?;
+            None
+        }
     };
     ticker.finish();
     stopper.abort();
@@ -286,7 +285,6 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         isolation,
         probes,
         findings: findings.all(),
-        goose,
         started_at,
         ended_at: SystemTime::now(),
         elapsed,
@@ -296,14 +294,13 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     })
 }
 
-/// The closed model: Goose users, a scenario per persona, a transaction per step; returns
-/// Goose's own counts per step.
+/// The closed model: Goose users, a scenario per persona, a transaction per step.
 async fn closed(
     plan: &Plan,
     netra: &Netra,
     contexts: &[(&PersonaPlan, Arc<Context>)],
     quiet: bool,
-) -> anyhow::Result<BTreeMap<String, GooseRequest>> {
+) -> anyhow::Result<()> {
     // One shared Goose client (instead of one per user, ~140 KiB and a TLS setup each) keeps
     // Goose's own cost flat; our steps use the client in `netra`.
     let shared = goose::client::GooseClientBuilder::new().without_cookies();
@@ -319,15 +316,9 @@ async fn closed(
         }
         attack = attack.register_scenario(scenario);
     }
-    let metrics = {
-        let _goose_stdout = StdoutAside::new(quiet);
-        attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?
-    };
-    Ok(metrics
-        .requests
-        .iter()
-        .map(|(name, r)| (name.clone(), GooseRequest { success: r.success_count, fail: r.fail_count }))
-        .collect())
+    let _goose_stdout = StdoutAside::new(quiet);
+    attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?;
+    Ok(())
 }
 
 fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {

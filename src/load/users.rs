@@ -1,6 +1,7 @@
 //! The closed model: Goose users, each running its persona's journey again and again, one Goose
-//! transaction per step. Goose sees every step (its own statistics), and a failed journey backs
-//! off before the next (doubling with failures in a row) so that a dead target is not hammered.
+//! transaction per step (timed by netra-load itself: Goose's own metrics are off). A failed
+//! journey backs off before the next (doubling with failures in a row) so that a dead target is
+//! not hammered.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -92,10 +92,6 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
             }
         }
     }
-    for (name, g) in &r.goose {
-        let m = out.goose.entry(name.clone()).or_insert(super::GooseRequest { success: 0, fail: 0 });
-        (m.success, m.fail) = (m.success + g.success, m.fail + g.fail);
-    }
     for f in &r.findings {
         match out.findings.iter_mut().find(|m| m.kind == f.kind && m.endpoint == f.endpoint) {
             Some(m) => {

@@ -207,12 +207,6 @@ pub struct ObservationReport {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GooseRequest {
-    pub success: usize,
-    pub fail: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
@@ -228,8 +222,6 @@ pub struct Report {
     pub timeline: TimelineReport,
     pub errors: Vec<ErrorReport>,
     pub observations: BTreeMap<String, ObservationReport>,
-    /// Goose's own request statistics, by "TRANSPORT name".
-    pub goose: BTreeMap<String, GooseRequest>,
     pub findings: Vec<crate::findings::Finding>,
     /// Personas the dialect cannot run, with the reason.
     pub skipped: Vec<String>,

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::json;
-use support::{Target, report, run, spawn_target, text};
+use support::{Target, all_text, report, run, spawn_target, text};
 
 /// Registers `n` accounts on `target` and writes them to `dir/users.csv`; returns the passwords.
 fn accounts(target: &Target, dir: &Path, n: usize) -> Vec<String> {
@@ -25,20 +25,6 @@ fn accounts(target: &Target, dir: &Path, n: usize) -> Vec<String> {
     }
     std::fs::write(dir.join("users.csv"), csv).unwrap();
     passwords
-}
-
-/// Every file under `dir`, as text.
-fn all_text(dir: &Path) -> String {
-    let mut out = String::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.push_str(&all_text(&path));
-        } else {
-            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-        }
-    }
-    out
 }
 
 #[test]

@@ -4,26 +4,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
-use support::{BIN, text};
+use support::{BIN, all_text, text};
 
 const SECRET: &str = "netra-secret-under-test-7f3a";
-
-/// Every file under `dir`, as text.
-fn all_text(dir: &Path) -> String {
-    let mut out = String::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.push_str(&all_text(&path));
-        } else {
-            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-        }
-    }
-    out
-}
 
 /// Where `needle` first shows in `text`, with some context.
 fn around(text: &str, at: usize) -> &str {

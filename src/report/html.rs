@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::render::{
-    LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, arrival_line, cohort_lines, isolation_line, latency_rows,
-    matrix_rows, ms, observation_lines, target_rows, verdict_line,
+    ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, arrival_line, cohort_lines, error_rows,
+    isolation_line, latency_rows, matrix_rows, ms, observation_lines, target_rows, verdict_line,
 };
 use super::{Report, charts};
 
@@ -119,12 +119,7 @@ pub fn page(report: &Report) -> String {
     if report.errors.is_empty() {
         out.push_str("<p>None.</p>");
     } else {
-        let rows: Vec<Vec<String>> = report
-            .errors
-            .iter()
-            .map(|e| vec![e.kind.clone(), e.count.to_string(), e.sample.clone()])
-            .collect();
-        table(&mut out, &["kind", "count", "sample"], &rows);
+        table(&mut out, &ERROR_HEAD, &error_rows(report));
     }
     if !report.skipped.is_empty() {
         out.push_str("<h2>Skipped</h2><ul>");

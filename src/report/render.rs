@@ -121,6 +121,12 @@ pub(crate) fn arrival_line(report: &Report) -> Option<String> {
     })
 }
 
+pub(crate) const ERROR_HEAD: [&str; 3] = ["kind", "count", "sample"];
+
+pub(crate) fn error_rows(report: &Report) -> Vec<Vec<String>> {
+    report.errors.iter().map(|e| vec![e.kind.clone(), e.count.to_string(), e.sample.clone()]).collect()
+}
+
 pub(crate) fn isolation_line(report: &Report) -> String {
     let i = &report.isolation;
     let allowed: u64 = i.matrix.iter().map(|r| r.cell.allowed).sum();
@@ -322,12 +328,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if report.errors.is_empty() {
         writeln!(out, "None.")?;
     } else {
-        let rows: Vec<Vec<String>> = report
-            .errors
-            .iter()
-            .map(|e| vec![e.kind.clone(), e.count.to_string(), e.sample.clone()])
-            .collect();
-        md_table(out, &["kind", "count", "sample"], &rows)?;
+        md_table(out, &ERROR_HEAD, &error_rows(report))?;
     }
     Ok(())
 }

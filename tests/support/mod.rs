@@ -95,3 +95,17 @@ pub fn spawn_target_at(auth: &str, backend: &str, extra: &[&str]) -> Target {
     target.auth_url = urls.pop().unwrap();
     target
 }
+
+/// Every file under `dir`, as text.
+pub fn all_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.push_str(&all_text(&path));
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}

@@ -14,10 +14,10 @@ def cpu_of(cmd, **kw):
     return out, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def run(args):
+def run(args, env=None):
     """A netra-load run; returns (report, CPU seconds)."""
     with tempfile.TemporaryDirectory() as d:
-        out, cpu = cpu_of([BIN, *args, "--no-progress", "--quiet", "--report-dir", d])
+        out, cpu = cpu_of([BIN, *args, "--no-progress", "--quiet", "--report-dir", d], env=env)
         files = glob.glob(d + "/*/report.json")
         if not files:
             sys.exit(f"netra-load {' '.join(args)} wrote no report: {out.stderr.strip()}")
@@ -58,18 +58,22 @@ r, _ = run(["--profile", "bench/load.toml", "--users", "1000", "--run-time", "5s
 c = r["cohorts"]["1000"]["completed_us"]
 rows.append(("cohort: 1000 users, all repeating journeys for 5 s", ms(c) if c else "n/a", ""))
 
-# 2. Cost per request, one after the other against one standalone target.
+# 2. Cost per request, one after the other against one standalone target, with the same number
+# of runtime threads for both tools (tokio reads TOKIO_WORKER_THREADS; oha has --worker-threads).
 with Target() as t:
-    r, cpu = run(["--profile", "bench/health.toml", "--users", str(CONNS), "--run-time", f"{SECS}s", *t.urls()])
-    n = r["journeys"]["health"]["count"]
-    nl_us = cpu / n * 1e6
-    rows.append((f"netra-load: GET /health, {CONNS} users, {SECS} s", f"{n / r['run']['duration_s']:.0f} req/s, {nl_us:.1f} µs CPU/req", ""))
-    out, cpu = cpu_of([OHA, "-z", f"{SECS}s", "-c", str(CONNS), "--no-tui", "--output-format", "json", t.backend + "/health"])
-    summary = json.loads(out.stdout)
-    total = sum(summary["statusCodeDistribution"].values())
-    oha_us = cpu / total * 1e6
-    rows.append((f"oha: GET /health, {CONNS} connections, {SECS} s", f"{summary['summary']['requestsPerSec']:.0f} req/s, {oha_us:.1f} µs CPU/req", ""))
-    rows.append(("CPU per request, netra-load / oha", f"{nl_us / oha_us:.2f}x", "<= 1.5x"))
+    for threads in (1, 2):
+        env = dict(os.environ, TOKIO_WORKER_THREADS=str(threads))
+        r, cpu = run(["--profile", "bench/health.toml", "--users", str(CONNS), "--run-time", f"{SECS}s", *t.urls()], env)
+        n = r["journeys"]["health"]["count"]
+        nl_us = cpu / n * 1e6
+        rows.append((f"netra-load: GET /health, {CONNS} users, {threads} thread(s)", f"{n / r['run']['duration_s']:.0f} req/s, {nl_us:.1f} µs CPU/req", ""))
+        out, cpu = cpu_of([OHA, "-z", f"{SECS}s", "-c", str(CONNS), "--worker-threads", str(threads), "--no-tui",
+                           "--output-format", "json", t.backend + "/health"])
+        summary = json.loads(out.stdout)
+        total = sum(summary["statusCodeDistribution"].values())
+        oha_us = cpu / total * 1e6
+        rows.append((f"oha: GET /health, {CONNS} connections, {threads} thread(s)", f"{summary['summary']['requestsPerSec']:.0f} req/s, {oha_us:.1f} µs CPU/req", ""))
+        rows.append((f"CPU per request, netra-load / oha, {threads} thread(s)", f"{nl_us / oha_us:.2f}x", "<= 1.5x"))
 
 # 3. Memory per user holding a WebSocket.
 base = None

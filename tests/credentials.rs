@@ -88,4 +88,22 @@ fn too_few_accounts_is_one_clear_line() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("holds 6 accounts; 3 users need 7") && stderr.contains("--users 2"), "{stderr}");
+    // The open model's journeys are fresh users: accounts from a file cannot be.
+    let out = run(
+        dir.path(),
+        &[
+            "--profile",
+            "smoke",
+            "--users",
+            "2",
+            "--arrival-rate",
+            "5/s",
+            "--run-time",
+            "1s",
+            "--credentials",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("open model"), "{}", text(&out.stderr));
 }

@@ -265,6 +265,11 @@ impl Netra {
         login_of(self.call("login", req, StatusCode::OK).await?)
     }
 
+    /// The backend's `GET /health` (the bench journey `health`).
+    pub async fn health(&self) -> Result<Value, CallError> {
+        self.call("health", self.http.get(self.backend_url("/health")), StatusCode::OK).await
+    }
+
     pub async fn profile(&self, token: &str) -> Result<Value, CallError> {
         self.call("profile", self.backend_request(Method::GET, &self.api.profile, token), StatusCode::OK)
             .await

@@ -226,6 +226,13 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             ));
         }
     }
+    if arrival.is_some() && accounts.is_some() {
+        // Journey k of the open model is a fresh user numbered k: existing accounts would be
+        // shared by journeys in flight together, and their data would look leaked.
+        return Err(at(
+            "the open model (arrival rate) starts a fresh user per journey, which existing accounts (login provisioning) cannot be: use the closed model with a credentials file",
+        ));
+    }
     let api = api::resolve(&p.api, jwt_secret.as_ref().map(Secret::expose), accounts).map_err(|e| at(&e))?;
     let expect = Expect {
         burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),

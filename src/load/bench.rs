@@ -15,18 +15,8 @@ pub const IDLE_CHAT: [Step; 4] = [Step::Register, Step::Login, Step::WsConnect, 
 
 pub async fn perform(_ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
     match step {
-        Step::Health => {
-            let (status, body) = netra
-                .fetch("health", netra.request(reqwest::Method::GET, &netra.backend_url("/health")))
-                .await?;
-            if !status.is_success() || serde_json::from_slice::<serde_json::Value>(&body).is_err() {
-                return Err(CallError::new(
-                    format!("http_{}", status.as_u16()),
-                    "health: not a healthy JSON answer",
-                ));
-            }
-            Ok(())
-        }
+        // Through the same call as every other step: status, JSON and the isolation scanner.
+        Step::Health => netra.health().await.map(drop),
         Step::WsConnect => {
             let chat = netra.chat(&j.logged_in()?.access).await?;
             j.chat = Some(chat);

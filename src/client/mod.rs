@@ -1,5 +1,5 @@
 //! Speaks Netra (reference dialect) for journeys and probes: typed HTTP calls over one shared
-//! `reqwest::Client`, and a WebSocket chat session ([`chat::ChatSession`]) with per-turn timing.
+//! [`wire::Client`] (hyper, a keep-alive pool per origin), and a WebSocket chat session ([`chat::ChatSession`]) with per-turn timing.
 //!
 //! Every failure is a [`CallError`] with a *kind* (`connect`, `timeout`, `http_500`, `bad_body`,
 //! `ws_closed`, ...) for counting, and a detail for the sample message. Details never contain
@@ -7,14 +7,16 @@
 
 pub mod api;
 pub mod chat;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Method, RequestBuilder, StatusCode};
+pub use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 
 pub use api::{Account, Api, Provisioning, Slot, Transport};
+pub use wire::Request;
 
 /// A failed call: what kind of failure (counted) and what happened (a sample).
 #[derive(Clone, Debug)]
@@ -33,17 +35,14 @@ impl CallError {
         CallError::new("wrong_answer", detail)
     }
 
-    fn from_reqwest(e: &reqwest::Error, what: &str) -> CallError {
-        let kind = if e.is_timeout() {
-            "timeout"
-        } else if e.is_connect() {
-            "connect"
-        } else if e.is_decode() || e.is_body() {
-            "bad_body"
-        } else {
-            "http_error"
+    fn from_wire(e: &wire::Error, what: &str) -> CallError {
+        let kind = match e {
+            wire::Error::Timeout => "timeout",
+            wire::Error::Connect(_) => "connect",
+            wire::Error::Body(_) => "bad_body",
+            wire::Error::Request(_) | wire::Error::Invalid(_) => "http_error",
         };
-        // reqwest's Display names the URL, never headers: no token can leak here.
+        // The wire's errors name the origin or URL, never headers: no token can leak here.
         CallError::new(kind, format!("{what}: {e}"))
     }
 }
@@ -112,7 +111,7 @@ pub trait Watcher: Send + Sync {
 /// Where Netra is, and the shared HTTP client. Cheap to clone.
 #[derive(Clone)]
 pub struct Netra {
-    http: reqwest::Client,
+    http: wire::Client,
     auth: Arc<str>,
     backend: Arc<str>,
     /// `ws://host:port` (or `wss://`); the dialect gives the path.
@@ -143,12 +142,7 @@ impl Netra {
             _ if backend.is_empty() => String::new(),
             _ => return Err(format!("backend URL `{backend}` must start with http:// or https://")),
         };
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .pool_max_idle_per_host(usize::MAX)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = wire::Client::new(timeout)?;
         let auth: Arc<str> = auth.trim_end_matches('/').into();
         let api = Arc::new(Api::default());
         Ok(Netra {
@@ -197,7 +191,7 @@ impl Netra {
 
     /// A call that needs a valid access token: the backend's profile, or the auth service's
     /// `me` when only the auth service is tested. Gives the endpoint's name, URL and request.
-    pub fn token_check(&self, token: &str) -> (String, String, RequestBuilder) {
+    pub fn token_check(&self, token: &str) -> (String, String, Request) {
         let (name, url) = if self.has_backend() {
             (format!("GET {}", self.api.profile), self.backend_url(&self.api.profile))
         } else {
@@ -222,12 +216,11 @@ impl Netra {
     }
 
     /// Sends and expects `expected`; returns the JSON body.
-    async fn call(&self, what: &str, req: RequestBuilder, expected: StatusCode) -> Result<Value, CallError> {
-        let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        let status = resp.status();
+    async fn call(&self, what: &str, req: Request, expected: StatusCode) -> Result<Value, CallError> {
         // The path is only needed by a watcher: no allocation on the hot path without one.
-        let endpoint = (self.watch.is_some() && self.viewer.is_some()).then(|| resp.url().path().to_owned());
-        let bytes = resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
+        let endpoint = (self.watch.is_some() && self.viewer.is_some()).then(|| req.path().to_owned());
+        let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+        let (status, bytes) = (resp.status, resp.body);
         if let Some(endpoint) = &endpoint {
             self.show(what, endpoint, &bytes);
         }
@@ -243,7 +236,7 @@ impl Netra {
     }
 
     /// A request builder for the backend with a bearer token (`path` starts with `/`).
-    pub fn backend_request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+    pub fn backend_request(&self, method: Method, path: &str, token: &str) -> Request {
         self.http.request(method, self.backend_url(path)).bearer_auth(token)
     }
 
@@ -370,39 +363,31 @@ impl Netra {
 
     /// The status a request gets, whatever it is: for checks that a token is refused. Transport
     /// failures are still errors.
-    pub async fn status_of(&self, what: &str, req: RequestBuilder) -> Result<StatusCode, CallError> {
+    pub async fn status_of(&self, what: &str, req: Request) -> Result<StatusCode, CallError> {
         self.send(what, req).await.map(|(status, _)| status)
     }
 
     /// Sends and returns the status and headers whatever the status; the body is read and
     /// dropped. Transport failures are errors.
-    pub async fn send(
-        &self,
-        what: &str,
-        req: RequestBuilder,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap), CallError> {
-        let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        Ok((status, headers))
+    pub async fn send(&self, what: &str, req: Request) -> Result<(StatusCode, HeaderMap), CallError> {
+        let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+        Ok((resp.status, resp.headers))
     }
 
     /// Sends and returns the status and the body whatever the status. Transport failures are
     /// errors.
-    pub async fn fetch(&self, what: &str, req: RequestBuilder) -> Result<(StatusCode, Vec<u8>), CallError> {
-        let resp = req.send().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| CallError::from_reqwest(&e, what))?;
-        Ok((status, body.to_vec()))
+    pub async fn fetch(&self, what: &str, req: Request) -> Result<(StatusCode, Vec<u8>), CallError> {
+        let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+        Ok((resp.status, resp.body.to_vec()))
     }
 
     /// A request builder for any URL, on the shared client, with no header set.
-    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+    pub fn request(&self, method: Method, url: &str) -> Request {
         self.http.request(method, url)
     }
 
     /// A request builder for the auth service (`path` starts with `/`).
-    pub fn auth_request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub fn auth_request(&self, method: Method, path: &str) -> Request {
         self.http.request(method, self.auth_url(path))
     }
 

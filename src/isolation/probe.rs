@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use crate::client::{Method, StatusCode};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

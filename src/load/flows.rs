@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use crate::client::{Method, StatusCode};
 use serde_json::Value;
 
 use super::journey::{Context, State, Step};

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use crate::client::HeaderMap;
+use crate::client::{Method, StatusCode};
 
 use super::journey::{Context, State, Step};
 use crate::client::{CallError, Netra};

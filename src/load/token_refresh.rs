@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use crate::client::{Method, StatusCode};
 use serde_json::json;
 
 use super::journey::{Context, State, Step};

@@ -5,9 +5,9 @@
 //! crash the server. Tokens that can only be minted with the signing secret are skipped, and
 //! reported as skipped, when it is not known.
 
+use crate::client::{Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use crate::client::{Login, Netra};
@@ -124,7 +124,7 @@ fn url(netra: &Netra, surface: Surface) -> String {
     }
 }
 
-fn request(netra: &Netra, surface: Surface, probe: &Probe) -> RequestBuilder {
+fn request(netra: &Netra, surface: Surface, probe: &Probe) -> Request {
     let value = if probe.raw_header { probe.token.clone() } else { format!("Bearer {}", probe.token) };
     netra.request(Method::GET, &url(netra, surface)).header("authorization", value)
 }

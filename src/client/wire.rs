@@ -1,0 +1,271 @@
+//! HTTP/1.1 for the journeys and probes: hyper's connection API over a small keep-alive pool per
+//! origin, for `http://` (every target on loopback or inside a cluster); `https://` goes through
+//! reqwest (rustls).
+//!
+//! Why not reqwest for everything: per request it parses the URL (with IDNA), runs tower layers
+//! (redirects, retries, decompression), checks a connection out through a connector clone and
+//! moves large futures around. Measured beside oha on GET /health: ~2x oha's CPU per request,
+//! mostly there (docs/performance.md). The pool here does only what a load generator needs: reuse
+//! an idle connection of the origin, or open one; a request that a reused connection could not
+//! even send (closed while idle) is sent again on a fresh one, as hyper-util's client does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, Method, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Sends requests; cheap to clone (one pool for all clones).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Idle connections per origin (`host:port`).
+    idle: Mutex<HashMap<Authority, Vec<Sender>>>,
+    timeout: Duration,
+    /// For `https://` only.
+    tls: reqwest::Client,
+}
+
+/// A request being built (the subset of reqwest's builder netra-load uses).
+pub struct Request {
+    client: Client,
+    method: Method,
+    url: Result<Uri, String>,
+    headers: HeaderMap,
+    body: Bytes,
+    timeout: Option<Duration>,
+}
+
+/// A whole response: status, headers and the body, read to its end.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a request got no (whole) response. Details never hold headers (tokens) or bodies sent.
+#[derive(Debug)]
+pub enum Error {
+    /// No connection (refused, unreachable, a bad address).
+    Connect(String),
+    /// No whole answer within the timeout.
+    Timeout,
+    /// The connection failed while sending or receiving the head (closed, not HTTP).
+    Request(String),
+    /// The head came but the body failed.
+    Body(String),
+    /// The request could not be built (bad URL or header).
+    Invalid(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Connect(e) => write!(f, "cannot connect: {e}"),
+            Error::Timeout => f.write_str("no answer in time"),
+            Error::Request(e) => write!(f, "request failed: {e}"),
+            Error::Body(e) => write!(f, "body failed: {e}"),
+            Error::Invalid(e) => write!(f, "invalid request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Client {
+    /// A client whose requests time out after `timeout` (whole exchange, connecting included).
+    pub fn new(timeout: Duration) -> Result<Client, String> {
+        let tls = reqwest::Client::builder()
+            .timeout(timeout)
+            .pool_max_idle_per_host(usize::MAX)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
+        Ok(Client { inner: Arc::new(Inner { idle: Mutex::default(), timeout, tls }) })
+    }
+
+    pub fn request(&self, method: Method, url: impl Into<String>) -> Request {
+        let url: String = url.into();
+        Request {
+            client: self.clone(),
+            method,
+            url: Uri::try_from(url.as_str()).map_err(|e| format!("`{url}`: {e}")),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            timeout: None,
+        }
+    }
+
+    pub fn get(&self, url: impl Into<String>) -> Request {
+        self.request(Method::GET, url)
+    }
+
+    pub fn post(&self, url: impl Into<String>) -> Request {
+        self.request(Method::POST, url)
+    }
+
+    /// An idle connection to `origin`, or a new one; whether it was reused.
+    async fn checkout(&self, origin: &Authority) -> Result<(Sender, bool), Error> {
+        loop {
+            let idle =
+                self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).get_mut(origin).and_then(Vec::pop);
+            let Some(mut sender) = idle else { break };
+            // Ready at once unless its last response is still being wound up; an error means it
+            // was closed while idle.
+            if !sender.is_closed() && sender.ready().await.is_ok() {
+                return Ok((sender, true));
+            }
+        }
+        Ok((connect(origin).await?, false))
+    }
+
+    fn checkin(&self, origin: Authority, sender: Sender) {
+        if !sender.is_closed() {
+            self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).entry(origin).or_default().push(sender);
+        }
+    }
+
+    async fn exchange(&self, origin: Authority, req: http::Request<Full<Bytes>>) -> Result<Response, Error> {
+        let (mut sender, mut reused) = self.checkout(&origin).await?;
+        let mut req = req;
+        let resp = loop {
+            match sender.try_send_request(req).await {
+                Ok(resp) => break resp,
+                Err(mut e) => match e.take_message() {
+                    // Never sent, on a connection that was idle: it closed meanwhile; once more
+                    // on a new connection.
+                    Some(again) if reused => {
+                        req = again;
+                        sender = connect(&origin).await?;
+                        reused = false;
+                    }
+                    _ => return Err(Error::Request(e.into_error().to_string())),
+                },
+            }
+        };
+        let (head, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| Error::Body(e.to_string()))?.to_bytes();
+        self.checkin(origin, sender);
+        Ok(Response { status: head.status, headers: head.headers, body })
+    }
+}
+
+async fn connect(origin: &Authority) -> Result<Sender, Error> {
+    let port = origin.port_u16().unwrap_or(80);
+    let tcp = tokio::net::TcpStream::connect((origin.host().trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
+    tcp.set_nodelay(true).map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
+    let (sender, conn) =
+        http1::handshake(TokioIo::new(tcp)).await.map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
+    // The connection's own task: it ends when the server closes or the last sender is dropped.
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+impl Request {
+    /// The URL's path (`/api/threads`), empty when the URL is not valid.
+    pub fn path(&self) -> &str {
+        self.url.as_ref().map_or("", Uri::path)
+    }
+
+    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Request {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value.as_ref())) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            // The value is not named: it may be a token.
+            _ => self.url = Err(format!("header `{name}` cannot be sent as given")),
+        }
+        self
+    }
+
+    pub fn bearer_auth(mut self, token: &str) -> Request {
+        match HeaderValue::try_from(format!("Bearer {token}")) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.headers.insert(AUTHORIZATION, value);
+            }
+            Err(_) => self.url = Err("the bearer token cannot be sent in a header".into()),
+        }
+        self
+    }
+
+    pub fn json(mut self, body: &serde_json::Value) -> Request {
+        self.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self.body = Bytes::from(body.to_string());
+        self
+    }
+
+    /// Another timeout than the client's for this request.
+    pub fn timeout(mut self, timeout: Duration) -> Request {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends and reads the whole response, within the timeout.
+    pub async fn send(self) -> Result<Response, Error> {
+        let Request { client, method, url, headers, body, timeout } = self;
+        let uri = url.map_err(Error::Invalid)?;
+        let timeout = timeout.unwrap_or(client.inner.timeout);
+        match uri.scheme() {
+            Some(s) if *s == Scheme::HTTP => {}
+            Some(s) if *s == Scheme::HTTPS => {
+                return tls(&client.inner.tls, method, &uri, headers, body, timeout).await;
+            }
+            _ => return Err(Error::Invalid(format!("`{uri}` is not an http:// or https:// URL"))),
+        }
+        let origin =
+            uri.authority().cloned().ok_or_else(|| Error::Invalid(format!("`{uri}` has no host")))?;
+        let mut req = http::Request::new(Full::new(body));
+        *req.method_mut() = method;
+        // Origin form (`/path?query`) and a Host header, as a browser sends it.
+        *req.uri_mut() = uri.path_and_query().map_or_else(|| Uri::from_static("/"), |p| p.clone().into());
+        *req.headers_mut() = headers;
+        let host = HeaderValue::try_from(origin.as_str()).map_err(|e| Error::Invalid(e.to_string()))?;
+        req.headers_mut().insert(HOST, host);
+        tokio::time::timeout(timeout, client.exchange(origin, req)).await.unwrap_or(Err(Error::Timeout))
+    }
+}
+
+async fn tls(
+    client: &reqwest::Client,
+    method: Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Response, Error> {
+    let sent = client.request(method, uri.to_string()).headers(headers).body(body).timeout(timeout).send();
+    let resp = sent.await.map_err(|e| reqwest_error(&e))?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = resp.bytes().await.map_err(|e| reqwest_error(&e))?;
+    Ok(Response { status, headers, body })
+}
+
+fn reqwest_error(e: &reqwest::Error) -> Error {
+    // reqwest's Display names the URL, never headers.
+    if e.is_timeout() {
+        Error::Timeout
+    } else if e.is_connect() {
+        Error::Connect(e.to_string())
+    } else if e.is_body() || e.is_decode() {
+        Error::Body(e.to_string())
+    } else {
+        Error::Request(e.to_string())
+    }
+}

@@ -108,9 +108,15 @@ pub trait Watcher: Send + Sync {
     fn saw(&self, viewer: u32, what: &str, endpoint: &str, body: &[u8]);
 }
 
-/// Where Netra is, and the shared HTTP client. Cheap to clone.
+/// Where Netra is, and the shared HTTP client. Cheap to clone (one `Arc`: a clone per step).
 #[derive(Clone)]
 pub struct Netra {
+    s: Arc<Shared>,
+    viewer: Option<u32>,
+}
+
+#[derive(Clone)]
+struct Shared {
     http: wire::Client,
     auth: Arc<str>,
     backend: Arc<str>,
@@ -119,14 +125,13 @@ pub struct Netra {
     timeout: Duration,
     api: Arc<Api>,
     watch: Option<Arc<dyn Watcher>>,
-    viewer: Option<u32>,
 }
 
 impl std::fmt::Debug for Netra {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Netra")
-            .field("auth", &self.auth)
-            .field("backend", &self.backend)
+            .field("auth", &self.s.auth)
+            .field("backend", &self.s.backend)
             .finish_non_exhaustive()
     }
 }
@@ -145,59 +150,51 @@ impl Netra {
         let http = wire::Client::new(timeout)?;
         let auth: Arc<str> = auth.trim_end_matches('/').into();
         let api = Arc::new(Api::default());
-        Ok(Netra {
-            http,
-            auth,
-            backend: backend.into(),
-            ws: ws.into(),
-            timeout,
-            api,
-            watch: None,
-            viewer: None,
-        })
+        let s = Shared { http, auth, backend: backend.into(), ws: ws.into(), timeout, api, watch: None };
+        Ok(Netra { s: Arc::new(s), viewer: None })
     }
 
     /// This client speaking `api` instead of the reference dialect.
     pub fn with_api(mut self, api: Api) -> Netra {
-        self.api = Arc::new(api);
+        Arc::make_mut(&mut self.s).api = Arc::new(api);
         self
     }
 
     pub fn api(&self) -> &Api {
-        &self.api
+        &self.s.api
     }
 
     /// This client with a watcher that will see what viewers receive.
     pub fn watched(mut self, watch: Arc<dyn Watcher>) -> Netra {
-        self.watch = Some(watch);
+        Arc::make_mut(&mut self.s).watch = Some(watch);
         self
     }
 
     /// This client acting for simulated user `viewer`: what it receives is shown to the watcher.
     pub fn for_viewer(&self, viewer: u32) -> Netra {
-        Netra { viewer: Some(viewer), ..self.clone() }
+        Netra { s: self.s.clone(), viewer: Some(viewer) }
     }
 
     fn show(&self, what: &str, endpoint: &str, body: &[u8]) {
-        if let (Some(watch), Some(viewer)) = (&self.watch, self.viewer) {
+        if let (Some(watch), Some(viewer)) = (&self.s.watch, self.viewer) {
             watch.saw(viewer, what, endpoint, body);
         }
     }
 
     /// Whether there is a backend to test (not only an auth service).
     pub fn has_backend(&self) -> bool {
-        !self.backend.is_empty()
+        !self.s.backend.is_empty()
     }
 
     /// A call that needs a valid access token: the backend's profile, or the auth service's
     /// `me` when only the auth service is tested. Gives the endpoint's name, URL and request.
     pub fn token_check(&self, token: &str) -> (String, String, Request) {
         let (name, url) = if self.has_backend() {
-            (format!("GET {}", self.api.profile), self.backend_url(&self.api.profile))
+            (format!("GET {}", self.s.api.profile), self.backend_url(&self.s.api.profile))
         } else {
-            (format!("GET {}", self.api.me), self.auth_url(&self.api.me))
+            (format!("GET {}", self.s.api.me), self.auth_url(&self.s.api.me))
         };
-        let req = self.http.get(&url).bearer_auth(token);
+        let req = self.s.http.get(&url).bearer_auth(token);
         (name, url, req)
     }
 
@@ -207,25 +204,25 @@ impl Netra {
     }
 
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.s.timeout
     }
 
     /// The WebSocket's URL (without any token).
     pub fn ws_url(&self) -> String {
-        format!("{}{}", self.ws, self.api.ws_path)
+        format!("{}{}", self.s.ws, self.s.api.ws_path)
     }
 
     /// Sends and expects `expected`; returns the JSON body.
     async fn call(&self, what: &str, req: Request, expected: StatusCode) -> Result<Value, CallError> {
         // The path is only needed by a watcher: no allocation on the hot path without one.
-        let endpoint = (self.watch.is_some() && self.viewer.is_some()).then(|| req.path().to_owned());
+        let endpoint = (self.s.watch.is_some() && self.viewer.is_some()).then(|| req.path().to_owned());
         let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
         let (status, bytes) = (resp.status, resp.body);
         if let Some(endpoint) = &endpoint {
             self.show(what, endpoint, &bytes);
         }
         if status != expected {
-            let said = self.api.error_text(&bytes);
+            let said = self.s.api.error_text(&bytes);
             return Err(CallError::new(
                 format!("http_{}", status.as_u16()),
                 format!("{what}: {status}: {said}"),
@@ -237,7 +234,7 @@ impl Netra {
 
     /// A request builder for the backend with a bearer token (`path` starts with `/`).
     pub fn backend_request(&self, method: Method, path: &str, token: &str) -> Request {
-        self.http.request(method, self.backend_url(path)).bearer_auth(token)
+        self.s.http.request(method, self.backend_url(path)).bearer_auth(token)
     }
 
     pub async fn register(
@@ -248,60 +245,65 @@ impl Netra {
         name: &str,
     ) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password, "plan_tier": plan, "name": name});
-        let req = self.http.post(self.auth_url(&self.api.register)).json(&body);
+        let req = self.s.http.post(self.auth_url(&self.s.api.register)).json(&body);
         login_of(self.call("register", req, StatusCode::CREATED).await?)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password});
-        let req = self.http.post(self.auth_url(&self.api.login)).json(&body);
+        let req = self.s.http.post(self.auth_url(&self.s.api.login)).json(&body);
         login_of(self.call("login", req, StatusCode::OK).await?)
     }
 
     /// The backend's `GET /health` (the bench journey `health`).
     pub async fn health(&self) -> Result<Value, CallError> {
-        self.call("health", self.http.get(self.backend_url("/health")), StatusCode::OK).await
+        self.call("health", self.s.http.get(self.backend_url("/health")), StatusCode::OK).await
     }
 
     pub async fn profile(&self, token: &str) -> Result<Value, CallError> {
-        self.call("profile", self.backend_request(Method::GET, &self.api.profile, token), StatusCode::OK)
+        self.call("profile", self.backend_request(Method::GET, &self.s.api.profile, token), StatusCode::OK)
             .await
     }
 
     /// Creates a thread; returns its id.
     pub async fn create_thread(&self, token: &str, title: &str) -> Result<String, CallError> {
-        let req = self.backend_request(Method::POST, &self.api.threads, token).json(&json!({"title": title}));
+        let req =
+            self.backend_request(Method::POST, &self.s.api.threads, token).json(&json!({"title": title}));
         let thread = self.call("create_thread", req, StatusCode::CREATED).await?;
         str_field(&thread, "id", "create_thread")
     }
 
     /// The auth service's view of the token holder: `{id, email, name, plan_tier}`.
     pub async fn me(&self, token: &str) -> Result<Value, CallError> {
-        let req = self.http.get(self.auth_url(&self.api.me)).bearer_auth(token);
+        let req = self.s.http.get(self.auth_url(&self.s.api.me)).bearer_auth(token);
         self.call("auth_me", req, StatusCode::OK).await
     }
 
     /// Posts a chat message over HTTP (the reply arrives on the WebSocket).
     pub async fn post_message(&self, token: &str, thread: &str, content: &str) -> Result<Value, CallError> {
         let req = self
-            .backend_request(Method::POST, &self.api.messages_path(thread), token)
-            .json(&json!({ self.api.post_field.as_str(): content }));
+            .backend_request(Method::POST, &self.s.api.messages_path(thread), token)
+            .json(&json!({ self.s.api.post_field.as_str(): content }));
         self.call("post_message", req, StatusCode::CREATED).await
     }
 
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
-        let req = self.backend_request(Method::GET, &self.api.messages_path(thread), token);
+        let req = self.backend_request(Method::GET, &self.s.api.messages_path(thread), token);
         self.call("history", req, StatusCode::OK).await
     }
 
     pub async fn export(&self, token: &str) -> Result<Value, CallError> {
-        let req = self.backend_request(Method::GET, &self.api.export, token);
+        let req = self.backend_request(Method::GET, &self.s.api.export, token);
         self.call("export", req, StatusCode::OK).await
     }
 
     pub async fn list_threads(&self, token: &str) -> Result<Vec<Value>, CallError> {
         let list = self
-            .call("list_threads", self.backend_request(Method::GET, &self.api.threads, token), StatusCode::OK)
+            .call(
+                "list_threads",
+                self.backend_request(Method::GET, &self.s.api.threads, token),
+                StatusCode::OK,
+            )
             .await?;
         match list {
             Value::Array(items) => Ok(items),
@@ -315,7 +317,7 @@ impl Netra {
     /// Makes the user exist, as the dialect provisions users: registers it, or does nothing
     /// when users come from a dev login or minted tokens.
     pub async fn sign_up(&self, who: &Identity) -> Result<(), CallError> {
-        match &self.api.provisioning {
+        match &self.s.api.provisioning {
             Provisioning::Register => {
                 self.register(&who.email, &who.password, &who.plan, &who.name).await.map(drop)
             }
@@ -326,10 +328,10 @@ impl Netra {
     /// Logs the user in as the dialect provisions users: login, dev login, or a minted token
     /// (a new token for the same `sub` and `email` each time; no refresh token).
     pub async fn sign_in(&self, who: &Identity) -> Result<Login, CallError> {
-        match &self.api.provisioning {
+        match &self.s.api.provisioning {
             Provisioning::Register | Provisioning::Login(_) => self.login(&who.email, &who.password).await,
             Provisioning::DevLogin => {
-                let req = self.http.post(self.auth_url(&self.api.dev_login));
+                let req = self.s.http.post(self.auth_url(&self.s.api.dev_login));
                 login_of(self.call("login", req, StatusCode::OK).await?)
             }
             Provisioning::Mint(mint) => Ok(mint.token(who)),
@@ -344,8 +346,11 @@ impl Netra {
 
     /// Exchanges a refresh token for a new pair.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Login, CallError> {
-        let req =
-            self.http.post(self.auth_url(&self.api.refresh)).json(&json!({"refresh_token": refresh_token}));
+        let req = self
+            .s
+            .http
+            .post(self.auth_url(&self.s.api.refresh))
+            .json(&json!({"refresh_token": refresh_token}));
         let body = self.call("refresh", req, StatusCode::OK).await?;
         Ok(Login {
             access: str_field(&body, "access_token", "refresh")?,
@@ -357,7 +362,7 @@ impl Netra {
     }
 
     pub async fn logout(&self, access: &str) -> Result<(), CallError> {
-        let req = self.http.post(self.auth_url(&self.api.logout)).bearer_auth(access);
+        let req = self.s.http.post(self.auth_url(&self.s.api.logout)).bearer_auth(access);
         self.call("logout", req, StatusCode::OK).await.map(drop)
     }
 
@@ -383,25 +388,25 @@ impl Netra {
 
     /// A request builder for any URL, on the shared client, with no header set.
     pub fn request(&self, method: Method, url: &str) -> Request {
-        self.http.request(method, url)
+        self.s.http.request(method, url)
     }
 
     /// A request builder for the auth service (`path` starts with `/`).
     pub fn auth_request(&self, method: Method, path: &str) -> Request {
-        self.http.request(method, self.auth_url(path))
+        self.s.http.request(method, self.auth_url(path))
     }
 
     pub fn auth_url(&self, path: &str) -> String {
-        format!("{}{path}", self.auth)
+        format!("{}{path}", self.s.auth)
     }
 
     pub fn backend_url(&self, path: &str) -> String {
-        format!("{}{path}", self.backend)
+        format!("{}{path}", self.s.backend)
     }
 
     pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {
-        let watch = self.watch.clone().zip(self.viewer);
-        chat::ChatSession::connect(&self.ws, self.api.clone(), token, self.timeout, watch).await
+        let watch = self.s.watch.clone().zip(self.viewer);
+        chat::ChatSession::connect(&self.s.ws, self.s.api.clone(), token, self.s.timeout, watch).await
     }
 }
 

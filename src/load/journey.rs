@@ -361,17 +361,20 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
         }
     };
     let outcome = tokio::select! {
+        biased;
         outcome = perform => Some(outcome),
         // A step meant to last until the run's end (idle-chat's hold) is done then, not cut.
         () = stopped(&ctx.stop) => (step == Step::Hold).then_some(Ok(())),
     };
     let journey = ctx.journey.name();
     let persona = ctx.persona;
+    // One clock read for the step's end, its event and its journey's.
+    let now = Instant::now();
     let finish = |state: &State, ok| Event::Journey {
         persona,
         journey,
         user: cohort_user,
-        elapsed: state.started.map_or(Duration::ZERO, |s| s.elapsed()),
+        elapsed: state.started.map_or(Duration::ZERO, |s| now.saturating_duration_since(s)),
         ok,
     };
     let Some(outcome) = outcome else {
@@ -380,7 +383,7 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
         ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1 });
         state.failed = true;
         state.close_chat().await;
-        let waited = started.elapsed();
+        let waited = now.saturating_duration_since(started);
         if waited >= UNANSWERED {
             let kind = "unanswered_at_end".to_owned();
             let message = format!(
@@ -400,12 +403,13 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
         }
         return Done::Cut;
     };
-    let elapsed = started.elapsed();
-    ctx.recorder.send(Event::Step { persona, journey, step: step.name(), elapsed, ok: outcome.is_ok() });
+    let elapsed = now.saturating_duration_since(started);
+    ctx.recorder
+        .send_at(Event::Step { persona, journey, step: step.name(), elapsed, ok: outcome.is_ok() }, now);
     match outcome {
         Ok(()) => {
             if step == steps[steps.len() - 1] {
-                ctx.recorder.send(finish(state, true));
+                ctx.recorder.send_at(finish(state, true), now);
                 ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
                 state.failures_in_row = 0;
                 state.close_chat().await;

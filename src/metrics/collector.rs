@@ -117,8 +117,13 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn send(&self, event: Event) {
+        self.send_at(event, Instant::now());
+    }
+
+    /// `send` for an event that happened at `at` (a time the caller has already read).
+    pub fn send_at(&self, event: Event, at: Instant) {
         // After `finish` the collector is gone: late events of stopping users are dropped.
-        let _ = self.tx.send(Message::Event(event, Instant::now()));
+        let _ = self.tx.send(Message::Event(event, at));
     }
 
     /// Stops collecting and returns everything recorded before this call.

@@ -212,3 +212,21 @@ async fn failures_are_told_apart() {
     }
     assert_eq!(silent.connections(), 2, "only the two timed-out requests connected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_speaks_tls() {
+    // A server that is not TLS: it records the first bytes it gets and closes.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 3];
+        socket.read_exact(&mut first).await.unwrap();
+        first
+    });
+    let err = client(Duration::from_secs(5)).get(format!("https://{addr}/health")).send().await.unwrap_err();
+    assert!(matches!(err, Error::Connect(_)), "{err:?}");
+    // A TLS handshake record (22), TLS major version 3: a ClientHello, not plain HTTP.
+    let first = got.await.unwrap();
+    assert_eq!(&first[..2], &[22, 3], "{first:?}");
+}

@@ -258,14 +258,20 @@ async fn tls(
 }
 
 fn reqwest_error(e: &reqwest::Error) -> Error {
-    // reqwest's Display names the URL, never headers.
+    // reqwest's Display names the URL, never headers; its causes (refused, a TLS alert) say why.
+    let mut said = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        said = format!("{said}: {c}");
+        cause = c.source();
+    }
     if e.is_timeout() {
         Error::Timeout
     } else if e.is_connect() {
-        Error::Connect(e.to_string())
+        Error::Connect(said)
     } else if e.is_body() || e.is_decode() {
-        Error::Body(e.to_string())
+        Error::Body(said)
     } else {
-        Error::Request(e.to_string())
+        Error::Request(said)
     }
 }

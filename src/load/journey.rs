@@ -404,19 +404,21 @@ pub async fn run_step(ctx: &Context, state: &mut State, step: Step, cohort_user:
         return Done::Cut;
     };
     let elapsed = now.saturating_duration_since(started);
-    ctx.recorder
-        .send_at(Event::Step { persona, journey, step: step.name(), elapsed, ok: outcome.is_ok() }, now);
+    let event = Event::Step { persona, journey, step: step.name(), elapsed, ok: outcome.is_ok() };
     match outcome {
         Ok(()) => {
             if step == steps[steps.len() - 1] {
-                ctx.recorder.send_at(finish(state, true), now);
+                ctx.recorder.send_two_at(event, finish(state, true), now);
                 ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
                 state.failures_in_row = 0;
                 state.close_chat().await;
+            } else {
+                ctx.recorder.send_at(event, now);
             }
             Done::Ok
         }
         Err(e) => {
+            ctx.recorder.send_at(event, now);
             if ctx.journey == JourneyKind::SignupChat
                 && e.kind == "http_429"
                 && ctx.expect.burst > BYSTANDER_CALLS

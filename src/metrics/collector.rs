@@ -18,6 +18,8 @@ pub type ActiveUsers = std::sync::Arc<dyn Fn() -> usize + Send + Sync>;
 
 /// The timeline's first window width.
 const WINDOW: Duration = Duration::from_secs(1);
+/// Messages taken from the channel at once.
+const BATCH: usize = 256;
 
 /// A measurement. Names are `&'static str`: sending one costs no allocation.
 #[derive(Debug)]
@@ -106,6 +108,8 @@ pub struct Snapshot {
 
 enum Message {
     Event(Event, Instant),
+    /// Two events at once (a journey's last step and the journey): one message instead of two.
+    Two(Event, Event, Instant),
     Finish(oneshot::Sender<Snapshot>),
 }
 
@@ -124,6 +128,11 @@ impl Recorder {
     pub fn send_at(&self, event: Event, at: Instant) {
         // After `finish` the collector is gone: late events of stopping users are dropped.
         let _ = self.tx.send(Message::Event(event, at));
+    }
+
+    /// `send_at` for two events, in this order.
+    pub fn send_two_at(&self, first: Event, second: Event, at: Instant) {
+        let _ = self.tx.send(Message::Two(first, second, at));
     }
 
     /// Stops collecting and returns everything recorded before this call.
@@ -149,30 +158,44 @@ impl Collector {
             let mut completed_users = HashSet::new();
             let mut tick = tokio::time::interval_at((started + WINDOW).into(), WINDOW);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut record = |event: Event, at: Instant, snap: &mut Snapshot, timeline: &mut Timeline| {
+                match &event {
+                    Event::Journey { journey, elapsed, ok, .. } => timeline.journey(journey, *elapsed, *ok),
+                    Event::Error { .. } => timeline.error(),
+                    _ => {}
+                }
+                apply(snap, event, at, started, cohort_journey, &mut completed_users);
+            };
+            // Messages are taken in batches: one wake-up of this task for many events.
+            let mut batch = Vec::with_capacity(BATCH);
             loop {
                 tokio::select! {
-                    message = rx.recv() => match message {
-                        Some(Message::Event(event, at)) => {
-                            match &event {
-                                Event::Journey { journey, elapsed, ok, .. } => timeline.journey(journey, *elapsed, *ok),
-                                Event::Error { .. } => timeline.error(),
-                                _ => {}
-                            }
-                            apply(&mut snap, event, at, started, cohort_journey, &mut completed_users)
-                        }
-                        Some(Message::Finish(reply)) => {
-                            snap.windows = timeline.finish(started.elapsed(), active());
-                            let _ = reply.send(snap);
-                            return;
-                        }
-                        None => return,
-                    },
+                    biased;
                     _ = tick.tick() => {
                         timeline.close(started.elapsed(), active());
                         // After coarsening, windows are wider: so are the ticks.
                         if tick.period() != timeline.width() {
                             tick = tokio::time::interval(timeline.width());
                             tick.tick().await;
+                        }
+                    }
+                    n = rx.recv_many(&mut batch, BATCH) => {
+                        if n == 0 {
+                            return;
+                        }
+                        for message in batch.drain(..) {
+                            match message {
+                                Message::Event(event, at) => record(event, at, &mut snap, &mut timeline),
+                                Message::Two(first, second, at) => {
+                                    record(first, at, &mut snap, &mut timeline);
+                                    record(second, at, &mut snap, &mut timeline);
+                                }
+                                Message::Finish(reply) => {
+                                    snap.windows = timeline.finish(started.elapsed(), active());
+                                    let _ = reply.send(snap);
+                                    return;
+                                }
+                            }
                         }
                     }
                 }

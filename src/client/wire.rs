@@ -9,7 +9,6 @@
 //! an idle connection of the origin, or open one; a request that a reused connection could not
 //! even send (closed while idle) is sent again on a fresh one, as hyper-util's client does.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,8 +29,9 @@ pub struct Client {
 }
 
 struct Inner {
-    /// Idle connections per origin (`host:port`).
-    idle: Mutex<HashMap<Authority, Vec<Sender>>>,
+    /// Idle connections per origin (`host:port`, as written in the URLs: the few origins of a
+    /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case).
+    idle: Mutex<Vec<(Box<str>, Vec<Sender>)>>,
     timeout: Duration,
     /// For `https://` only.
     tls: reqwest::Client,
@@ -119,8 +119,10 @@ impl Client {
     /// An idle connection to `origin`, or a new one; whether it was reused.
     async fn checkout(&self, origin: &Authority) -> Result<(Sender, bool), Error> {
         loop {
-            let idle =
-                self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).get_mut(origin).and_then(Vec::pop);
+            let idle = {
+                let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+                pools.iter_mut().find(|(o, _)| **o == *origin.as_str()).and_then(|(_, idle)| idle.pop())
+            };
             let Some(mut sender) = idle else { break };
             // Ready at once unless its last response is still being wound up; an error means it
             // was closed while idle.
@@ -133,7 +135,11 @@ impl Client {
 
     fn checkin(&self, origin: Authority, sender: Sender) {
         if !sender.is_closed() {
-            self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).entry(origin).or_default().push(sender);
+            let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+            match pools.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
+                Some((_, idle)) => idle.push(sender),
+                None => pools.push((origin.as_str().into(), vec![sender])),
+            }
         }
     }
 

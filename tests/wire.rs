@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 
-/// A keep-alive HTTP/1.1 server answering `200 {"n": <request number>}`, or never (`silent`).
+/// A keep-alive HTTP/1.1 server answering its first `answered` requests `200 {"n": <request
+/// number>}` and the rest never (it then waits for the client to close).
 /// Records every request (head and body), counts connections, and closes them all on `close`.
 struct Server {
     addr: SocketAddr,
@@ -25,7 +26,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(silent: bool) -> Server {
+    async fn start(answered: usize) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -39,7 +40,7 @@ impl Server {
                 let (r, n, closed_tx) = (r.clone(), n.clone(), closed_tx.clone());
                 tokio::spawn(async move {
                     tokio::select! {
-                        () = serve(socket, &r, silent) => {}
+                        () = serve(socket, &r, answered) => {}
                         () = n.notified() => {}
                     }
                     // The socket is closed (dropped) before this is sent.
@@ -59,7 +60,7 @@ impl Server {
     }
 }
 
-async fn serve(mut socket: TcpStream, requests: &Mutex<Vec<String>>, silent: bool) {
+async fn serve(mut socket: TcpStream, requests: &Mutex<Vec<String>>, answered: usize) {
     let mut buf = Vec::new();
     loop {
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -89,8 +90,11 @@ async fn serve(mut socket: TcpStream, requests: &Mutex<Vec<String>>, silent: boo
             all.push(request);
             all.len()
         };
-        if silent {
-            std::future::pending::<()>().await;
+        if n > answered {
+            // No answer; the connection ends when the client closes it.
+            let mut chunk = [0u8; 4096];
+            while let Ok(1..) = socket.read(&mut chunk).await {}
+            return;
         }
         let body = format!("{{\"n\": {n}}}");
         let answer = format!(
@@ -107,9 +111,15 @@ fn client(timeout: Duration) -> Client {
     Client::new(timeout).unwrap()
 }
 
+/// A request expected to give up by itself: the test fails (instead of hanging) if it does not.
+async fn gives_up(req: netra_load::client::Request) -> Error {
+    let sent = tokio::time::timeout(Duration::from_secs(30), req.send()).await;
+    sent.expect("the request gave up by itself").unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_origin_form_with_host_token_and_json_body() {
-    let server = Server::start(false).await;
+    let server = Server::start(usize::MAX).await;
     let http = client(Duration::from_secs(10));
     let resp = http
         .post(server.url("/api/threads?x=1"))
@@ -139,7 +149,7 @@ async fn sends_origin_form_with_host_token_and_json_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keeps_connections_alive_and_opens_one_per_request_in_flight_at_most() {
-    let server = Server::start(false).await;
+    let server = Server::start(usize::MAX).await;
     let http = client(Duration::from_secs(10));
     for i in 1..=20 {
         let resp = http.get(server.url("/health")).send().await.unwrap();
@@ -164,7 +174,7 @@ async fn keeps_connections_alive_and_opens_one_per_request_in_flight_at_most() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_the_server_closed_while_idle_is_replaced() {
-    let mut server = Server::start(false).await;
+    let mut server = Server::start(usize::MAX).await;
     let http = client(Duration::from_secs(10));
     for round in 1..=5 {
         let resp = http.get(server.url("/health")).send().await.unwrap();
@@ -180,16 +190,14 @@ async fn a_connection_the_server_closed_while_idle_is_replaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_told_apart() {
     // Nothing answers: a timeout, not a hang.
-    let silent = Server::start(true).await;
-    let err = client(Duration::from_millis(300)).get(silent.url("/health")).send().await.unwrap_err();
+    let silent = Server::start(0).await;
+    let err = gives_up(client(Duration::from_millis(300)).get(silent.url("/health"))).await;
     assert!(matches!(err, Error::Timeout), "{err:?}");
     // A shorter timeout for one request.
-    let err = client(Duration::from_secs(30))
-        .get(silent.url("/health"))
-        .timeout(Duration::from_millis(100))
-        .send()
-        .await
-        .unwrap_err();
+    let err = gives_up(
+        client(Duration::from_secs(30)).get(silent.url("/health")).timeout(Duration::from_millis(100)),
+    )
+    .await;
     assert!(matches!(err, Error::Timeout), "{err:?}");
 
     // Nobody listens: a connect error naming the address.
@@ -229,4 +237,22 @@ async fn https_speaks_tls() {
     // A TLS handshake record (22), TLS major version 3: a ClientHello, not plain HTTP.
     let first = got.await.unwrap();
     assert_eq!(&first[..2], &[22, 3], "{first:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_deadline_fails_and_its_connection_is_closed() {
+    let mut server = Server::start(1).await;
+    let http = client(Duration::from_millis(300));
+    assert_eq!(http.get(server.url("/")).send().await.unwrap().status, StatusCode::OK);
+    // The same (pooled) connection, now unanswered.
+    let err = gives_up(http.get(server.url("/"))).await;
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    // The client closed it: the server's side ends.
+    server.closed.recv().await.unwrap();
+    assert_eq!(server.connections(), 1);
+    // The next request needs a new connection (and times out on it too).
+    let err = gives_up(http.get(server.url("/")).timeout(Duration::from_millis(100))).await;
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.requests.lock().unwrap().len(), 3, "each request was sent once");
 }

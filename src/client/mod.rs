@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod chat;
+mod deadline;
 pub mod wire;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@
 //! mostly there (docs/performance.md). The pool here does only what a load generator needs: reuse
 //! an idle connection of the origin, or open one; a request that a reused connection could not
 //! even send (closed while idle) is sent again on a fresh one, as hyper-util's client does.
+//! Timeouts are deadlines on the connections ([`super::deadline`]), not a timer per request.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +21,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
+use super::deadline::{Deadline, Watch};
+
 type Sender = SendRequest<Full<Bytes>>;
+
+/// A connection: hyper's handle for requests, and the deadline of what is in flight on it.
+struct Conn {
+    sender: Sender,
+    deadline: Arc<Deadline>,
+}
 
 /// Sends requests; cheap to clone (one pool for all clones).
 #[derive(Clone)]
@@ -31,7 +40,8 @@ pub struct Client {
 struct Inner {
     /// Idle connections per origin (`host:port`, as written in the URLs: the few origins of a
     /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case).
-    idle: Mutex<Vec<(Box<str>, Vec<Sender>)>>,
+    idle: Mutex<Vec<(Box<str>, Vec<Conn>)>>,
+    deadlines: Arc<Watch>,
     timeout: Duration,
     /// For `https://` only.
     tls: reqwest::Client,
@@ -93,7 +103,8 @@ impl Client {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
-        Ok(Client { inner: Arc::new(Inner { idle: Mutex::default(), timeout, tls }) })
+        let inner = Inner { idle: Mutex::default(), deadlines: Watch::new(), timeout, tls };
+        Ok(Client { inner: Arc::new(inner) })
     }
 
     pub fn request(&self, method: Method, url: impl Into<String>) -> Request {
@@ -117,44 +128,53 @@ impl Client {
     }
 
     /// An idle connection to `origin`, or a new one; whether it was reused.
-    async fn checkout(&self, origin: &Authority) -> Result<(Sender, bool), Error> {
+    async fn checkout(&self, origin: &Authority, timeout: Duration) -> Result<(Conn, bool), Error> {
         loop {
             let idle = {
                 let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
                 pools.iter_mut().find(|(o, _)| **o == *origin.as_str()).and_then(|(_, idle)| idle.pop())
             };
-            let Some(mut sender) = idle else { break };
+            let Some(mut conn) = idle else { break };
             // Ready at once unless its last response is still being wound up; an error means it
-            // was closed while idle.
-            if !sender.is_closed() && sender.ready().await.is_ok() {
-                return Ok((sender, true));
+            // was closed while idle (or, bounded by the deadline, never wound up).
+            self.inner.deadlines.arm(&conn.deadline, timeout);
+            if !conn.sender.is_closed() && conn.sender.ready().await.is_ok() {
+                return Ok((conn, true));
             }
         }
-        Ok((connect(origin).await?, false))
+        Ok((self.connect(origin, timeout).await?, false))
     }
 
-    fn checkin(&self, origin: Authority, sender: Sender) {
-        if !sender.is_closed() {
+    fn checkin(&self, origin: Authority, conn: Conn) {
+        if !conn.sender.is_closed() {
             let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
             match pools.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
-                Some((_, idle)) => idle.push(sender),
-                None => pools.push((origin.as_str().into(), vec![sender])),
+                Some((_, idle)) => idle.push(conn),
+                None => pools.push((origin.as_str().into(), vec![conn])),
             }
         }
     }
 
-    async fn exchange(&self, origin: Authority, req: http::Request<Full<Bytes>>) -> Result<Response, Error> {
-        let (mut sender, mut reused) = self.checkout(&origin).await?;
+    async fn exchange(
+        &self,
+        origin: Authority,
+        req: http::Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Response, Error> {
+        let (mut conn, mut reused) = self.checkout(&origin, timeout).await?;
         let mut req = req;
         let resp = loop {
-            match sender.try_send_request(req).await {
+            self.inner.deadlines.arm(&conn.deadline, timeout);
+            match conn.sender.try_send_request(req).await {
                 Ok(resp) => break resp,
+                Err(_) if conn.deadline.expired() => return Err(Error::Timeout),
                 Err(mut e) => match e.take_message() {
                     // Never sent, on a connection that was idle: it closed meanwhile; once more
                     // on a new connection.
                     Some(again) if reused => {
+                        conn.deadline.disarm();
                         req = again;
-                        sender = connect(&origin).await?;
+                        conn = self.connect(&origin, timeout).await?;
                         reused = false;
                     }
                     _ => return Err(Error::Request(e.into_error().to_string())),
@@ -162,25 +182,38 @@ impl Client {
             }
         };
         let (head, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| Error::Body(e.to_string()))?.to_bytes();
-        self.checkin(origin, sender);
+        let body = match body.collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) if conn.deadline.expired() => return Err(Error::Timeout),
+            Err(e) => return Err(Error::Body(e.to_string())),
+        };
+        conn.deadline.disarm();
+        self.checkin(origin, conn);
         Ok(Response { status: head.status, headers: head.headers, body })
     }
-}
 
-async fn connect(origin: &Authority) -> Result<Sender, Error> {
-    let port = origin.port_u16().unwrap_or(80);
-    let tcp = tokio::net::TcpStream::connect((origin.host().trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
-    tcp.set_nodelay(true).map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
-    let (sender, conn) =
-        http1::handshake(TokioIo::new(tcp)).await.map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
-    // The connection's own task: it ends when the server closes or the last sender is dropped.
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+    /// A new connection to `origin` (within `timeout`), its task, and its deadline.
+    async fn connect(&self, origin: &Authority, timeout: Duration) -> Result<Conn, Error> {
+        let port = origin.port_u16().unwrap_or(80);
+        let connecting = async {
+            let tcp = tokio::net::TcpStream::connect((origin.host().trim_matches(['[', ']']), port)).await?;
+            tcp.set_nodelay(true)?;
+            Ok::<_, std::io::Error>(tcp)
+        };
+        let tcp = tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| Error::Timeout)?
+            .map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
+        let (sender, io) = http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
+        // The connection's own task: it ends when the server closes, when the last sender is
+        // dropped, or when the deadline watcher aborts it.
+        let task = tokio::spawn(async move {
+            let _ = io.await;
+        });
+        Ok(Conn { sender, deadline: self.inner.deadlines.watch(task.abort_handle()) })
+    }
 }
 
 impl Request {
@@ -244,7 +277,7 @@ impl Request {
         *req.headers_mut() = headers;
         let host = HeaderValue::try_from(origin.as_str()).map_err(|e| Error::Invalid(e.to_string()))?;
         req.headers_mut().insert(HOST, host);
-        tokio::time::timeout(timeout, client.exchange(origin, req)).await.unwrap_or(Err(Error::Timeout))
+        client.exchange(origin, req, timeout).await
     }
 }
 

@@ -1,5 +1,6 @@
 //! Speaks Netra (reference dialect) for journeys and probes: typed HTTP calls over one shared
-//! [`wire::Client`] (hyper, a keep-alive pool per origin), and a WebSocket chat session ([`chat::ChatSession`]) with per-turn timing.
+//! [`wire::Client`] (hyper, a keep-alive pool per origin), and a WebSocket chat session
+//! ([`chat::ChatSession`]) with per-turn timing.
 //!
 //! Every failure is a [`CallError`] with a *kind* (`connect`, `timeout`, `http_500`, `bad_body`,
 //! `ws_closed`, ...) for counting, and a detail for the sample message. Details never contain

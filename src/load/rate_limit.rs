@@ -10,8 +10,7 @@
 
 use std::time::Duration;
 
-use crate::client::HeaderMap;
-use crate::client::{Method, StatusCode};
+use crate::client::{HeaderMap, Method, StatusCode};
 
 use super::journey::{Context, State, Step};
 use crate::client::{CallError, Netra};

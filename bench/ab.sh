@@ -5,6 +5,10 @@
 # e.g. build main, copy target/release/netra-load to /tmp/a, build the change, copy to /tmp/b.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ $# -lt 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
+  echo "usage: bench/ab.sh BINARY_A BINARY_B [THREADS] [ROUNDS] [SECONDS] (two netra-load executables)" >&2
+  exit 2
+fi
 a=$1 b=$2 threads=${3:-2} rounds=${4:-5} secs=${5:-4}
 python3 - "$a" "$b" "$threads" "$rounds" "$secs" <<'PY'
 import glob, json, os, re, resource, shutil, subprocess, sys, tempfile

@@ -165,23 +165,19 @@ async fn the_targets_websocket_answers_any_frame() {
         netra_load::target::start(netra_load::target::TargetConfig { burst: 100_000, ..Default::default() })
             .await
             .unwrap();
-    let http = reqwest::Client::new();
+    let netra = netra_load::client::Netra::new(
+        target.auth_url(),
+        Some(target.backend_url()),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
     let email = format!("fuzz-{}@example.com", std::process::id());
-    let body = serde_json::json!({"email": email, "password": "fuzz-password", "plan_tier": "enterprise"});
-    let login: serde_json::Value = http
-        .post(format!("{}/auth/register", target.auth_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap();
-    let ws_url = format!("{}/ws", target.backend_url().replacen("http", "ws", 1));
+    let login = netra.register(&email, "fuzz-password", "enterprise", "fuzz").await.unwrap();
+    // A raw WebSocket (not the client's chat session): the frames sent are arbitrary.
     let mut req =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(netra.ws_url())
+            .unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", login.access).parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let wait = std::time::Duration::from_secs(10);
     let next = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| -> serde_json::Value {

@@ -216,13 +216,9 @@ impl Netra {
 
     /// Sends and expects `expected`; returns the JSON body.
     async fn call(&self, what: &str, req: Request, expected: StatusCode) -> Result<Value, CallError> {
-        // The path is only needed by a watcher: no allocation on the hot path without one.
-        let endpoint = (self.s.watch.is_some() && self.viewer.is_some()).then(|| req.path().to_owned());
         let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+        self.show(what, resp.url.path(), &resp.body);
         let (status, bytes) = (resp.status, resp.body);
-        if let Some(endpoint) = &endpoint {
-            self.show(what, endpoint, &bytes);
-        }
         if status != expected {
             let said = self.s.api.error_text(&bytes);
             return Err(CallError::new(

@@ -57,12 +57,13 @@ pub struct Request {
     timeout: Option<Duration>,
 }
 
-/// A whole response: status, headers and the body, read to its end.
+/// A whole response: status, headers and the body, read to its end; and the URL it answers.
 #[derive(Debug)]
 pub struct Response {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub url: Uri,
 }
 
 /// Why a request got no (whole) response. Details never hold headers (tokens) or bodies sent.
@@ -160,7 +161,7 @@ impl Client {
         origin: Authority,
         req: http::Request<Full<Bytes>>,
         timeout: Duration,
-    ) -> Result<Response, Error> {
+    ) -> Result<(http::response::Parts, Bytes), Error> {
         let (mut conn, mut reused) = self.checkout(&origin, timeout).await?;
         let mut req = req;
         let resp = loop {
@@ -189,7 +190,7 @@ impl Client {
         };
         conn.deadline.disarm();
         self.checkin(origin, conn);
-        Ok(Response { status: head.status, headers: head.headers, body })
+        Ok((head, body))
     }
 
     /// A new connection to `origin` (within `timeout`), its task, and its deadline.
@@ -217,11 +218,6 @@ impl Client {
 }
 
 impl Request {
-    /// The URL's path (`/api/threads`), empty when the URL is not valid.
-    pub fn path(&self) -> &str {
-        self.url.as_ref().map_or("", Uri::path)
-    }
-
     pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Request {
         match (HeaderName::try_from(name), HeaderValue::try_from(value.as_ref())) {
             (Ok(name), Ok(value)) => {
@@ -264,7 +260,7 @@ impl Request {
         match uri.scheme() {
             Some(s) if *s == Scheme::HTTP => {}
             Some(s) if *s == Scheme::HTTPS => {
-                return tls(&client.inner.tls, method, &uri, headers, body, timeout).await;
+                return tls(&client.inner.tls, method, uri, headers, body, timeout).await;
             }
             _ => return Err(Error::Invalid(format!("`{uri}` is not an http:// or https:// URL"))),
         }
@@ -277,14 +273,15 @@ impl Request {
         *req.headers_mut() = headers;
         let host = HeaderValue::try_from(origin.as_str()).map_err(|e| Error::Invalid(e.to_string()))?;
         req.headers_mut().insert(HOST, host);
-        client.exchange(origin, req, timeout).await
+        let (head, body) = client.exchange(origin, req, timeout).await?;
+        Ok(Response { status: head.status, headers: head.headers, body, url: uri })
     }
 }
 
 async fn tls(
     client: &reqwest::Client,
     method: Method,
-    uri: &Uri,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
     timeout: Duration,
@@ -293,7 +290,7 @@ async fn tls(
     let resp = sent.await.map_err(|e| reqwest_error(&e))?;
     let (status, headers) = (resp.status(), resp.headers().clone());
     let body = resp.bytes().await.map_err(|e| reqwest_error(&e))?;
-    Ok(Response { status, headers, body })
+    Ok(Response { status, headers, body, url: uri })
 }
 
 fn reqwest_error(e: &reqwest::Error) -> Error {

@@ -257,6 +257,9 @@ impl FromStr for Fault {
         let prob = |make: fn(f64) -> Fault, form: &str| {
             arg.ok_or_else(|| needs(form)).and_then(parse_probability).map(make)
         };
+        let dur = |make: fn(Duration) -> Fault, form: &str| {
+            arg.ok_or_else(|| needs(form)).and_then(parse_duration).map(make)
+        };
         match name {
             "idor" => flag(Fault::Idor),
             "list-leak" => flag(Fault::ListLeak),
@@ -270,22 +273,10 @@ impl FromStr for Fault {
             "error-rate" => prob(Fault::ErrorRate, "error-rate=0.2"),
             "ws-drop" => prob(Fault::WsDrop, "ws-drop=0.1"),
             "garbage" => prob(Fault::Garbage, "garbage=0.1"),
-            "hang" => {
-                let arg = arg.ok_or_else(|| needs("hang=2s"))?;
-                parse_duration(arg).map(Fault::Hang)
-            }
-            "ws-handshake" => {
-                let arg = arg.ok_or_else(|| needs("ws-handshake=3s"))?;
-                parse_duration(arg).map(Fault::WsHandshake)
-            }
-            "latency" => {
-                let arg = arg.ok_or_else(|| needs("latency=50ms"))?;
-                parse_duration(arg).map(Fault::Latency)
-            }
-            "slowdown" => {
-                let arg = arg.ok_or_else(|| needs("slowdown=10ms"))?;
-                parse_duration(arg).map(Fault::Slowdown)
-            }
+            "hang" => dur(Fault::Hang, "hang=2s"),
+            "ws-handshake" => dur(Fault::WsHandshake, "ws-handshake=3s"),
+            "latency" => dur(Fault::Latency, "latency=50ms"),
+            "slowdown" => dur(Fault::Slowdown, "slowdown=10ms"),
             "stall" => {
                 let arg = arg.ok_or_else(|| needs("stall=200ms/2s"))?;
                 let (pause, every) = arg

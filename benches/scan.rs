@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use netra_load::client::Watcher;
-use netra_load::findings::{Finding, FindingSink};
+use netra_load::client::{Call, Seen, Watcher};
+use netra_load::findings::FindingSink;
 use netra_load::isolation::Isolation;
 
 fn uuid(n: u64) -> String {
@@ -17,9 +17,8 @@ fn uuid(n: u64) -> String {
 }
 
 fn main() {
-    let stamp =
-        Arc::new(|kind: &str, endpoint: &str| Finding::new(kind, "high", Vec::new(), endpoint, 0.0, 0));
-    let iso = Isolation::new(Arc::new(FindingSink::default()), stamp);
+    let sink = FindingSink::new(Instant::now(), Arc::default());
+    let iso = Isolation::new(Arc::new(sink));
     let users = 1000u32;
     let mut canaries = Vec::new();
     for user in 0..users {
@@ -71,7 +70,8 @@ fn main() {
     for (name, body) in &shapes {
         let started = Instant::now();
         for _ in 0..rounds {
-            iso.saw(viewer, "bench", "/bench", std::hint::black_box(body.as_bytes()));
+            let seen = Seen::Answer { call: Call::History, path: "/bench" };
+            iso.saw(viewer, seen, std::hint::black_box(body.as_bytes()));
         }
         let ns = started.elapsed().as_nanos() as f64 / f64::from(rounds);
         println!("  {name:<20} {:>5} bytes: {ns:>7.0} ns per response", body.len());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::target::{Dialect, Fault, Rate, parse_duration};
+use crate::reference::{Dialect, Fault, Rate, parse_duration};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -158,7 +158,7 @@ pub struct TargetArgs {
     #[arg(long = "fault", value_name = "F")]
     pub faults: Vec<Fault>,
 
-    /// Which state of Netra to imitate: reference or s1 (see the README).
+    /// Which state of Netra to imitate: reference, s1 or beta (see docs/netra-api.md).
     #[arg(long, value_name = "D", default_value = "reference")]
     pub dialect: Dialect,
 }
@@ -215,7 +215,7 @@ pub struct RunArgs {
     /// Run share I (from 0) of N of the users and their arrival rate, for a distributed run
     /// whose N reports are merged with `netra-load merge`.
     #[arg(long, value_name = "I/N")]
-    pub segment: Option<crate::config::Segment>,
+    pub segment: Option<Segment>,
 
     /// Folder that receives the run folder.
     #[arg(long, value_name = "DIR", default_value = "reports")]
@@ -232,4 +232,40 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `--segment I/N`: this process runs share I (0-based) of N of the users and of their
+/// arrival rate, as k6's execution segments do; the N reports are merged afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Segment {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Segment, String> {
+        let bad = || format!("segment `{s}`: write I/N with 0 <= I < N, e.g. 0/4 .. 3/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Segment { index, count })
+    }
+}
+
+impl std::fmt::Display for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Segment {
+    /// The first user of this segment and how many it runs, of `users` in all.
+    pub fn share(&self, users: usize) -> (usize, usize) {
+        let edge = |i: usize| users * i / self.count;
+        (edge(self.index), edge(self.index + 1) - edge(self.index))
+    }
 }

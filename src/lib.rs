@@ -4,34 +4,43 @@
 //!
 //! # Layout
 //! - [`cli`]: clap types only.
-//! - [`config`]: profiles and the validated [`config::RunConfig`] (parse, then resolve).
-//! - [`target`]: the embedded reference Netra target, with fault knobs; a leaf module.
-//! - [`client`]: speaks Netra over HTTP and WebSocket, for journeys and probes.
-//! - [`load`]: the only code that touches Goose: personas, journeys, progress.
-//! - [`metrics`]: HDR histograms and the collector; a leaf module.
-//! - [`probes`]: security probes beside the load (JWT hardening).
-//! - [`findings`]: security results with evidence (plain data).
-//! - [`isolation`]: canaries, ownership ledger, passive scanning and cross-user probes.
-//! - [`verdict`]: targets judged on a report.
-//! - [`report`]: the report model and its renderers.
+//! - [`config`]: profiles and the validated [`config::RunConfig`] with the run's plan (parse,
+//!   then resolve: what runs is decided there, before any request).
+//! - [`reference`]: the embedded reference Netra server (`netra-load target`), with its faults;
+//!   a leaf module.
+//! - [`client`]: speaks Netra over HTTP and WebSocket, for journeys and probes; typed failures.
+//! - [`journeys`]: one file per journey, the table of them, and the step runner's rules.
+//! - [`load`]: the only code that touches Goose: the closed and open models, progress.
+//! - [`probes`]: active checks beside the load: JWT hardening and the cross-user prober.
+//! - [`isolation`]: canaries, the ownership ledger, the scanner and the matrix (plain data).
+//! - [`findings`]: security results with evidence, and the table of their kinds (plain data).
+//! - [`checks`]: every assertion a report can list, in one vocabulary.
+//! - [`metrics`]: HDR histograms, the collector, the timeline and the figures; a leaf module.
+//! - [`verdict`]: targets judged on a narrow view of the figures.
+//! - [`report`]: the report model, its renderers, and loading, comparing and merging reports.
 //! - `run`, `serve`: the `run` and `target` subcommands; `offline`: `report`, `compare` and
 //!   `merge`, which work on report files.
 //!
-//! `main.rs` is a shim: it parses, calls [`run`] and maps the outcome to an exit code.
+//! Imports point toward data: no two modules import each other, directly or around a circle
+//! (`tests/modules.rs` checks it); `reference` and `metrics` import nothing else of the crate.
+//!
+//! `main.rs` is a shim: it parses, calls [`run`] and maps the [`Outcome`] to an exit code.
 
+pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod findings;
 pub mod isolation;
+pub mod journeys;
 pub mod load;
 pub mod metrics;
 mod offline;
 pub mod probes;
+pub mod reference;
 pub mod report;
 mod run;
 mod serve;
-pub mod target;
 pub mod verdict;
 
 /// Exit codes are API (see the README).
@@ -68,14 +77,30 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs one command to completion.
-pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+/// What a command came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The exit code ([`exit`]).
+    pub exit_code: u8,
+    /// The run folder written, for `run`.
+    pub run_folder: Option<std::path::PathBuf>,
+}
+
+impl Outcome {
+    fn code(exit_code: u8) -> Outcome {
+        Outcome { exit_code, run_folder: None }
+    }
+}
+
+/// Runs one command to completion. Bad input and operational errors are errors (exit 2); a
+/// target that misses or breaches is an outcome.
+pub async fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Some(cli::Command::Target(args)) => serve::run(args).await.map(|()| exit::OK),
+        Some(cli::Command::Target(args)) => serve::run(args).await.map(|()| Outcome::code(exit::OK)),
         Some(cli::Command::Run(args)) => run::run(args).await,
-        Some(cli::Command::Report(args)) => offline::report(args),
-        Some(cli::Command::Compare(args)) => offline::compare(args),
-        Some(cli::Command::Merge(args)) => offline::merge(args),
+        Some(cli::Command::Report(args)) => offline::report(args).map(Outcome::code),
+        Some(cli::Command::Compare(args)) => offline::compare(args).map(Outcome::code),
+        Some(cli::Command::Merge(args)) => offline::merge(args).map(Outcome::code),
         None => run::run(cli.run).await,
     }
 }

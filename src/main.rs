@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(netra_load::run(cli)) {
-        Ok(code) => ExitCode::from(code),
+        Ok(outcome) => ExitCode::from(outcome.exit_code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::USAGE)

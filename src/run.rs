@@ -9,21 +9,29 @@ use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
 use crate::client::{Identity, Netra, Provisioning, Slot};
-use crate::config::{self, Deployment, RunConfig};
-use crate::load::{self, LoadResult, Progress, Stop};
+use crate::config::{self, Deployment, RunConfig, Stop};
+use crate::load::{self, LoadResult, Progress};
+use crate::metrics::EndedBy;
 use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};
-use crate::{target, verdict};
+use crate::{Outcome, reference, verdict};
 
 /// How long one call may take before it counts as a timeout.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let config = config::resolve(args).map_err(anyhow::Error::msg)?;
+pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
+    let config = config::resolve(args)?;
+    for check in &config.plan.checks {
+        match &check.skipped {
+            None => tracing::debug!("will check {}", check.check),
+            Some(why) => tracing::debug!("will not check {}: {why}", check.check),
+        }
+    }
     load::handle_interrupts();
     raise_fd_limit(config.plan.users);
     let (embedded, auth_url, backend_url) = match &config.deployment {
         Deployment::Embedded(target_config) => {
-            let t = target::start((**target_config).clone()).await.context("starting the embedded target")?;
+            let t =
+                reference::start((**target_config).clone()).await.context("starting the embedded target")?;
             let urls = (t.auth_url().to_owned(), t.backend_url().to_owned());
             (Some(t), urls.0, urls.1)
         }
@@ -37,6 +45,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         .with_api(config.api.clone());
     preflight(&netra).await?;
     preflight_user(&netra, &config.plan.run_tag).await?;
+    // Said once the run is about to start: a run refused at preflight has only that to say.
+    for note in config.plan.personas.iter().filter_map(|p| p.note.as_ref()) {
+        tracing::warn!("skipped {note}");
+    }
     let progress = Progress::choose(config.quiet, config.no_progress);
     let result = load::run(&config.plan, netra, progress).await?;
     if let Some(t) = embedded {
@@ -53,10 +65,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
         report::render::summary(&report, &mut out)?;
         writeln!(out, "report: {}", folder.display())?;
     }
-    if result.ended_by == "interrupted" {
-        return Ok(crate::exit::INTERRUPTED);
-    }
-    Ok(report.verdict.exit_code)
+    let exit_code = if result.ended_by == EndedBy::Interrupted {
+        crate::exit::INTERRUPTED
+    } else {
+        report.verdict.exit_code
+    };
+    Ok(Outcome { exit_code, run_folder: Some(folder) })
 }
 
 /// Each simulated user needs about four descriptors; ask for that, and say so if we cannot.
@@ -155,7 +169,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         personas.insert(
             plan.name.clone(),
             PersonaReport {
-                journey: plan.journey.clone(),
+                journey: plan.journey.name.to_owned(),
                 plan_tier: plan.plan_tier.clone(),
                 weight: plan.weight,
                 stats: Stats::of(&series.total),
@@ -182,7 +196,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
     let mut errors: Vec<ErrorReport> = snap
         .errors
         .iter()
-        .map(|(kind, e)| ErrorReport { kind: kind.clone(), count: e.count, sample: e.sample.clone() })
+        .map(|(kind, e)| ErrorReport { kind: kind.to_string(), count: e.count, sample: e.sample.clone() })
         .collect();
     errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
     let plan = &config.plan;
@@ -208,9 +222,9 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
             seed: config.seed,
             started_at: humantime::format_rfc3339_seconds(result.started_at).to_string(),
             ended_at: humantime::format_rfc3339_seconds(result.ended_at).to_string(),
-            ended_by: result.ended_by.clone(),
+            ended_by: result.ended_by,
             duration_s: result.elapsed.as_secs_f64(),
-            target: report::TargetInfo {
+            target: report::DeploymentInfo {
                 kind: kind.into(),
                 auth_url: auth_url.into(),
                 backend_url: backend_url.into(),
@@ -223,7 +237,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 .map(|p| report::PersonaConfig {
                     name: p.name.clone(),
                     weight: p.weight,
-                    journey: p.journey.clone(),
+                    journey: p.journey.name.to_owned(),
                     plan_tier: p.plan_tier.clone(),
                 })
                 .collect(),
@@ -257,16 +271,15 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
             .observed
             .iter()
             .map(|(name, o)| {
-                let expected = (*name == "observed_limit").then_some(u64::from(plan.expect.burst));
                 let mean = if o.count == 0 { 0.0 } else { o.sum as f64 / o.count as f64 };
-                let report =
-                    report::ObservationReport { count: o.count, min: o.min, max: o.max, mean, expected };
+                let (count, min, max, expected) = (o.count, o.min, o.max, o.expected);
+                let report = report::ObservationReport { count, min, max, mean, expected };
                 ((*name).to_owned(), report)
             })
             .collect(),
         findings: result.findings.clone(),
-        skipped: result.skipped.clone(),
-        not_run: result.not_run.clone(),
+        skipped: config.plan.skipped.clone(),
+        not_run: config.plan.not_run.clone(),
         arrival: result.arrival.clone(),
         probes: result.probes.clone(),
         isolation: result.isolation.clone(),

@@ -1,4 +1,4 @@
-//! `netra-load target`: resolve the flags into a [`TargetConfig`], start the embedded target,
+//! `netra-load target`: resolve the flags into a [`ReferenceConfig`], start the embedded target,
 //! print where it listens, and serve until Ctrl-C.
 
 use std::io::Write;
@@ -6,11 +6,11 @@ use std::io::Write;
 use anyhow::{Context, bail};
 
 use crate::cli::TargetArgs;
-use crate::target::{self, Fault, Faults, Secret, TargetConfig};
+use crate::reference::{self, Fault, Faults, ReferenceConfig, Secret};
 
 /// Turns the flags into a validated configuration. The second value says where the secret came
 /// from, for printing: the secret itself is never shown.
-pub fn resolve(args: TargetArgs) -> anyhow::Result<(TargetConfig, &'static str)> {
+pub fn resolve(args: TargetArgs) -> anyhow::Result<(ReferenceConfig, &'static str)> {
     let faults = Faults::from_list(&args.faults).map_err(anyhow::Error::msg)?;
     let (jwt_secret, secret_source) = match args.jwt_secret {
         Some(s) if s.is_empty() => bail!(
@@ -22,7 +22,7 @@ pub fn resolve(args: TargetArgs) -> anyhow::Result<(TargetConfig, &'static str)>
     if args.access_ttl.as_secs() == 0 || args.refresh_ttl.as_secs() == 0 {
         bail!("--access-ttl and --refresh-ttl must be at least 1s: tokens carry whole seconds");
     }
-    let config = TargetConfig {
+    let config = ReferenceConfig {
         auth_addr: args.auth_addr,
         backend_addr: args.backend_addr,
         jwt_secret,
@@ -49,7 +49,7 @@ pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
         humantime::format_duration(config.agent_latency),
     );
     let dialect = config.dialect;
-    let target = target::start(config).await?;
+    let target = reference::start(config).await?;
     // Listen for Ctrl-C before saying so: a SIGINT that came between the banner and the first
     // poll of a lazy `ctrl_c()` would kill the process instead of stopping it.
     #[cfg(unix)]
@@ -58,7 +58,7 @@ pub async fn run(args: TargetArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "netra-load target: {dialect} dialect")?;
     writeln!(out, "auth service: {}", target.auth_url())?;
-    let ws_path = if dialect == target::Dialect::S1 { "/ws/secure" } else { "/ws" };
+    let ws_path = if dialect == reference::Dialect::S1 { "/ws/secure" } else { "/ws" };
     writeln!(
         out,
         "backend:      {}  (WebSocket ws://{}{ws_path})",

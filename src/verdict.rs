@@ -1,5 +1,5 @@
-//! Targets and the verdict. A target is `METRIC < THRESHOLD`, written in a profile's `[targets]`
-//! as `"METRIC" = "< THRESHOLD"`:
+//! Targets and the verdict. A target is a [`Threshold`], `METRIC < LIMIT`, written in a
+//! profile's `[targets]` as `"METRIC" = "< LIMIT"`:
 //!
 //! - `journey.NAME.pNN` / `journey.NAME.max`: a journey's latency percentile (e.g. `p99`, `p99.9`);
 //! - `step.NAME.pNN` / `step.NAME.max`: a step's latency, over every journey that has the step;
@@ -8,14 +8,15 @@
 //! - `errors.rate`: failed journeys over all journeys (`1%` or `0.01`).
 //!
 //! Durations are humantime (`500ms`, `5s`). A metric with no data fails its target: a run that
-//! measured nothing has proven nothing.
+//! measured nothing has proven nothing. The verdict reads a narrow view of the figures
+//! ([`Figures`]), which the report implements.
 
 use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Report;
+use crate::metrics::{Stats, format_us};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Metric {
@@ -47,17 +48,18 @@ pub enum Stat {
     Max,
 }
 
+/// A target of the profile: `METRIC < LIMIT`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Target {
+pub struct Threshold {
     pub name: String,
     pub metric: Metric,
     /// Microseconds for latency metrics, a ratio for `errors.rate`.
-    pub threshold: f64,
+    pub limit: f64,
 }
 
-impl Target {
+impl Threshold {
     /// Parses `name` (the metric) and `rule` (`< 5s`).
-    pub fn parse(name: &str, rule: &str) -> Result<Target, String> {
+    pub fn parse(name: &str, rule: &str) -> Result<Threshold, String> {
         let bad = |why: &str| format!("bad target `{name} = \"{rule}\"`: {why}");
         let metric = parse_metric(name).map_err(|e| bad(&e))?;
         let value = rule
@@ -83,25 +85,25 @@ impl Target {
                 .map_err(|_| bad("the threshold is a duration, e.g. 500ms or 5s"))?
                 .as_micros() as f64
         };
-        Ok(Target { name: name.to_owned(), metric, threshold })
+        Ok(Threshold { name: name.to_owned(), metric, limit: threshold })
     }
 
     pub fn expr(&self) -> String {
         let threshold = match self.metric {
-            Metric::ErrorRate => format!("{}%", self.threshold * 100.0),
-            Metric::Trend { .. } => format!("{:+}%", self.threshold * 100.0),
+            Metric::ErrorRate => format!("{}%", self.limit * 100.0),
+            Metric::Trend { .. } => format!("{:+}%", self.limit * 100.0),
             // humantime reads what it writes: `expr` parses back (merged reports re-judge).
-            _ => humantime::format_duration(Duration::from_micros(self.threshold as u64)).to_string(),
+            _ => humantime::format_duration(Duration::from_micros(self.limit as u64)).to_string(),
         };
         format!("{} < {threshold}", self.name)
     }
 
-    /// Parses what [`Target::expr`] writes: `NAME < THRESHOLD`.
-    pub fn parse_expr(expr: &str) -> Result<Target, String> {
+    /// Parses what [`Threshold::expr`] writes: `NAME < THRESHOLD`.
+    pub fn parse_expr(expr: &str) -> Result<Threshold, String> {
         let (name, rule) = expr
             .split_once(' ')
             .ok_or_else(|| format!("bad target `{expr}`: write it as NAME < THRESHOLD"))?;
-        Target::parse(name, rule)
+        Threshold::parse(name, rule)
     }
 }
 
@@ -140,18 +142,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
     }
 }
 
-/// `1.234ms`-style text for microseconds.
-pub fn format_us(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.3}s", us / 1_000_000.0)
-    } else if us >= 1000.0 {
-        format!("{:.3}ms", us / 1000.0)
-    } else {
-        format!("{us:.0}µs")
-    }
-}
-
-impl fmt::Display for Target {
+impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.expr())
     }
@@ -177,21 +168,39 @@ pub struct Verdict {
     pub targets: Vec<TargetResult>,
 }
 
-/// Judges every target on the report's figures. Exit code 1 when any target is missed; 3 (a
-/// breach) wins over it when the report holds findings not known to the profile.
-pub fn judge(targets: &[Target], report: &Report) -> Verdict {
+/// What the verdict judges: a narrow view of a run's figures (a report gives it), so that judging
+/// needs nothing else of the report.
+pub trait Figures {
+    fn journey(&self, name: &str) -> Option<&Stats>;
+    fn persona(&self, name: &str) -> Option<&Stats>;
+    /// A step's figures over every journey that has the step.
+    fn step(&self, name: &str) -> Stats;
+    /// Microseconds from the run's start until `users` users completed the cohort journey.
+    fn cohort(&self, users: usize) -> Option<u64>;
+    /// A journey's quantile early and late in the steady phase (see the report's timeline).
+    fn trend(&self, journey: &str, quantile: f64) -> Option<(u64, u64)>;
+    /// Journeys completed and failed, over every journey.
+    fn journeys_done_and_failed(&self) -> (u64, u64);
+    /// Whether a journey, step or persona of the profile did not run (skipped with a reason).
+    fn not_run(&self, subject: &str) -> bool;
+    /// Whether a finding not known to the profile was reported.
+    fn breached(&self) -> bool;
+}
+
+/// Judges every target on the run's figures. Exit code 1 when any target is missed; 3 (a
+/// breach) wins over it when a finding not known to the profile was reported.
+pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
     let results: Vec<TargetResult> = targets
         .iter()
         .map(|t| {
-            let observed = observe(&t.metric, report);
-            let not_run =
-                observed.is_none() && subject(&t.metric).is_some_and(|s| report.not_run.contains(s));
+            let observed = observe(&t.metric, figures);
+            let not_run = observed.is_none() && subject(&t.metric).is_some_and(|s| figures.not_run(s));
             let (text, passed) = match observed {
-                Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.threshold),
+                Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.limit),
                 Some(v) if matches!(t.metric, Metric::Trend { .. }) => {
-                    (format!("{:+.1}%", v * 100.0), v < t.threshold)
+                    (format!("{:+.1}%", v * 100.0), v < t.limit)
                 }
-                Some(v) => (format_us(v), v < t.threshold),
+                Some(v) => (format_us(v), v < t.limit),
                 None if not_run => ("not run".to_owned(), true),
                 None => ("no data".to_owned(), false),
             };
@@ -199,7 +208,7 @@ pub fn judge(targets: &[Target], report: &Report) -> Verdict {
         })
         .collect();
     let missed = results.iter().any(|r| !r.passed);
-    let exit_code = if report.findings.iter().any(|f| !f.known) {
+    let exit_code = if figures.breached() {
         crate::exit::BREACH
     } else if missed {
         crate::exit::MISSED
@@ -218,35 +227,24 @@ fn subject(metric: &Metric) -> Option<&String> {
     }
 }
 
-fn observe(metric: &Metric, report: &Report) -> Option<f64> {
-    let stat_of = |stats: &crate::report::Stats, stat: Stat| {
+fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {
+    let stat_of = |stats: &Stats, stat: Stat| {
         (stats.count > 0).then(|| match stat {
             Stat::Max => stats.max_us as f64,
             Stat::Quantile(q) => stats.histogram.quantile(q) as f64,
         })
     };
     match metric {
-        Metric::Journey { name, stat } => report.journeys.get(name).and_then(|j| stat_of(&j.stats, *stat)),
-        Metric::Persona { name, stat } => report.personas.get(name).and_then(|p| stat_of(&p.stats, *stat)),
-        Metric::Step { name, stat } => {
-            let mut merged = crate::report::Stats::default();
-            for j in report.journeys.values() {
-                if let Some(s) = j.steps.get(name) {
-                    merged.merge(s);
-                }
-            }
-            stat_of(&merged, *stat)
-        }
-        Metric::Cohort(n) => {
-            report.cohorts.get(&n.to_string()).and_then(|c| c.completed_us).map(|us| us as f64)
-        }
+        Metric::Journey { name, stat } => figures.journey(name).and_then(|s| stat_of(s, *stat)),
+        Metric::Persona { name, stat } => figures.persona(name).and_then(|s| stat_of(s, *stat)),
+        Metric::Step { name, stat } => stat_of(&figures.step(name), *stat),
+        Metric::Cohort(n) => figures.cohort(*n).map(|us| us as f64),
         Metric::Trend { journey, quantile } => {
-            let (early, late) = report.timeline.trend(journey, *quantile)?;
+            let (early, late) = figures.trend(journey, *quantile)?;
             (early > 0).then(|| late as f64 / early as f64 - 1.0)
         }
         Metric::ErrorRate => {
-            let (done, failed) =
-                report.journeys.values().fold((0, 0), |(d, f), j| (d + j.stats.count, f + j.stats.failures));
+            let (done, failed) = figures.journeys_done_and_failed();
             (done + failed > 0).then(|| failed as f64 / (done + failed) as f64)
         }
     }
@@ -258,31 +256,31 @@ mod tests {
 
     #[test]
     fn trends_parse_as_percent_changes() {
-        let t = Target::parse("trend.signup-chat.p50", "< +50%").unwrap();
+        let t = Threshold::parse("trend.signup-chat.p50", "< +50%").unwrap();
         assert_eq!(t.metric, Metric::Trend { journey: "signup-chat".into(), quantile: 0.5 });
-        assert_eq!((t.threshold, t.expr().as_str()), (0.5, "trend.signup-chat.p50 < +50%"));
-        assert!(Target::parse("trend.signup-chat.p50", "< 5s").unwrap_err().contains("percent"));
-        assert!(Target::parse("trend.signup-chat.max", "< +5%").unwrap_err().contains("percentile"));
+        assert_eq!((t.limit, t.expr().as_str()), (0.5, "trend.signup-chat.p50 < +50%"));
+        assert!(Threshold::parse("trend.signup-chat.p50", "< 5s").unwrap_err().contains("percent"));
+        assert!(Threshold::parse("trend.signup-chat.max", "< +5%").unwrap_err().contains("percentile"));
     }
 
     #[test]
     fn targets_parse_and_refuse_nonsense() {
-        let t = Target::parse("journey.signup-chat.p99", "< 5s").unwrap();
+        let t = Threshold::parse("journey.signup-chat.p99", "< 5s").unwrap();
         assert_eq!(t.metric, Metric::Journey { name: "signup-chat".into(), stat: Stat::Quantile(0.99) });
-        assert_eq!(t.threshold, 5_000_000.0);
+        assert_eq!(t.limit, 5_000_000.0);
         assert_eq!(t.expr(), "journey.signup-chat.p99 < 5s");
         for (name, rule) in [("step.x.p95", "< 1.5s"), ("errors.rate", "< 0.5%"), ("trend.j.p99", "< -10%")] {
-            let t = Target::parse(name, rule).unwrap();
-            assert_eq!(Target::parse_expr(&t.expr()).unwrap(), t, "{}", t.expr());
+            let t = Threshold::parse(name, rule).unwrap();
+            assert_eq!(Threshold::parse_expr(&t.expr()).unwrap(), t, "{}", t.expr());
         }
-        assert_eq!(Target::parse("errors.rate", "< 1%").unwrap().threshold, 0.01);
+        assert_eq!(Threshold::parse("errors.rate", "< 1%").unwrap().limit, 0.01);
         assert_eq!(
-            Target::parse("persona.abuser.max", "< 15s").unwrap().metric,
+            Threshold::parse("persona.abuser.max", "< 15s").unwrap().metric,
             Metric::Persona { name: "abuser".into(), stat: Stat::Max }
         );
-        assert_eq!(Target::parse("cohort.10", "<500ms").unwrap().metric, Metric::Cohort(10));
+        assert_eq!(Threshold::parse("cohort.10", "<500ms").unwrap().metric, Metric::Cohort(10));
         assert_eq!(
-            Target::parse("step.first_reply.p99.9", "< 3s").unwrap().metric,
+            Threshold::parse("step.first_reply.p99.9", "< 3s").unwrap().metric,
             Metric::Step { name: "first_reply".into(), stat: Stat::Quantile(99.9 / 100.0) }
         );
         for (name, rule) in [
@@ -292,7 +290,7 @@ mod tests {
             ("errors.rate", "> 1%"),
             ("journey.x.p99", "< soon"),
         ] {
-            assert!(Target::parse(name, rule).is_err(), "{name} {rule}");
+            assert!(Threshold::parse(name, rule).is_err(), "{name} {rule}");
         }
     }
 }

@@ -128,4 +128,14 @@ fn report_renders_again_from_json_and_refuses_bad_files() {
     let out = again(&[dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("holds no report.json"));
+
+    // A report file that cannot be written is named.
+    let blocked = dir.path().join("blocked");
+    std::fs::create_dir_all(blocked.join("report.json")).unwrap();
+    let out =
+        Command::new(BIN).arg("merge").arg(&json).arg("-o").arg(&blocked).arg("--quiet").output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let named = blocked.join("report.json");
+    assert!(stderr.contains(&format!("cannot write {}", named.display())), "{stderr}");
 }

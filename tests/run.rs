@@ -155,7 +155,7 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
     refused(&["--backend-url", "http://127.0.0.1:1"], &["give --auth-url too"]);
     // An auth URL alone tests the auth service by itself: it must answer.
     refused(
-        &["--auth-url", "http://127.0.0.1:1"],
+        &["--profile", "token-refresh", "--auth-url", "http://127.0.0.1:1"],
         &["cannot reach the auth service at http://127.0.0.1:1/health"],
     );
     refused(
@@ -182,6 +182,26 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
     refused(&["--arrival-rate", "fast"], &["--arrival-rate"]);
     refused(&["--arrival-rate", "10/s", "--iterations", "2"], &["--iterations"]);
     refused(&["--auth-url", "ftp://x", "--backend-url", "http://127.0.0.1:1"], &["ftp://x", "http://"]);
+}
+
+#[test]
+fn a_profile_that_cannot_run_against_the_deployment_is_refused_before_any_request_with_each_reason() {
+    // chat's two personas run signup-chat, which needs the backend. The auth URL is never asked:
+    // the refusal comes before any request (port 1 would answer nothing).
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(dir.path(), &["--profile", "chat", "--auth-url", "http://127.0.0.1:1"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    let lines: Vec<&str> = stderr.trim_end().lines().collect();
+    assert!(lines[0].contains("every persona would be skipped"), "{stderr}");
+    assert_eq!(lines.len(), 1 + 2, "a line per persona of chat: {stderr}");
+    for (line, persona) in lines[1..].iter().zip(["free-chatter", "enterprise-chatter"]) {
+        assert!(line.contains(&format!("persona `{persona}` (signup-chat): needs the backend")), "{line}");
+    }
+    assert!(!stderr.contains("cannot reach"), "{stderr}");
+    assert!(!dir.path().join("reports").exists(), "no report for a refused run");
 }
 
 /// A 60 s run of 5 users, once every user runs (a progress line says so).

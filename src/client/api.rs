@@ -1,7 +1,7 @@
 //! The API dialect the client speaks: every path it calls, where and how the WebSocket is
 //! reached, the chat frames, and how users are provisioned. [`Api::default`] is the reference
 //! dialect; a profile's `[api]` section changes what a deployment does differently
-//! (`shared/netra-api.md` Part 2), so real releases are reached by configuration, not code forks.
+//! (`docs/netra-api.md` Part 2), so real releases are reached by configuration, not code forks.
 
 use std::time::Duration;
 

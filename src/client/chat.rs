@@ -20,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::api::{Api, Transport};
-use super::{CallError, Watcher};
+use super::{CallError, Failure, Seen, Watcher};
 
 const BUFFER_BYTES: usize = 4 * 1024;
 
@@ -54,7 +54,7 @@ impl ChatSession {
         timeout: Duration,
         watch: Option<(Arc<dyn Watcher>, u32)>,
     ) -> Result<ChatSession, CallError> {
-        let bad = |e: String| CallError::new("ws_error", format!("ws_connect: {e}"));
+        let bad = |e: String| CallError::new(Failure::WsError, format!("ws_connect: {e}"));
         let url = match api.transport {
             Transport::Query => format!("{base}{}?token={token}", api.ws_path),
             _ => format!("{base}{}", api.ws_path),
@@ -85,13 +85,12 @@ impl ChatSession {
         let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
         let (stream, _) = tokio::time::timeout(timeout, connect)
             .await
-            .map_err(|_| CallError::new("timeout", "ws_connect: no upgrade in time"))?
+            .map_err(|_| CallError::new(Failure::Timeout, "ws_connect: no upgrade in time"))?
             .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => CallError::new(
-                    format!("ws_http_{}", resp.status().as_u16()),
-                    "ws_connect: upgrade refused",
-                ),
-                other => CallError::new("ws_error", format!("ws_connect: {other}")),
+                tokio_tungstenite::tungstenite::Error::Http(resp) => {
+                    CallError::new(Failure::WsStatus(resp.status().as_u16()), "ws_connect: upgrade refused")
+                }
+                other => CallError::new(Failure::WsError, format!("ws_connect: {other}")),
             })?;
         let mut session = ChatSession {
             stream,
@@ -107,7 +106,7 @@ impl ChatSession {
             // A dialect that upgrades first and then refuses (beta): still a refusal.
             let said = hello["payload"]["message"].as_str().unwrap_or_default().to_owned();
             return Err(CallError::new(
-                "ws_refused",
+                Failure::WsRefused,
                 format!("ws_connect: refused after the upgrade: {said}"),
             ));
         }
@@ -122,24 +121,25 @@ impl ChatSession {
     /// The next JSON frame, within the timeout.
     async fn next_frame(&mut self, what: &str) -> Result<Value, CallError> {
         loop {
-            let frame = tokio::time::timeout(self.timeout, self.stream.next())
-                .await
-                .map_err(|_| CallError::new("timeout", format!("{what}: no frame in {:?}", self.timeout)))?;
+            let frame = tokio::time::timeout(self.timeout, self.stream.next()).await.map_err(|_| {
+                CallError::new(Failure::Timeout, format!("{what}: no frame in {:?}", self.timeout))
+            })?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     if let Some((watch, viewer)) = &self.watch {
-                        watch.saw(*viewer, what, "WS /ws", text.as_bytes());
+                        watch.saw(*viewer, Seen::Frame { what }, text.as_bytes());
                     }
-                    return serde_json::from_str(text.as_str())
-                        .map_err(|e| CallError::new("bad_body", format!("{what}: frame is not JSON: {e}")));
+                    return serde_json::from_str(text.as_str()).map_err(|e| {
+                        CallError::new(Failure::BadBody, format!("{what}: frame is not JSON: {e}"))
+                    });
                 }
                 Some(Ok(Message::Close(c))) => {
                     let code = c.map_or_else(|| "no code".to_owned(), |c| u16::from(c.code).to_string());
-                    return Err(CallError::new("ws_closed", format!("{what}: server closed ({code})")));
+                    return Err(CallError::new(Failure::WsClosed, format!("{what}: server closed ({code})")));
                 }
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(CallError::new("ws_closed", format!("{what}: {e}"))),
-                None => return Err(CallError::new("ws_closed", format!("{what}: connection ended"))),
+                Some(Err(e)) => return Err(CallError::new(Failure::WsClosed, format!("{what}: {e}"))),
+                None => return Err(CallError::new(Failure::WsClosed, format!("{what}: connection ended"))),
             }
         }
     }
@@ -152,7 +152,7 @@ impl ChatSession {
         self.stream
             .send(Message::Text(frame.into()))
             .await
-            .map_err(|e| CallError::new("ws_closed", format!("first_reply: send failed: {e}")))?;
+            .map_err(|e| CallError::new(Failure::WsClosed, format!("first_reply: send failed: {e}")))?;
         let mut first_event = None;
         loop {
             let f = self.next_frame("first_reply").await?;
@@ -167,10 +167,7 @@ impl ChatSession {
                 _ if self.api.turn_failed.iter().any(|k| k == kind) => {
                     let code = f["payload"]["code"].as_str().unwrap_or("UNKNOWN");
                     let message = f["payload"]["message"].as_str().unwrap_or_default();
-                    return Err(CallError::new(
-                        format!("ws_{}", code.to_lowercase()),
-                        format!("first_reply: {message}"),
-                    ));
+                    return Err(CallError::new(Failure::of_code(code), format!("first_reply: {message}")));
                 }
                 _ => {}
             }
@@ -184,7 +181,7 @@ impl ChatSession {
         self.stream
             .send(Message::Text(frame.to_string().into()))
             .await
-            .map_err(|e| CallError::new("ws_closed", format!("send failed: {e}")))
+            .map_err(|e| CallError::new(Failure::WsClosed, format!("send failed: {e}")))
     }
 
     /// The contract's `ping`, answered by `pong` (frames in between are read past).
@@ -192,7 +189,7 @@ impl ChatSession {
         self.stream
             .send(Message::Text(r#"{"type": "ping"}"#.into()))
             .await
-            .map_err(|e| CallError::new("ws_closed", format!("ping: send failed: {e}")))?;
+            .map_err(|e| CallError::new(Failure::WsClosed, format!("ping: send failed: {e}")))?;
         while self.next_frame("ping").await?["type"] != "pong" {}
         Ok(())
     }

@@ -2,13 +2,14 @@
 //! [`wire::Client`] (hyper, a keep-alive pool per origin), and a WebSocket chat session
 //! ([`chat::ChatSession`]) with per-turn timing.
 //!
-//! Every failure is a [`CallError`] with a *kind* (`connect`, `timeout`, `http_500`, `bad_body`,
-//! `ws_closed`, ...) for counting, and a detail for the sample message. Details never contain
-//! tokens or passwords: only what the server said, cut short.
+//! Every failure is a [`CallError`] with a typed *kind* ([`Failure`]: connect, timeout, an HTTP
+//! status, a bad body, a closed WebSocket, ...) for counting, and a detail for the sample message.
+//! Details never contain tokens or passwords: only what the server said, cut short.
 
 pub mod api;
 pub mod chat;
 mod deadline;
+mod error;
 pub mod wire;
 
 use std::sync::Arc;
@@ -18,41 +19,39 @@ pub use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 
 pub use api::{Account, Api, Provisioning, Slot, Transport};
+pub use error::{CallError, Failure};
 pub use wire::Request;
 
-/// A failed call: what kind of failure (counted) and what happened (a sample).
-#[derive(Clone, Debug)]
-pub struct CallError {
-    pub kind: String,
-    pub detail: String,
+/// The typed calls, by the label their errors and the isolation checker name them with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+pub enum Call {
+    Register,
+    /// A login, or a dev login.
+    Login,
+    Health,
+    Profile,
+    CreateThread,
+    AuthMe,
+    PostMessage,
+    History,
+    Export,
+    ListThreads,
+    Refresh,
+    Logout,
+    /// An access token used at the backend's profile (or the auth service's `me`).
+    UseToken,
 }
 
-impl CallError {
-    pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> CallError {
-        CallError { kind: kind.into(), detail: detail.into() }
-    }
-
-    /// A 2xx answer whose content is wrong (e.g. a list holding someone else's thread).
-    pub fn wrong(detail: impl Into<String>) -> CallError {
-        CallError::new("wrong_answer", detail)
-    }
-
-    fn from_wire(e: &wire::Error, what: &str) -> CallError {
-        let kind = match e {
-            wire::Error::Timeout => "timeout",
-            wire::Error::Connect(_) => "connect",
-            wire::Error::Body(_) => "bad_body",
-            wire::Error::Request(_) | wire::Error::Invalid(_) => "http_error",
-        };
-        // The wire's errors name the origin or URL, never headers: no token can leak here.
-        CallError::new(kind, format!("{what}: {e}"))
-    }
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind, self.detail)
-    }
+fn from_wire(e: &wire::Error, what: &str) -> CallError {
+    let kind = match e {
+        wire::Error::Timeout => Failure::Timeout,
+        wire::Error::Connect(_) => Failure::Connect,
+        wire::Error::Body(_) => Failure::BadBody,
+        wire::Error::Request(_) | wire::Error::Invalid(_) => Failure::Transport,
+    };
+    // The wire's errors name the origin or URL, never headers: no token can leak here.
+    CallError::new(kind, format!("{what}: {e}"))
 }
 
 /// The tokens and id a login gives. Debug shows no token.
@@ -104,10 +103,19 @@ impl Identity {
     }
 }
 
+/// What a simulated user received: the answer to a call, or a WebSocket frame.
+#[derive(Clone, Copy, Debug)]
+pub enum Seen<'a> {
+    /// The answer to `call`, from `path`.
+    Answer { call: Call, path: &'a str },
+    /// A frame, read while waiting for `what` (a step or an event type).
+    Frame { what: &'a str },
+}
+
 /// Sees every body and frame a simulated user receives (the isolation checker's scanner).
 pub trait Watcher: Send + Sync {
-    /// `viewer` received `body` from `what` (a step name) at `endpoint`.
-    fn saw(&self, viewer: u32, what: &str, endpoint: &str, body: &[u8]);
+    /// `viewer` received `body`, as `seen` says.
+    fn saw(&self, viewer: u32, seen: Seen<'_>, body: &[u8]);
 }
 
 /// Where Netra is, and the shared HTTP client. Cheap to clone (one `Arc`: a clone per step).
@@ -177,9 +185,9 @@ impl Netra {
         Netra { s: self.s.clone(), viewer: Some(viewer) }
     }
 
-    fn show(&self, what: &str, endpoint: &str, body: &[u8]) {
+    fn show(&self, call: Call, path: &str, body: &[u8]) {
         if let (Some(watch), Some(viewer)) = (&self.s.watch, self.viewer) {
-            watch.saw(viewer, what, endpoint, body);
+            watch.saw(viewer, Seen::Answer { call, path }, body);
         }
     }
 
@@ -202,7 +210,7 @@ impl Netra {
 
     /// Uses an access token ([`Netra::token_check`]); the answer must be 200.
     pub async fn use_token(&self, token: &str) -> Result<Value, CallError> {
-        self.call("use_token", self.token_check(token).2, StatusCode::OK).await
+        self.call(Call::UseToken, self.token_check(token).2, StatusCode::OK).await
     }
 
     pub fn timeout(&self) -> Duration {
@@ -215,19 +223,19 @@ impl Netra {
     }
 
     /// Sends and expects `expected`; returns the JSON body.
-    async fn call(&self, what: &str, req: Request, expected: StatusCode) -> Result<Value, CallError> {
-        let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+    async fn call(&self, what: Call, req: Request, expected: StatusCode) -> Result<Value, CallError> {
+        let resp = req.send().await.map_err(|e| from_wire(&e, what.into()))?;
         self.show(what, resp.url.path(), &resp.body);
         let (status, bytes) = (resp.status, resp.body);
         if status != expected {
             let said = self.s.api.error_text(&bytes);
             return Err(CallError::new(
-                format!("http_{}", status.as_u16()),
+                Failure::Status(status.as_u16()),
                 format!("{what}: {status}: {said}"),
             ));
         }
         serde_json::from_slice(&bytes)
-            .map_err(|e| CallError::new("bad_body", format!("{what}: not JSON: {e}")))
+            .map_err(|e| CallError::new(Failure::BadBody, format!("{what}: not JSON: {e}")))
     }
 
     /// A request builder for the backend with a bearer token (`path` starts with `/`).
@@ -244,37 +252,41 @@ impl Netra {
     ) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password, "plan_tier": plan, "name": name});
         let req = self.s.http.post(self.auth_url(&self.s.api.register)).json(&body);
-        login_of(self.call("register", req, StatusCode::CREATED).await?)
+        login_of(self.call(Call::Register, req, StatusCode::CREATED).await?)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Login, CallError> {
         let body = json!({"email": email, "password": password});
         let req = self.s.http.post(self.auth_url(&self.s.api.login)).json(&body);
-        login_of(self.call("login", req, StatusCode::OK).await?)
+        login_of(self.call(Call::Login, req, StatusCode::OK).await?)
     }
 
     /// The backend's `GET /health` (the bench journey `health`).
     pub async fn health(&self) -> Result<Value, CallError> {
-        self.call("health", self.s.http.get(self.backend_url("/health")), StatusCode::OK).await
+        self.call(Call::Health, self.s.http.get(self.backend_url("/health")), StatusCode::OK).await
     }
 
     pub async fn profile(&self, token: &str) -> Result<Value, CallError> {
-        self.call("profile", self.backend_request(Method::GET, &self.s.api.profile, token), StatusCode::OK)
-            .await
+        self.call(
+            Call::Profile,
+            self.backend_request(Method::GET, &self.s.api.profile, token),
+            StatusCode::OK,
+        )
+        .await
     }
 
     /// Creates a thread; returns its id.
     pub async fn create_thread(&self, token: &str, title: &str) -> Result<String, CallError> {
         let req =
             self.backend_request(Method::POST, &self.s.api.threads, token).json(&json!({"title": title}));
-        let thread = self.call("create_thread", req, StatusCode::CREATED).await?;
+        let thread = self.call(Call::CreateThread, req, StatusCode::CREATED).await?;
         str_field(&thread, "id", "create_thread")
     }
 
     /// The auth service's view of the token holder: `{id, email, name, plan_tier}`.
     pub async fn me(&self, token: &str) -> Result<Value, CallError> {
         let req = self.s.http.get(self.auth_url(&self.s.api.me)).bearer_auth(token);
-        self.call("auth_me", req, StatusCode::OK).await
+        self.call(Call::AuthMe, req, StatusCode::OK).await
     }
 
     /// Posts a chat message over HTTP (the reply arrives on the WebSocket).
@@ -282,23 +294,23 @@ impl Netra {
         let req = self
             .backend_request(Method::POST, &self.s.api.messages_path(thread), token)
             .json(&json!({ self.s.api.post_field.as_str(): content }));
-        self.call("post_message", req, StatusCode::CREATED).await
+        self.call(Call::PostMessage, req, StatusCode::CREATED).await
     }
 
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
         let req = self.backend_request(Method::GET, &self.s.api.messages_path(thread), token);
-        self.call("history", req, StatusCode::OK).await
+        self.call(Call::History, req, StatusCode::OK).await
     }
 
     pub async fn export(&self, token: &str) -> Result<Value, CallError> {
         let req = self.backend_request(Method::GET, &self.s.api.export, token);
-        self.call("export", req, StatusCode::OK).await
+        self.call(Call::Export, req, StatusCode::OK).await
     }
 
     pub async fn list_threads(&self, token: &str) -> Result<Vec<Value>, CallError> {
         let list = self
             .call(
-                "list_threads",
+                Call::ListThreads,
                 self.backend_request(Method::GET, &self.s.api.threads, token),
                 StatusCode::OK,
             )
@@ -306,7 +318,7 @@ impl Netra {
         match list {
             Value::Array(items) => Ok(items),
             other => Err(CallError::new(
-                "bad_body",
+                Failure::BadBody,
                 format!("list_threads: expected a list, got {}", kind_of(&other)),
             )),
         }
@@ -330,7 +342,7 @@ impl Netra {
             Provisioning::Register | Provisioning::Login(_) => self.login(&who.email, &who.password).await,
             Provisioning::DevLogin => {
                 let req = self.s.http.post(self.auth_url(&self.s.api.dev_login));
-                login_of(self.call("login", req, StatusCode::OK).await?)
+                login_of(self.call(Call::Login, req, StatusCode::OK).await?)
             }
             Provisioning::Mint(mint) => Ok(mint.token(who)),
         }
@@ -349,7 +361,7 @@ impl Netra {
             .http
             .post(self.auth_url(&self.s.api.refresh))
             .json(&json!({"refresh_token": refresh_token}));
-        let body = self.call("refresh", req, StatusCode::OK).await?;
+        let body = self.call(Call::Refresh, req, StatusCode::OK).await?;
         Ok(Login {
             access: str_field(&body, "access_token", "refresh")?,
             refresh: str_field(&body, "refresh_token", "refresh")?,
@@ -361,7 +373,7 @@ impl Netra {
 
     pub async fn logout(&self, access: &str) -> Result<(), CallError> {
         let req = self.s.http.post(self.auth_url(&self.s.api.logout)).bearer_auth(access);
-        self.call("logout", req, StatusCode::OK).await.map(drop)
+        self.call(Call::Logout, req, StatusCode::OK).await.map(drop)
     }
 
     /// The status a request gets, whatever it is: for checks that a token is refused. Transport
@@ -373,14 +385,14 @@ impl Netra {
     /// Sends and returns the status and headers whatever the status; the body is read and
     /// dropped. Transport failures are errors.
     pub async fn send(&self, what: &str, req: Request) -> Result<(StatusCode, HeaderMap), CallError> {
-        let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+        let resp = req.send().await.map_err(|e| from_wire(&e, what))?;
         Ok((resp.status, resp.headers))
     }
 
     /// Sends and returns the status and the body whatever the status. Transport failures are
     /// errors.
     pub async fn fetch(&self, what: &str, req: Request) -> Result<(StatusCode, Vec<u8>), CallError> {
-        let resp = req.send().await.map_err(|e| CallError::from_wire(&e, what))?;
+        let resp = req.send().await.map_err(|e| from_wire(&e, what))?;
         Ok((resp.status, resp.body.to_vec()))
     }
 
@@ -423,7 +435,7 @@ fn str_field(v: &Value, key: &str, what: &str) -> Result<String, CallError> {
     v.get(key)
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| CallError::new("bad_body", format!("{what}: no string `{key}` in the answer")))
+        .ok_or_else(|| CallError::new(Failure::BadBody, format!("{what}: no string `{key}` in the answer")))
 }
 
 fn login_of(body: Value) -> Result<Login, CallError> {
@@ -434,7 +446,7 @@ fn login_of(body: Value) -> Result<Login, CallError> {
             .pointer("/user/id")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| CallError::new("bad_body", "login: no `user.id` in the answer"))?,
+            .ok_or_else(|| CallError::new(Failure::BadBody, "login: no `user.id` in the answer"))?,
         expires_in: body["expires_in"].as_u64(),
         received: std::time::Instant::now(),
     })

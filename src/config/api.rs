@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::client::api::{Account, Api, Mint, Provisioning, Transport};
-use crate::target::parse_duration;
+use crate::reference::parse_duration;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,11 +43,21 @@ pub struct ApiSettings {
     /// JSON pointers to an error body's message and code, first match wins.
     pub error_message: Option<Vec<String>>,
     pub error_code: Option<Vec<String>>,
-    /// register | login | dev-login | mint
-    pub provisioning: Option<String>,
+    pub provisioning: Option<ProvisioningKind>,
     /// The accounts for `login` provisioning: a CSV or TOML file, relative to the profile.
     pub credentials: Option<String>,
     pub mint: Option<MintSettings>,
+}
+
+/// Where users come from, as a profile writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, strum::Display)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum ProvisioningKind {
+    Register,
+    Login,
+    DevLogin,
+    Mint,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -121,22 +131,22 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
             return Err(format!("[api] {key} = \"{path}\" needs `{{id}}` where the thread id goes"));
         }
     }
-    let default = if accounts.is_some() { "login" } else { "register" };
-    let provisioning = s.provisioning.as_deref().unwrap_or(default);
-    if accounts.is_some() && provisioning != "login" {
+    let default = if accounts.is_some() { ProvisioningKind::Login } else { ProvisioningKind::Register };
+    let provisioning = s.provisioning.unwrap_or(default);
+    if accounts.is_some() && provisioning != ProvisioningKind::Login {
         return Err(format!(
             "a credentials file is given but [api] provisioning = \"{provisioning}\": set provisioning = \"login\" or drop the file"
         ));
     }
     api.provisioning = match provisioning {
-        "register" => Provisioning::Register,
-        "login" => Provisioning::Login(
+        ProvisioningKind::Register => Provisioning::Register,
+        ProvisioningKind::Login => Provisioning::Login(
             accounts
                 .ok_or("[api] provisioning = \"login\" logs in existing accounts: give [api] credentials = \"FILE\" or --credentials FILE (CSV email,password)")?
                 .into(),
         ),
-        "dev-login" => Provisioning::DevLogin,
-        "mint" => {
+        ProvisioningKind::DevLogin => Provisioning::DevLogin,
+        ProvisioningKind::Mint => {
             let secret = secret.ok_or(
                 "[api] provisioning = \"mint\" signs tokens with the deployment's secret: give --jwt-secret or NETRA_JWT_SECRET",
             )?;
@@ -157,7 +167,6 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
                 extra,
             })
         }
-        other => return Err(format!("[api] provisioning `{other}`: use register, login, dev-login or mint")),
     };
     Ok(api)
 }
@@ -193,8 +202,8 @@ mod tests {
         assert!(resolve(&s, Some("k"), Some(vec![account.clone()])).unwrap_err().contains("provisioning"));
         let api = resolve(&ApiSettings::default(), None, Some(vec![account])).unwrap();
         assert!(api.provisioning.reuses_accounts());
-        let bad: ApiSettings = toml::from_str("provisioning = \"telepathy\"").unwrap();
-        assert!(resolve(&bad, None, None).is_err());
+        let bad = toml::from_str::<ApiSettings>("provisioning = \"telepathy\"").unwrap_err();
+        assert!(bad.message().contains("unknown variant `telepathy`") && bad.message().contains("dev-login"));
         assert!(format!("{:?}", resolve(&s, Some("topsecret"), None).unwrap()).contains("[redacted]"));
         assert!(!format!("{:?}", resolve(&s, Some("topsecret"), None).unwrap()).contains("topsecret"));
     }

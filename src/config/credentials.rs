@@ -8,45 +8,53 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::InputError;
 use crate::client::Account;
 
 /// Reads and checks the accounts in `path`: at least one, none empty, no email twice (users
 /// sharing an account would share data and fake an isolation breach).
-pub fn load(path: &Path) -> Result<Vec<Account>, String> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read credentials {shown}: {e}"))?;
+pub fn load(path: &Path) -> Result<Vec<Account>, InputError> {
+    let bad =
+        |line: Option<u64>, message: String| InputError::Credentials { path: path.to_owned(), line, message };
+    let text = std::fs::read_to_string(path).map_err(|error| InputError::Unreadable {
+        what: "credentials",
+        path: path.to_owned(),
+        error,
+    })?;
     let rows = if path.extension().is_some_and(|e| e == "toml") { toml_rows(&text) } else { csv_rows(&text) }
-        .map_err(|e| format!("credentials {shown}{e}"))?;
+        .map_err(|(line, message)| bad(line, message))?;
     let mut seen = HashSet::new();
     let mut accounts = Vec::with_capacity(rows.len());
     for (line, account) in rows {
         if account.email.trim().is_empty() || account.password.is_empty() {
-            return Err(format!("credentials {shown}:{line}: an email and a password are both needed"));
+            return Err(bad(Some(line), "an email and a password are both needed".into()));
         }
         if !seen.insert(account.email.clone()) {
-            return Err(format!(
-                "credentials {shown}:{line}: `{}` is listed twice: every simulated user needs its own account",
-                account.email
-            ));
+            let message =
+                format!("`{}` is listed twice: every simulated user needs its own account", account.email);
+            return Err(bad(Some(line), message));
         }
         accounts.push(account);
     }
     if accounts.is_empty() {
-        return Err(format!("credentials {shown} holds no account: write one `email,password` per line"));
+        return Err(bad(None, "holds no account: write one `email,password` per line".into()));
     }
     Ok(accounts)
 }
 
-fn csv_rows(text: &str) -> Result<Vec<(u64, Account)>, String> {
+/// What is wrong with a file's rows: the line, where known, and why.
+type RowError = (Option<u64>, String);
+
+fn csv_rows(text: &str) -> Result<Vec<(u64, Account)>, RowError> {
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).trim(csv::Trim::Fields).from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for record in reader.records() {
         // csv's errors quote no field values, so no password can leak through them.
-        let record = record.map_err(|e| format!(": {e}"))?;
+        let record = record.map_err(|e| (None, e.to_string()))?;
         let line = record.position().map_or(0, csv::Position::line);
         if record.len() != 2 {
-            return Err(format!(":{line}: expected `email,password`, got {} fields", record.len()));
+            return Err((Some(line), format!("expected `email,password`, got {} fields", record.len())));
         }
         if rows.is_empty() && record[0].eq_ignore_ascii_case("email") {
             continue;
@@ -70,11 +78,11 @@ struct TomlAccount {
     password: String,
 }
 
-fn toml_rows(text: &str) -> Result<Vec<(u64, Account)>, String> {
+fn toml_rows(text: &str) -> Result<Vec<(u64, Account)>, RowError> {
     let file: TomlFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(0, |s| text[..s.start].matches('\n').count() + 1);
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1);
         // The message alone: toml's Display quotes the offending source line.
-        format!(":{line}: {}", e.message())
+        (line, e.message().to_owned())
     })?;
     Ok(file
         .account
@@ -92,7 +100,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        load(&path)
+        load(&path).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -114,6 +122,11 @@ mod tests {
         let bad =
             load_text("u.toml", "[[account]]\nemail = \"a@x.io\"\npasswd = \"top-secret\"\n").unwrap_err();
         assert!(bad.contains(":3:") && !bad.contains("top-secret"), "{bad}");
-        assert!(load(Path::new("/nonexistent/u.csv")).unwrap_err().contains("cannot read credentials"));
+        assert!(
+            load(Path::new("/nonexistent/u.csv"))
+                .unwrap_err()
+                .to_string()
+                .contains("cannot read credentials")
+        );
     }
 }

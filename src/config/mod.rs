@@ -1,26 +1,39 @@
-//! Parse, then resolve: clap's [`RunArgs`] and a profile become one validated [`RunConfig`].
-//! Nothing after this reads raw flags.
+//! Parse, then resolve: clap's [`RunArgs`] and a profile become one validated [`RunConfig`],
+//! with the run's [`Plan`] decided (which personas run, what is skipped and why, which probes
+//! and checks run) before any target starts or any request is sent. Nothing after this reads
+//! raw flags. Bad input is an [`InputError`] naming it.
 
 pub mod api;
 pub mod credentials;
+mod error;
+mod plan;
 pub mod profile;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::RunArgs;
-use crate::load::{Expect, PersonaPlan, Plan, Stop};
-use crate::probes::ProbeSettings;
-use crate::target::{Faults, Rate, Secret, TargetConfig, parse_duration};
-use crate::verdict::Target;
+use crate::cli::{RunArgs, Segment};
+use crate::findings::FindingKind;
+use crate::journeys::Expect;
+use crate::reference::{Faults, Rate, ReferenceConfig, Secret, parse_duration};
+use crate::verdict::Threshold;
+pub use error::InputError;
+pub use plan::{PersonaPlan, Plan, Reach, Stop};
 
 /// Where the load goes.
 #[derive(Clone, Debug)]
 pub enum Deployment {
     /// Started in-process on port 0 with this configuration, stopped at the end.
-    Embedded(Box<TargetConfig>),
+    Embedded(Box<ReferenceConfig>),
     /// A deployment; without a backend, the auth service alone is tested.
     Remote { auth_url: String, backend_url: Option<String> },
+}
+
+impl Deployment {
+    /// Whether there is a backend to test (not only an auth service).
+    pub fn has_backend(&self) -> bool {
+        !matches!(self, Deployment::Remote { backend_url: None, .. })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -31,9 +44,9 @@ pub struct RunConfig {
     pub plan: Plan,
     pub deployment: Deployment,
     pub fault_names: Vec<String>,
-    pub targets: Vec<Target>,
+    pub targets: Vec<Threshold>,
     /// Finding kinds the profile accepts as known.
-    pub known_findings: Vec<String>,
+    pub known_findings: Vec<FindingKind>,
     pub cohort: usize,
     pub report_dir: PathBuf,
     pub seed: Option<u64>,
@@ -44,46 +57,10 @@ pub struct RunConfig {
 
 const DEFAULT_RUN_TIME: Duration = Duration::from_secs(30);
 
-/// `--segment I/N`: this process runs share I (0-based) of N of the users and of their
-/// arrival rate, as k6's execution segments do; the N reports are merged afterwards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl std::str::FromStr for Segment {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Segment, String> {
-        let bad = || format!("segment `{s}`: write I/N with 0 <= I < N, e.g. 0/4 .. 3/4");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Segment { index, count })
-    }
-}
-
-impl std::fmt::Display for Segment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
-
-impl Segment {
-    /// The first user of this segment and how many it runs, of `users` in all.
-    pub fn share(&self, users: usize) -> (usize, usize) {
-        let edge = |i: usize| users * i / self.count;
-        (edge(self.index), edge(self.index + 1) - edge(self.index))
-    }
-}
-
-pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
+pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     let loaded = profile::load(&args.profile)?;
     let p = &loaded.profile;
-    let at = |what: &str| format!("{}: {what}", loaded.source);
+    let at = |what: &str| InputError::profile(&loaded.source, what);
     let users = args.users.map(|u| u as usize).or(p.run.users).unwrap_or(10);
     if users == 0 {
         return Err(at("users must be at least 1"));
@@ -91,15 +68,20 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     // All users within about a second, never slower than 1000 a second (Goose's default is 1).
     let increase_rate = args.increase_rate.or(p.run.increase_rate).unwrap_or(users.max(1000) as f64);
     if !(increase_rate.is_finite() && increase_rate > 0.0) {
-        return Err(format!("increase rate {increase_rate}: give a number of users per second above 0"));
+        return Err(InputError::Invalid(format!(
+            "increase rate {increase_rate}: give a number of users per second above 0"
+        )));
     }
     // A segment runs its share of the users, arriving at its share of the rate.
     let (first_user, share) = args.segment.map_or((0, users), |s| s.share(users));
     if share == 0 {
         let segment = args.segment.map(|s| s.to_string()).unwrap_or_default();
-        return Err(format!(
-            "segment {segment} of {users} users has no user: use at most {users} segments or more users"
-        ));
+        return Err(InputError::Flag {
+            flag: "--segment",
+            message: format!(
+                "segment {segment} of {users} users has no user: use at most {users} segments or more users"
+            ),
+        });
     }
     let segment_rate = increase_rate * share as f64 / users as f64;
     let stop = match (args.run_time, args.iterations) {
@@ -125,10 +107,12 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         ));
     }
     if arrival.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err("the arrival rate must be above 0, e.g. 50/s".into());
+        return Err(InputError::Invalid("the arrival rate must be above 0, e.g. 50/s".into()));
     }
     if stop == Stop::After(Duration::ZERO) || stop == Stop::Iterations(0) {
-        return Err("the run would do nothing: give a run time of 1s or more, or 1 iteration or more".into());
+        return Err(InputError::Invalid(
+            "the run would do nothing: give a run time of 1s or more, or 1 iteration or more".into(),
+        ));
     }
     let isolation_every = if p.isolation.probes {
         let every = parse_duration(&p.isolation.probe_every)
@@ -139,70 +123,36 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     };
     let given_secret = match args.jwt_secret {
         Some(s) if s.is_empty() => {
-            return Err(
-                "--jwt-secret (or NETRA_JWT_SECRET) is empty: give the secret or leave it unset".into()
-            );
+            return Err(InputError::Flag {
+                flag: "--jwt-secret",
+                message: "--jwt-secret (or NETRA_JWT_SECRET) is empty: give the secret or leave it unset"
+                    .into(),
+            });
         }
         other => other.map(Secret::new),
     };
-    let auth_url = args.auth_url.or_else(|| p.api.auth_url.clone());
-    let backend_url = args.backend_url.or_else(|| p.api.backend_url.clone());
-    let deployment = match (auth_url, backend_url) {
-        (None, None) => {
-            let mut config = embedded(&loaded, &args.target_faults)?;
-            if let Some(secret) = &given_secret {
-                config.jwt_secret = secret.clone();
-            }
-            Deployment::Embedded(Box::new(config))
-        }
-        (Some(auth_url), backend_url) => {
-            if !args.target_faults.is_empty() {
-                return Err(
-                    "--target-fault only applies to the embedded target: drop it or drop the URLs".into()
-                );
-            }
-            for (flag, url) in [("--auth-url", Some(&auth_url)), ("--backend-url", backend_url.as_ref())] {
-                if let Some(url) = url.filter(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
-                    return Err(format!("{flag} `{url}` must start with http:// or https://"));
-                }
-            }
-            Deployment::Remote { auth_url, backend_url }
-        }
-        (None, Some(_)) => {
-            return Err(
-                "a backend needs its auth service: give --auth-url too (an auth URL alone tests the auth service by itself)"
-                    .into(),
-            );
-        }
-    };
+    let deployment =
+        deployment(&loaded, &args.target_faults, args.auth_url, args.backend_url, &given_secret)?;
     let cohort = p.run.cohort.unwrap_or(10);
     if cohort == 0 {
         return Err(at("[run] cohort must be at least 1 (the number of users timed together)"));
     }
-    for kind in &p.expect.known_findings {
-        if !crate::findings::KINDS.contains(&kind.as_str()) {
-            let hint = profile::closest(kind, crate::findings::KINDS)
+    let mut known_findings = Vec::new();
+    for name in &p.expect.known_findings {
+        let Some(kind) = FindingKind::parse(name) else {
+            let hint = profile::closest(name, FindingKind::NAMES)
                 .map(|c| format!("did you mean `{c}`? "))
                 .unwrap_or_default();
             return Err(at(&format!(
-                "[expect] known_findings: no finding kind `{kind}`; {hint}the kinds are listed in the README"
+                "[expect] known_findings: no finding kind `{name}`; {hint}the kinds are listed in the README"
             )));
-        }
+        };
+        known_findings.push(kind);
     }
     let mut targets = Vec::new();
     for (name, rule) in &p.targets {
-        targets.push(Target::parse(name, rule).map_err(|e| at(&e))?);
+        targets.push(Threshold::parse(name, rule).map_err(|e| at(&e))?);
     }
-    let personas = p
-        .personas
-        .iter()
-        .map(|persona| PersonaPlan {
-            name: persona.name.clone(),
-            weight: persona.weight,
-            journey: persona.journey.clone(),
-            plan_tier: persona.plan_tier.clone(),
-        })
-        .collect();
     // The embedded target's secret is ours to know; a deployment's only when given.
     let jwt_secret = match &deployment {
         Deployment::Embedded(config) => Some(config.jwt_secret.clone()),
@@ -213,17 +163,23 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         (None, Some(file)) => Some(loaded.relative(file)),
         (None, None) => None,
     };
-    let accounts = credentials.as_deref().map(credentials::load).transpose()?;
-    if let Some(accounts) = &accounts {
+    let accounts = match &credentials {
+        Some(path) => Some(credentials::load(path)?),
+        None => None,
+    };
+    if let (Some(accounts), Some(path)) = (&accounts, &credentials) {
         let needed = crate::client::Provisioning::accounts_needed(users);
         if accounts.len() < needed {
-            return Err(format!(
-                "credentials {} holds {} accounts; {users} users need {needed} (one each, {} for the probers): add accounts or use --users {}",
-                credentials.as_deref().unwrap_or(Path::new("")).display(),
-                accounts.len(),
-                crate::client::api::PROBER_ACCOUNTS,
-                accounts.len().saturating_sub(crate::client::api::PROBER_ACCOUNTS).max(1),
-            ));
+            let probers = crate::client::api::PROBER_ACCOUNTS;
+            return Err(InputError::Credentials {
+                path: path.clone(),
+                line: None,
+                message: format!(
+                    "holds {} accounts; {users} users need {needed} (one each, {probers} for the probers): add accounts or use --users {}",
+                    accounts.len(),
+                    accounts.len().saturating_sub(probers).max(1),
+                ),
+            });
         }
     }
     if arrival.is_some() && accounts.is_some() {
@@ -239,7 +195,28 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         free_quota: p.expect.free_quota.unwrap_or(10),
     };
     let every = parse_duration(&p.probes.jwt_every).map_err(|e| at(&format!("[probes] jwt_every: {e}")))?;
-    let probes = ProbeSettings { jwt: p.probes.jwt, every: (!every.is_zero()).then_some(every) };
+    // What runs, decided now: the deployment and the dialect say what can.
+    let reach = Reach { backend: deployment.has_backend(), api: &api };
+    let (personas, mut skipped) = plan::personas(&p.personas, &reach)?;
+    let not_run = plan::not_run(&personas);
+    let probes =
+        plan::jwt_probes(p.probes.jwt, (!every.is_zero()).then_some(every), jwt_secret.is_some(), &reach);
+    // The isolation probes ask the backend for other users' objects.
+    let isolation_every = isolation_every.filter(|_| reach.backend);
+    if p.isolation.probes && isolation_every.is_none() {
+        skipped.push(
+            "isolation probes: they need the backend, and this run tests the auth service alone".into(),
+        );
+    }
+    let checks = plan::checks(
+        &personas,
+        &probes,
+        p.probes.jwt,
+        (p.isolation.probes, isolation_every),
+        p.isolation.scan,
+        &targets,
+        &not_run,
+    );
     let seed = args.seed;
     let mut run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     if let Some(s) = args.segment {
@@ -247,7 +224,6 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
         run_tag.push_str(&format!("s{}", s.index));
     }
     Ok(RunConfig {
-        api,
         plan: Plan {
             users: share,
             first_user,
@@ -261,11 +237,15 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
             isolation_every,
             scan: p.isolation.scan,
             jwt_secret,
+            skipped,
+            not_run,
+            checks,
         },
+        api,
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),
         targets,
-        known_findings: p.expect.known_findings.clone(),
+        known_findings,
         cohort,
         report_dir: args.report_dir,
         seed,
@@ -276,11 +256,54 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, String> {
     })
 }
 
+/// The embedded target (no URL given), or the deployment the URLs name.
+fn deployment(
+    loaded: &profile::Loaded,
+    faults: &[crate::reference::Fault],
+    auth_url: Option<String>,
+    backend_url: Option<String>,
+    secret: &Option<Secret>,
+) -> Result<Deployment, InputError> {
+    let p = &loaded.profile;
+    match (auth_url.or_else(|| p.api.auth_url.clone()), backend_url.or_else(|| p.api.backend_url.clone())) {
+        (None, None) => {
+            let mut config = embedded(loaded, faults)?;
+            if let Some(secret) = secret {
+                config.jwt_secret = secret.clone();
+            }
+            Ok(Deployment::Embedded(Box::new(config)))
+        }
+        (Some(auth_url), backend_url) => {
+            if !faults.is_empty() {
+                return Err(InputError::Invalid(
+                    "--target-fault only applies to the embedded target: drop it or drop the URLs".into(),
+                ));
+            }
+            for (flag, url) in [("--auth-url", Some(&auth_url)), ("--backend-url", backend_url.as_ref())] {
+                if let Some(url) = url.filter(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
+                    let message = "must start with http:// or https://".into();
+                    return Err(InputError::Url { flag, url: url.clone(), message });
+                }
+            }
+            Ok(Deployment::Remote { auth_url, backend_url })
+        }
+        (None, Some(_)) => Err(InputError::Invalid(
+            "a backend needs its auth service: give --auth-url too (an auth URL alone tests the auth service by itself)"
+                .into(),
+        )),
+    }
+}
+
 /// The embedded target, with the profile's `[target]` settings and the faults asked for.
-fn embedded(loaded: &profile::Loaded, faults: &[crate::target::Fault]) -> Result<TargetConfig, String> {
+fn embedded(
+    loaded: &profile::Loaded,
+    faults: &[crate::reference::Fault],
+) -> Result<ReferenceConfig, InputError> {
     let t = &loaded.profile.target;
-    let at = |e: String| format!("{} [target]: {e}", loaded.source);
-    let mut config = TargetConfig { faults: Faults::from_list(faults)?, ..TargetConfig::default() };
+    let at = |e: String| InputError::profile(&format!("{} [target]", loaded.source), e);
+    let faults =
+        Faults::from_list(faults).map_err(|message| InputError::Flag { flag: "--target-fault", message })?;
+    let mut config = ReferenceConfig { faults, ..ReferenceConfig::default() };
     if let Some(rate) = &t.rate_limit {
         config.rate = rate.parse::<Rate>().map_err(at)?;
     }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::load::journey::{JOURNEYS, JourneyKind};
+use super::InputError;
+use crate::journeys::{self, JOURNEYS};
 
 /// The profiles shipped in `profiles/`, built into the binary so they work from any folder.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -166,6 +167,8 @@ fn free() -> String {
 pub struct Loaded {
     pub name: String,
     pub source: String,
+    /// One of the profiles built into the binary (not a file).
+    pub built_in: bool,
     pub profile: Profile,
 }
 
@@ -174,44 +177,51 @@ impl Loaded {
     /// file, to the working directory when it is built in.
     pub fn relative(&self, file: &str) -> PathBuf {
         match Path::new(&self.source).parent() {
-            Some(dir) if !self.source.starts_with("built-in:") => dir.join(file),
+            Some(dir) if !self.built_in => dir.join(file),
             _ => PathBuf::from(file),
         }
     }
 }
 
 /// Finds and parses a profile by name or path.
-pub fn load(name_or_path: &str) -> Result<Loaded, String> {
+pub fn load(name_or_path: &str) -> Result<Loaded, InputError> {
     let is_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
     let local = Path::new("profiles").join(format!("{name_or_path}.toml"));
-    let (source, text) = if is_path {
-        let text = std::fs::read_to_string(name_or_path)
-            .map_err(|e| format!("cannot read profile {name_or_path}: {e}"))?;
-        (name_or_path.to_owned(), text)
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|error| InputError::Unreadable {
+            what: "profile",
+            path: path.to_owned(),
+            error,
+        })
+    };
+    let (source, text, built_in) = if is_path {
+        (name_or_path.to_owned(), read(Path::new(name_or_path))?, false)
     } else if local.is_file() {
-        let text = std::fs::read_to_string(&local)
-            .map_err(|e| format!("cannot read profile {}: {e}", local.display()))?;
-        (local.display().to_string(), text)
+        (local.display().to_string(), read(&local)?, false)
     } else if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
-        (format!("built-in:{name_or_path}"), (*text).to_owned())
+        (format!("built-in:{name_or_path}"), (*text).to_owned(), true)
     } else {
         let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
         let hint = closest(name_or_path, &names).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
-        return Err(format!(
-            "no profile `{name_or_path}` (looked for {} and the built-in ones: {}); {hint}pass a path to a .toml file",
-            local.display(),
-            names.join(", ")
-        ));
+        return Err(InputError::Flag {
+            flag: "--profile",
+            message: format!(
+                "no profile `{name_or_path}` (looked for {} and the built-in ones: {}); {hint}pass a path to a .toml file",
+                local.display(),
+                names.join(", ")
+            ),
+        });
     };
     let profile = parse(&source, &text)?;
     let name = Path::new(name_or_path)
         .file_stem()
         .map_or_else(|| name_or_path.to_owned(), |s| s.to_string_lossy().into_owned());
-    Ok(Loaded { name, source, profile })
+    Ok(Loaded { name, source, built_in, profile })
 }
 
 /// Parses and checks a profile's text; errors name `source`, the line and the column.
-pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
+pub fn parse(source: &str, text: &str) -> Result<Profile, InputError> {
+    let bad = |at: String, message: String| InputError::ProfileSyntax { at, message };
     let profile: Profile = toml::from_str(text).map_err(|e| {
         let at = match e.span() {
             Some(span) => {
@@ -227,21 +237,26 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
             None => source.to_owned(),
         };
         let message = e.message().trim().replace('\n', " ");
-        format!("bad profile {at}: {message}{}", suggestion(&message))
+        let hint = suggestion(&message);
+        bad(at, format!("{message}{hint}"))
     })?;
     if profile.personas.is_empty() {
-        return Err(format!("bad profile {source}: no [[persona]]; add one with name, weight and journey"));
+        return Err(bad(source.into(), "no [[persona]]; add one with name, weight and journey".into()));
     }
+    let names = journeys::names();
     for p in &profile.personas {
         let line = line_of(text, &p.journey);
-        if !JOURNEYS.contains(&p.journey.as_str()) {
+        if journeys::find(&p.journey).is_none() {
             let hint =
-                closest(&p.journey, JOURNEYS).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-            return Err(format!(
-                "bad profile {source}:{line}: persona `{}` has unknown journey `{}` (known: {}){hint}",
-                p.name,
-                p.journey,
-                JOURNEYS.join(", ")
+                closest(&p.journey, &names).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+            return Err(bad(
+                format!("{source}:{line}"),
+                format!(
+                    "persona `{}` has unknown journey `{}` (known: {}){hint}",
+                    p.name,
+                    p.journey,
+                    names.join(", ")
+                ),
             ));
         }
         let line = line_of(text, &p.plan_tier);
@@ -249,16 +264,19 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
             let hint = closest(&p.plan_tier, PLAN_TIERS)
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
-            return Err(format!(
-                "bad profile {source}:{line}: persona `{}` has unknown plan_tier `{}` (known: free, pro, enterprise){hint}",
-                p.name, p.plan_tier
+            return Err(bad(
+                format!("{source}:{line}"),
+                format!(
+                    "persona `{}` has unknown plan_tier `{}` (known: free, pro, enterprise){hint}",
+                    p.name, p.plan_tier
+                ),
             ));
         }
         let line = line_of(text, &p.name);
         if p.weight == 0 {
-            return Err(format!(
-                "bad profile {source}:{line}: persona `{}` has weight 0; use 1 or more",
-                p.name
+            return Err(bad(
+                format!("{source}:{line}"),
+                format!("persona `{}` has weight 0; use 1 or more", p.name),
             ));
         }
     }
@@ -268,31 +286,30 @@ pub fn parse(source: &str, text: &str) -> Result<Profile, String> {
 
 /// Targets must name journeys, steps and personas that exist: a typo would otherwise only show
 /// as "no data" after the whole run.
-fn check_targets(source: &str, text: &str, profile: &Profile) -> Result<(), String> {
+fn check_targets(source: &str, text: &str, profile: &Profile) -> Result<(), InputError> {
     let personas: Vec<&str> = profile.personas.iter().map(|p| p.name.as_str()).collect();
-    let mut steps: Vec<&str> = JOURNEYS
-        .iter()
-        .filter_map(|j| JourneyKind::parse(j))
-        .flat_map(|j| j.steps().iter().map(|s| s.name()))
-        .collect();
+    let names = journeys::names();
+    let mut steps: Vec<&str> = JOURNEYS.iter().flat_map(|j| j.steps.iter().map(|s| s.name())).collect();
     steps.sort_unstable();
     steps.dedup();
     for name in profile.targets.keys() {
         let mut parts = name.splitn(3, '.');
         let (kind, subject) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let (what, known): (&str, &[&str]) = match kind {
-            "journey" | "trend" => ("journey", JOURNEYS),
+            "journey" | "trend" => ("journey", &names),
             "step" => ("step", &steps),
             "persona" => ("persona", &personas),
             _ => continue,
         };
         if !known.contains(&subject) {
             let hint = closest(subject, known).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
-            return Err(format!(
-                "bad profile {source}:{}: target `{name}` names no {what} `{subject}` of this profile; {hint}known: {}",
-                line_of(text, name),
-                known.join(", ")
-            ));
+            return Err(InputError::ProfileSyntax {
+                at: format!("{source}:{}", line_of(text, name)),
+                message: format!(
+                    "target `{name}` names no {what} `{subject}` of this profile; {hint}known: {}",
+                    known.join(", ")
+                ),
+            });
         }
     }
     Ok(())
@@ -345,20 +362,21 @@ mod tests {
     fn built_in_profiles_parse() {
         for (name, text) in BUILT_IN {
             parse(name, text).unwrap_or_else(|e| panic!("{e}"));
+            assert!(text.contains("docs/netra-api.md"), "profile {name} does not point to the API's page");
         }
     }
 
     #[test]
     fn unknown_keys_name_the_file_line_and_closest_name() {
         let text = "[run]\nuserz = 3\n[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\n";
-        let e = parse("p.toml", text).unwrap_err();
+        let e = parse("p.toml", text).unwrap_err().to_string();
         assert!(e.contains("p.toml:2") && e.contains("userz") && e.contains("did you mean `users`"), "{e}");
         let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chatt\"\n";
-        let e = parse("p.toml", text).unwrap_err();
+        let e = parse("p.toml", text).unwrap_err().to_string();
         assert!(e.contains("p.toml:3") && e.contains("did you mean `signup-chat`"), "{e}");
         let text = "[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\nplan_tier = \"enterprize\"\n";
-        assert!(parse("p.toml", text).unwrap_err().contains("did you mean `enterprise`"));
-        assert!(parse("p.toml", "[run]\nusers = 3\n").unwrap_err().contains("persona"));
+        assert!(parse("p.toml", text).unwrap_err().to_string().contains("did you mean `enterprise`"));
+        assert!(parse("p.toml", "[run]\nusers = 3\n").unwrap_err().to_string().contains("persona"));
         let whole = "[run]\nincrease_rate = 100\n[[persona]]\nname = \"a\"\njourney = \"signup-chat\"\n";
         assert_eq!(parse("p.toml", whole).unwrap().run.increase_rate, Some(100.0));
     }

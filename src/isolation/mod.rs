@@ -8,15 +8,17 @@
 //!   bounded generations of sharded maps keyed by the id's number.
 //! - **Passive scanning**: every body and frame a simulated user receives passes [`scan`] once;
 //!   a canary or id owned by another user is a leak finding naming who saw whose data, where.
-//! - **Active probes** ([`probe`]): as another user, with no token and with a tampered token, try
-//!   a victim's thread over HTTP and the WebSocket; allowed is a `bola` finding.
+//! - **Victims and the matrix**: recently created threads for the active probes (which live in
+//!   `probes::isolation` and try a victim's thread as another user, with no token and with a
+//!   tampered token; allowed is a `bola` finding), and the actor x resource x action matrix of
+//!   what they got, for the report.
 //!
 //! Leak kinds: `list_leak` (a thread list), `export_leak` (the export), `ws_crosstalk` (a
-//! WebSocket frame), `data_leak` (any other answer), `bola` (an allowed probe).
-//! - **Matrix**: actor x resource x action with expected and observed counts, for the report.
+//! WebSocket frame), `data_leak` (any other answer).
+//!
+//! Plain data: this module sends nothing.
 
 pub mod ledger;
-pub mod probe;
 pub mod scan;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -25,9 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::Watcher;
-use crate::findings::{Finding, FindingSink};
-use crate::probes::Stamp;
+use crate::client::{Call, Seen, Watcher};
+use crate::findings::{Finding, FindingKind, FindingSink};
 
 /// Who owns something: a simulated user's number, or a prober (`PROBER` and up).
 pub type Actor = u32;
@@ -45,7 +46,6 @@ pub struct Isolation {
     probes: AtomicU64,
     matrix: Mutex<BTreeMap<(String, String, String), Cell>>,
     findings: std::sync::Arc<FindingSink>,
-    stamp: Stamp,
 }
 
 /// One row of the isolation matrix.
@@ -82,7 +82,7 @@ pub struct IsolationSummary {
 }
 
 impl Isolation {
-    pub fn new(findings: std::sync::Arc<FindingSink>, stamp: Stamp) -> Isolation {
+    pub fn new(findings: std::sync::Arc<FindingSink>) -> Isolation {
         Isolation {
             canaries: ledger::Canaries::default(),
             ids: ledger::Ids::default(),
@@ -92,7 +92,6 @@ impl Isolation {
             probes: AtomicU64::new(0),
             matrix: Mutex::new(BTreeMap::new()),
             findings,
-            stamp,
         }
     }
 
@@ -142,12 +141,13 @@ impl Isolation {
         }
     }
 
-    pub fn report(&self, finding: Finding) {
-        self.findings.report(finding);
+    /// A finding of `kind` at `endpoint` by the probes, stamped (see [`FindingSink::stamp`]).
+    pub fn stamp(&self, kind: FindingKind, endpoint: &str) -> Finding {
+        self.findings.stamp(kind, vec!["the prober".into()], endpoint)
     }
 
-    pub fn stamp(&self, kind: &str, endpoint: &str) -> Finding {
-        (self.stamp)(kind, endpoint)
+    pub fn report(&self, finding: Finding) {
+        self.findings.report(finding);
     }
 
     pub fn summary(&self) -> IsolationSummary {
@@ -174,16 +174,21 @@ impl Isolation {
         }
     }
 
-    fn leak(&self, viewer: Actor, owner: Actor, what: &str, endpoint: &str, evidence: String) {
+    fn leak(&self, viewer: Actor, owner: Actor, seen: Seen<'_>, evidence: String) {
         self.leaks.fetch_add(1, Ordering::Relaxed);
-        let kind = match (what, endpoint) {
-            (_, "WS /ws") => "ws_crosstalk",
-            ("list_threads", _) => "list_leak",
-            ("export", _) => "export_leak",
-            _ => "data_leak",
+        let (kind, what, endpoint) = match seen {
+            Seen::Frame { what } => (FindingKind::WsCrosstalk, what, "WS /ws"),
+            Seen::Answer { call, path } => {
+                let kind = match call {
+                    Call::ListThreads => FindingKind::ListLeak,
+                    Call::Export => FindingKind::ExportLeak,
+                    _ => FindingKind::DataLeak,
+                };
+                (kind, call.into(), path)
+            }
         };
-        let mut f = self.stamp(kind, &format!("{what} {endpoint}"));
-        f.users = vec![format!("user {viewer}"), actor_name(owner)];
+        let users = vec![format!("user {viewer}"), actor_name(owner)];
+        let mut f = self.findings.stamp(kind, users, &format!("{what} {endpoint}"));
         f.expected = format!("user {viewer} receives only its own data");
         f.observed = format!("user {viewer} received {evidence} of {}", actor_name(owner));
         f.reproducer = format!(
@@ -206,20 +211,20 @@ pub enum Outcome {
 }
 
 impl Watcher for Isolation {
-    fn saw(&self, viewer: Actor, what: &str, endpoint: &str, body: &[u8]) {
+    fn saw(&self, viewer: Actor, seen: Seen<'_>, body: &[u8]) {
         self.scanned.fetch_add(1, Ordering::Relaxed);
         for value in scan::canaries(body) {
             if let Some(owner) = self.canaries.owner(value)
                 && owner != viewer
             {
-                self.leak(viewer, owner, what, endpoint, format!("the canary {}", scan::canary(value)));
+                self.leak(viewer, owner, seen, format!("the canary {}", scan::canary(value)));
             }
         }
         for value in scan::uuids(body) {
             if let Some(owner) = self.ids.owner(value)
                 && owner != viewer
             {
-                self.leak(viewer, owner, what, endpoint, format!("the id {}", uuid_text(value)));
+                self.leak(viewer, owner, seen, format!("the id {}", uuid_text(value)));
             }
         }
     }

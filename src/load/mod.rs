@@ -1,58 +1,31 @@
-//! The only code that touches Goose. A [`Plan`] becomes one Goose scenario per persona (weighted
-//! as the profile says) with one transaction per journey step; the attack runs with our own
-//! measurements going to a [`Collector`], and returns them.
+//! The only code that touches Goose. A [`Plan`] becomes one Goose scenario per running persona
+//! (weighted as the profile says) with one transaction per journey step, or the open model's
+//! schedule; the attack runs with our own measurements going to a [`Collector`], beside the
+//! probes, and returns them. What runs was decided before (`config`): nothing here skips a
+//! persona.
 //!
 //! Goose's global state (its Ctrl-C handler and killswitch) stays behind this module: one attack
 //! per process at a time.
 
-mod bench;
-mod flows;
-pub mod journey;
 pub mod open;
 mod progress;
-mod rate_limit;
-mod signup_chat;
-mod token_refresh;
 mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 
 use crate::client::Netra;
+use crate::config::{PersonaPlan, Plan, Stop};
 use crate::findings::{Finding, FindingSink};
 use crate::isolation::{Isolation, IsolationSummary};
-use crate::metrics::{Collector, Snapshot};
-use crate::probes::{self, ProbeSettings, ProbeSummary};
-use crate::target::Secret;
-use journey::{Context, JourneyKind, Live};
+use crate::journeys::{Context, Live};
+use crate::metrics::{Collector, EndedBy, Snapshot};
+use crate::probes::{self, ProbeSummary};
 pub use progress::Progress;
-
-/// How the run stops.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Stop {
-    After(Duration),
-    Iterations(usize),
-}
-
-#[derive(Clone, Debug)]
-pub struct PersonaPlan {
-    pub name: String,
-    pub weight: usize,
-    pub journey: String,
-    pub plan_tier: String,
-}
-
-/// What the deployment's limits are expected to be, for the rate-limit checks.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Expect {
-    /// Requests a fresh user may send at once before a 429.
-    pub burst: u32,
-    /// Chat messages a free user may send a day.
-    pub free_quota: u32,
-}
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -61,7 +34,7 @@ static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// then stands aside.
 pub fn handle_interrupts() {
     let installed = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
             eprintln!("interrupted again: exiting now, without a report");
             std::process::exit(i32::from(crate::exit::INTERRUPTED));
         }
@@ -75,54 +48,22 @@ pub fn handle_interrupts() {
 
 /// Whether the run was interrupted (SIGINT or SIGTERM).
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-/// How long the probes may take to stop once the run is over.
-pub const FINISH_WAIT: Duration = Duration::from_secs(1);
-
-#[derive(Clone, Debug)]
-pub struct Plan {
-    /// Simulated users (closed model), or the most journeys in flight at once (open model).
-    pub users: usize,
-    /// Journeys started per second whatever the completions (the open model); `None`: the
-    /// closed model, each user starting its next journey when the last one ends.
-    pub arrival: Option<f64>,
-    /// The number of this process's first user in the whole run (`--segment`): user numbers in
-    /// findings and accounts from a credentials file are the whole run's.
-    pub first_user: usize,
-    /// Users started per second.
-    pub increase_rate: f64,
-    pub stop: Stop,
-    pub personas: Vec<PersonaPlan>,
-    pub run_tag: String,
-    pub expect: Expect,
-    pub probes: ProbeSettings,
-    /// Passive scanning of what the users receive.
-    pub scan: bool,
-    /// How often the isolation prober tries a victim's thread (`None`: never).
-    pub isolation_every: Option<Duration>,
-    /// The signing secret, when known: some JWT probes need it.
-    pub jwt_secret: Option<Secret>,
+    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 pub struct LoadResult {
     pub snapshot: Snapshot,
-    /// Personas not run, with the reason.
-    pub skipped: Vec<String>,
-    /// Journeys, steps and personas that no running persona covers.
-    pub not_run: Vec<String>,
     pub isolation: IsolationSummary,
     pub probes: ProbeSummary,
     pub findings: Vec<Finding>,
     pub started_at: SystemTime,
     pub ended_at: SystemTime,
     pub elapsed: Duration,
-    pub ended_by: String,
+    pub ended_by: EndedBy,
     /// From the process's start to the load's.
     pub startup: Option<Duration>,
     /// The open model's schedule and what became of it (`None`: the closed model).
-    pub arrival: Option<open::ArrivalReport>,
+    pub arrival: Option<crate::metrics::ArrivalReport>,
 }
 
 /// Runs the attack to its end (time, iterations or Ctrl-C).
@@ -133,10 +74,10 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let live = Arc::new(Live::default());
     let active = {
         let live = live.clone();
-        Arc::new(move || live.users_started.load(std::sync::atomic::Ordering::Relaxed))
+        Arc::new(move || live.users_started.load(Ordering::Relaxed))
     };
-    let recorder = Collector::spawn(started, JourneyKind::SignupChat.name(), active);
-    let findings = Arc::new(FindingSink::default());
+    let recorder = Collector::spawn(started, active);
+    let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
     // The run is over when Goose stops its users (ramp, then the run time) or on Ctrl-C; steps
     // in flight are cut then.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -160,96 +101,42 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             }
         }
     });
-    // Our steps use the client in `netra`; one shared Goose client (instead of one per user,
-    // ~140 KiB and a TLS setup each) keeps Goose's own cost flat.
-    let stamp_live = live.clone();
-    let stamp: probes::Stamp = Arc::new(move |kind: &str, endpoint: &str| {
-        let active = stamp_live.users_started.load(std::sync::atomic::Ordering::Relaxed);
-        Finding::new(kind, "high", vec!["prober".into()], endpoint, started.elapsed().as_secs_f64(), active)
-    });
-    let isolation = Arc::new(Isolation::new(findings.clone(), stamp.clone()));
+    let isolation = Arc::new(Isolation::new(findings.clone()));
     // Every body and frame the simulated users receive goes past the isolation scanner.
     let watched = if plan.scan { netra.clone().watched(isolation.clone()) } else { netra.clone() };
-    let mut skipped = Vec::new();
-    let mut contexts = Vec::new();
-    let mut ran = Vec::new();
-    for (index, persona) in plan.personas.iter().enumerate() {
-        let journey = JourneyKind::parse(&persona.journey).ok_or_else(|| {
-            anyhow::anyhow!("persona `{}`: unknown journey `{}`", persona.name, persona.journey)
-        })?;
-        let needs_sessions = matches!(journey, JourneyKind::TokenRefresh | JourneyKind::MultiDevice);
-        if needs_sessions && !netra.api().provisioning.has_sessions() {
-            skipped.push(format!(
-                "persona `{}` ({}): needs refresh tokens and logout sessions, which minted users do not have",
-                persona.name, persona.journey
-            ));
-            continue;
-        }
-        if !netra.has_backend() {
-            if journey != JourneyKind::TokenRefresh {
-                skipped.push(format!(
-                    "persona `{}` ({}): needs the backend, and this run tests the auth service alone",
-                    persona.name, persona.journey
-                ));
-                continue;
-            }
-            skipped.push(format!(
-                "persona `{}` (token-refresh): the backend checks use the auth service's {} instead, and the WebSocket reconnect is skipped: this run tests the auth service alone",
-                persona.name,
-                netra.api().me
-            ));
-        }
-        if journey == JourneyKind::RateLimit && netra.api().provisioning.reuses_accounts() {
-            skipped.push(format!(
-                "persona `{}` ({}): needs a fresh user per journey (its own bucket and quota); accounts from a credentials file carry theirs over",
-                persona.name, persona.journey
-            ));
-            continue;
-        }
-        let ctx = Arc::new(Context {
-            netra: watched.clone(),
-            isolation: isolation.clone(),
-            recorder: recorder.clone(),
-            live: live.clone(),
-            findings: findings.clone(),
-            journey,
-            persona: index,
-            plan_tier: persona.plan_tier.clone(),
-            expect: plan.expect,
-            run_tag: plan.run_tag.clone(),
-            first_user: plan.first_user,
-            started,
-            stop: stop_rx.clone(),
-        });
-        contexts.push((persona, ctx));
-        ran.push((persona.name.as_str(), journey));
+    let contexts: Vec<(&PersonaPlan, Arc<Context>)> = plan
+        .personas
+        .iter()
+        .enumerate()
+        .filter(|(_, persona)| persona.runs)
+        .map(|(index, persona)| {
+            let ctx = Context {
+                journey: persona.journey,
+                netra: watched.clone(),
+                recorder: recorder.clone(),
+                live: live.clone(),
+                findings: findings.clone(),
+                isolation: isolation.clone(),
+                persona: index,
+                plan_tier: persona.plan_tier.clone(),
+                expect: plan.expect,
+                run_tag: plan.run_tag.clone(),
+                first_user: plan.first_user,
+                stop: stop_rx.clone(),
+            };
+            (persona, Arc::new(ctx))
+        })
+        .collect();
+    if contexts.is_empty() {
+        // The plan was checked to run a persona; a plan made by hand may not.
+        anyhow::bail!("no persona of the plan runs");
     }
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
-    let prober = probes::spawn(
-        netra.clone(),
-        plan.probes.clone(),
-        secret,
-        plan.run_tag.clone(),
-        findings.clone(),
-        stamp,
-    );
-    let not_run = not_run(&plan.personas, &ran);
-    if ran.is_empty() {
-        anyhow::bail!("every persona was skipped: {}", skipped.join("; "));
-    }
-    for line in &skipped {
-        tracing::warn!("skipped {line}");
-    }
-    // The isolation probes ask the backend for other users' objects.
-    let isolation_every = plan.isolation_every.filter(|_| netra.has_backend());
-    if plan.isolation_every.is_some() && isolation_every.is_none() {
-        skipped.push(
-            "isolation probes: they need the backend, and this run tests the auth service alone".into(),
-        );
-    }
-    let isolation_prober = isolation_every.map(|every| {
-        crate::isolation::probe::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone())
-    });
+    let prober =
+        probes::spawn(netra.clone(), plan.probes.clone(), secret, plan.run_tag.clone(), findings.clone());
+    let isolation_prober = plan
+        .isolation_every
+        .map(|every| probes::isolation::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone()));
     let ticker = progress.start(plan, live.clone(), started);
     let arrival = match (plan.arrival, plan.stop) {
         (Some(rate), Stop::After(run_time)) => {
@@ -273,15 +160,13 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let snapshot = recorder.finish().await;
     let elapsed = started.elapsed();
     let ended_by = match plan.stop {
-        _ if interrupted() || goose::is_killswitch_triggered() => "interrupted".to_owned(),
-        Stop::After(d) if elapsed + Duration::from_millis(500) >= d => "run_time".to_owned(),
-        Stop::After(_) => "interrupted".to_owned(),
-        Stop::Iterations(_) => "iterations".to_owned(),
+        _ if interrupted() || goose::is_killswitch_triggered() => EndedBy::Interrupted,
+        Stop::After(d) if elapsed + Duration::from_millis(500) >= d => EndedBy::RunTime,
+        Stop::After(_) => EndedBy::Interrupted,
+        Stop::Iterations(_) => EndedBy::Iterations,
     };
     Ok(LoadResult {
         snapshot,
-        skipped,
-        not_run,
         isolation,
         probes,
         findings: findings.all(),
@@ -311,7 +196,7 @@ async fn closed(
         let mut scenario = Scenario::new(&persona.name)
             .set_weight(persona.weight)
             .map_err(|e| anyhow::anyhow!("persona `{}`: {e:?}", persona.name))?;
-        for step in ctx.journey.steps() {
+        for step in ctx.journey.steps {
             scenario = scenario.register_transaction(users::transaction(ctx.clone(), *step));
         }
         attack = attack.register_scenario(scenario);
@@ -394,22 +279,4 @@ impl Drop for StdoutAside {
             unsafe { libc::dup2(saved.as_raw_fd(), 1) };
         }
     }
-}
-
-/// What the profile names that no running persona covers: the skipped personas, their journeys
-/// and the steps only those journeys have.
-fn not_run(personas: &[PersonaPlan], ran: &[(&str, JourneyKind)]) -> Vec<String> {
-    let mut out = std::collections::BTreeSet::new();
-    let ran_steps: Vec<&str> = ran.iter().flat_map(|(_, j)| j.steps().iter().map(|s| s.name())).collect();
-    for persona in personas.iter().filter(|p| !ran.iter().any(|(name, _)| *name == p.name)) {
-        out.insert(persona.name.clone());
-        let Some(journey) = JourneyKind::parse(&persona.journey) else { continue };
-        if !ran.iter().any(|(_, j)| *j == journey) {
-            out.insert(journey.name().to_owned());
-        }
-        for step in journey.steps().iter().map(|s| s.name()).filter(|s| !ran_steps.contains(s)) {
-            out.insert(step.to_owned());
-        }
-    }
-    out.into_iter().collect()
 }

@@ -11,30 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::PersonaPlan;
-use super::journey::{Context, Done, Live, State, run_step};
+use crate::config::PersonaPlan;
+use crate::journeys::{Context, Done, Live, Run, run_step};
+use crate::metrics::ArrivalReport;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Schedule {
     pub per_second: f64,
     pub max_in_flight: usize,
     pub run_time: Duration,
-}
-
-/// What the schedule asked for and what could be done.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ArrivalReport {
-    pub per_second: f64,
-    pub max_in_flight: usize,
-    /// Journeys due during the run.
-    pub scheduled: u64,
-    pub started: u64,
-    /// Due while `max_in_flight` journeys were running: not started.
-    pub dropped: u64,
-    /// The most journeys running at once.
-    pub peak_in_flight: usize,
 }
 
 /// Personas in turn by weight: `[a, a, b]` for weights 2 and 1.
@@ -89,12 +74,12 @@ pub async fn run(
 
 /// One journey of a fresh user numbered `k`, timed from `due`.
 async fn journey(ctx: &Context, k: usize, due: Instant) {
-    let mut state = State::begin(ctx.first_user + k, 1, due, 0);
-    for &step in ctx.journey.steps() {
-        match run_step(ctx, &mut state, step, k).await {
+    let mut run = Run::begin(ctx, ctx.first_user + k, 1, due, 0);
+    for &step in ctx.journey.steps {
+        match run_step(ctx, &mut run, step, k).await {
             Done::Ok | Done::Skipped => {}
             Done::Failed | Done::Cut => break,
         }
     }
-    state.close_chat().await;
+    run.close().await;
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinHandle;
 
-use super::journey::Live;
-use super::{Plan, Stop};
+use crate::config::{Plan, Stop};
+use crate::journeys::Live;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {

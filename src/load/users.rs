@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use goose::prelude::*;
 
-use super::journey::{Context, Done, State, Step, run_step, stopped};
+use crate::journeys::{Context, Done, Run, Step, run_step, stopped};
 
-/// Goose session data must be `Clone`: the state lives behind a per-user mutex (never
-/// contended: one user runs one transaction at a time).
+/// Goose session data must be `Clone`: the journey in progress lives behind a per-user mutex
+/// (never contended: one user runs one transaction at a time); `None` before its first journey.
 #[derive(Clone, Default)]
-struct Session(Arc<tokio::sync::Mutex<State>>);
+struct Session(Arc<tokio::sync::Mutex<Option<Run>>>);
 
 /// A Goose transaction running `step` with `ctx`.
 pub fn transaction(ctx: Arc<Context>, step: Step) -> Transaction {
@@ -38,17 +38,24 @@ async fn goose_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transact
         return Ok(());
     }
     let session = user.get_session_data_unchecked::<Session>().clone();
-    let mut state = session.0.lock().await;
-    if step == ctx.journey.steps()[0] {
-        state.close_chat().await;
-        let user_number = ctx.first_user + user.weighted_users_index;
-        *state = State::begin(user_number, state.iteration + 1, Instant::now(), state.failures_in_row());
+    let mut current = session.0.lock().await;
+    if step == ctx.journey.steps[0] {
+        let (iteration, failures) = match current.as_mut() {
+            Some(last) => {
+                last.close().await;
+                (last.user.iteration + 1, last.failures_in_row())
+            }
+            None => (1, 0),
+        };
+        let number = ctx.first_user + user.weighted_users_index;
+        *current = Some(Run::begin(ctx, number, iteration, Instant::now(), failures));
     }
+    let Some(run) = current.as_mut() else { return Ok(()) };
     // Every step is timed and its failures counted by netra-load itself (Goose's own metrics are
     // off), so Goose is always told the transaction went through.
-    if let Done::Failed = run_step(ctx, &mut state, step, user.weighted_users_index).await {
-        let backoff = state.backoff();
-        drop(state);
+    if let Done::Failed = run_step(ctx, run, step, user.weighted_users_index).await {
+        let backoff = run.backoff();
+        drop(current);
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
             () = stopped(&ctx.stop) => {}

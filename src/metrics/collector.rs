@@ -5,6 +5,7 @@
 //! Only successful steps and journeys enter histograms; failures are counted beside them, so a
 //! journey histogram's count is the number of completed journeys.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -37,25 +38,31 @@ pub enum Event {
         user: usize,
         elapsed: Duration,
         ok: bool,
+        /// A journey whose completions time the cohorts.
+        cohort: bool,
     },
     Error {
-        kind: String,
+        /// The failure's kind, as reports count it (`http_500`, `ws_closed`, ...).
+        kind: Cow<'static, str>,
         message: String,
     },
-    /// A value observed during the run that is not a latency (e.g. the observed rate limit).
+    /// A value observed during the run that is not a latency (e.g. the observed rate limit),
+    /// with what it was expected to be.
     Observed {
         name: &'static str,
         value: u64,
+        expected: Option<u64>,
     },
 }
 
-/// Count, minimum, maximum and sum of an observed value.
+/// Count, minimum, maximum and sum of an observed value, and what it was expected to be.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Observation {
     pub count: u64,
     pub min: u64,
     pub max: u64,
     pub sum: u64,
+    pub expected: Option<u64>,
 }
 
 /// Successful durations and the failure count of one journey or step.
@@ -97,9 +104,9 @@ pub struct ErrorCount {
 pub struct Snapshot {
     /// By (persona index, journey).
     pub journeys: BTreeMap<(usize, &'static str), JourneySeries>,
-    pub errors: BTreeMap<String, ErrorCount>,
-    /// When each distinct user first completed a journey named `cohort_journey`, in order,
-    /// since the run's start.
+    pub errors: BTreeMap<Cow<'static, str>, ErrorCount>,
+    /// When each distinct user first completed a cohort journey, in order, since the run's
+    /// start.
     pub completions: Vec<Duration>,
     pub observed: BTreeMap<&'static str, Observation>,
     /// The run over time, oldest window first.
@@ -145,12 +152,11 @@ impl Recorder {
     }
 }
 
-/// Spawns the collector; `started` is the run's start, `cohort_journey` the journey whose
-/// completions are timed for the cohort.
+/// Spawns the collector; `started` is the run's start.
 pub struct Collector;
 
 impl Collector {
-    pub fn spawn(started: Instant, cohort_journey: &'static str, active: ActiveUsers) -> Recorder {
+    pub fn spawn(started: Instant, active: ActiveUsers) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut snap = Snapshot::default();
@@ -164,7 +170,7 @@ impl Collector {
                     Event::Error { .. } => timeline.error(),
                     _ => {}
                 }
-                apply(snap, event, at, started, cohort_journey, &mut completed_users);
+                apply(snap, event, at, started, &mut completed_users);
             };
             // Messages are taken in batches: one wake-up of this task for many events.
             let mut batch = Vec::with_capacity(BATCH);
@@ -210,7 +216,6 @@ fn apply(
     event: Event,
     at: Instant,
     started: Instant,
-    cohort_journey: &str,
     completed_users: &mut HashSet<usize>,
 ) {
     match event {
@@ -225,14 +230,15 @@ fn apply(
                 }
             }
         }
-        Event::Journey { persona, journey, user, elapsed, ok } => {
+        Event::Journey { persona, journey, user, elapsed, ok, cohort } => {
             snap.journeys.entry((persona, journey)).or_default().total.record(elapsed, ok);
-            if ok && journey == cohort_journey && completed_users.insert(user) {
+            if ok && cohort && completed_users.insert(user) {
                 snap.completions.push(at.saturating_duration_since(started));
             }
         }
-        Event::Observed { name, value } => {
+        Event::Observed { name, value, expected } => {
             let o = snap.observed.entry(name).or_default();
+            o.expected = o.expected.or(expected);
             o.min = if o.count == 0 { value } else { o.min.min(value) };
             o.max = o.max.max(value);
             o.count += 1;
@@ -255,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn events_from_many_senders_land_in_one_snapshot() {
         let started = Instant::now();
-        let rec = Collector::spawn(started, "j", std::sync::Arc::new(|| 4));
+        let rec = Collector::spawn(started, std::sync::Arc::new(|| 4));
         let senders: Vec<_> = (0..4)
             .map(|user| {
                 let rec = rec.clone();
@@ -273,9 +279,25 @@ mod tests {
                     // Twice each: a user's second completion is no new cohort member.
                     for _ in 0..2 {
                         let elapsed = Duration::from_millis(1);
-                        rec.send(Event::Journey { persona: 0, journey: "j", user, elapsed, ok: true });
+                        let cohort = true;
+                        rec.send(Event::Journey {
+                            persona: 0,
+                            journey: "j",
+                            user,
+                            elapsed,
+                            ok: true,
+                            cohort,
+                        });
                     }
                     rec.send(Event::Error { kind: "http_500".into(), message: format!("from {user}") });
+                    rec.send(Event::Journey {
+                        persona: 0,
+                        journey: "other",
+                        user: user + 100,
+                        elapsed: Duration::from_millis(1),
+                        ok: true,
+                        cohort: false,
+                    });
                 })
             })
             .collect();
@@ -286,7 +308,7 @@ mod tests {
         let j = &snap.journeys[&(0, "j")];
         assert_eq!((j.steps[0].1.histogram.count(), j.steps[0].1.failures), (360, 40));
         assert_eq!(j.total.histogram.count(), 8);
-        assert_eq!(snap.completions.len(), 4, "one completion per distinct user");
+        assert_eq!(snap.completions.len(), 4, "one completion per distinct user of a cohort journey");
         assert_eq!(snap.errors["http_500"].count, 4);
         let counted: u64 = snap.windows.iter().map(|w| w.journeys["j"].count).sum();
         assert_eq!(counted, 8, "every journey is in a window");

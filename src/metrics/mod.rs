@@ -1,13 +1,18 @@
 //! Latency histograms: microseconds in HDR histograms with fixed bounds (1 µs to 1 hour, 3
 //! significant digits), stored whole (V2 + deflate, base64) and merged with `add`. Percentiles
-//! are derived only when rendering; they are never averaged.
+//! are derived only when rendering; they are never averaged. Also the collector that owns a
+//! run's measurements, its timeline, and the figures reports keep ([`Stats`], [`ArrivalReport`], [`EndedBy`]).
 //!
 //! A leaf module: it imports nothing else of the crate.
 
 mod collector;
+mod run;
+mod stats;
 pub mod timeline;
 
 pub use collector::{Collector, Event, Observation, Recorder, Series, Snapshot};
+pub use run::{ArrivalReport, EndedBy};
+pub use stats::{Stats, format_us};
 pub use timeline::{Timeline, Window, WindowJourney};
 
 use base64::Engine;

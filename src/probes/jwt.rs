@@ -2,29 +2,79 @@
 //! service (`GET /auth/verify`), the backend (`GET /api/users/profile`) and the WebSocket upgrade.
 //! Each must be refused (401 or 403). Accepted is the finding `jwt_accepted` (or, for a token
 //! revoked by logout, `logout_not_revoked`); a 5xx is `jwt_server_error`: a bad token must not
-//! crash the server. Tokens that can only be minted with the signing secret are skipped, and
-//! reported as skipped, when it is not known.
+//! crash the server. Which probes a run exercises is decided before it starts (`config`): those
+//! that mint with the signing secret need it, `refresh as access` needs refresh tokens.
 
 use crate::client::{Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::client::{Login, Netra};
-use crate::findings::{Finding, curl};
+use crate::client::{Failure, Login, Netra};
+use crate::findings::{Finding, FindingKind, FindingSink, curl};
+
+/// The JWT probes: each a forged, expired, mistyped or revoked token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display, strum::VariantArray)]
+pub enum JwtProbe {
+    #[strum(to_string = "alg none")]
+    AlgNone,
+    #[strum(to_string = "wrong key")]
+    WrongKey,
+    #[strum(to_string = "tampered sub")]
+    TamperedSub,
+    #[strum(to_string = "refresh as access")]
+    RefreshAsAccess,
+    #[strum(to_string = "revoked by logout")]
+    RevokedByLogout,
+    #[strum(to_string = "no Bearer prefix")]
+    NoBearerPrefix,
+    #[strum(to_string = "expired")]
+    Expired,
+    #[strum(to_string = "wrong iss")]
+    WrongIss,
+    #[strum(to_string = "unexpected aud")]
+    UnexpectedAud,
+    #[strum(to_string = "no exp")]
+    NoExp,
+}
+
+/// What a probe needs besides a live user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// The signing secret, to mint its token.
+    Secret,
+    /// A refresh token (minted users have none).
+    RefreshToken,
+}
+
+impl JwtProbe {
+    pub fn needs(self) -> Needs {
+        match self {
+            JwtProbe::Expired | JwtProbe::WrongIss | JwtProbe::UnexpectedAud | JwtProbe::NoExp => {
+                Needs::Secret
+            }
+            JwtProbe::RefreshAsAccess => Needs::RefreshToken,
+            _ => Needs::Nothing,
+        }
+    }
+
+    /// The finding when the token is accepted.
+    pub fn kind(self) -> FindingKind {
+        match self {
+            JwtProbe::RevokedByLogout => FindingKind::LogoutNotRevoked,
+            _ => FindingKind::JwtAccepted,
+        }
+    }
+}
 
 /// One forged or unusable token and how it was made.
 pub struct Probe {
-    pub name: &'static str,
+    pub probe: JwtProbe,
     pub token: String,
     /// Sent without the `Bearer ` prefix.
     pub raw_header: bool,
-    /// The finding kind if accepted.
-    pub kind: &'static str,
 }
-
-/// Probes that need the signing secret, listed when it is unknown.
-pub const NEEDS_SECRET: &[&str] = &["expired", "wrong iss", "unexpected aud", "no exp"];
 
 /// The users the probes start from: `a` holds a live pair, `revoked` a pair logged out, `b` is
 /// the other user whose id a tampered token claims.
@@ -45,57 +95,49 @@ fn sign(claims: &Value, secret: &[u8]) -> String {
         .expect("HS256 signing of JSON claims cannot fail")
 }
 
-/// Builds every probe it can; returns them and the names of those skipped for want of a secret.
-pub fn probes(s: &Subjects, secret: Option<&str>) -> (Vec<Probe>, Vec<&'static str>) {
+/// The tokens of `which` (the probes the run exercises: those needing the secret only when it
+/// is given).
+pub fn probes(s: &Subjects, secret: Option<&str>, which: &[JwtProbe]) -> Vec<Probe> {
     let claims = claims_of(&s.a.access).unwrap_or_else(|| json!({}));
     let with = |key: &str, value: Value| {
         let mut c = claims.clone();
         c[key] = value;
         c
     };
-    let probe = |name, token, kind| Probe { name, token, raw_header: false, kind };
     let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let mut parts = s.a.access.splitn(3, '.');
     let (header, _, signature) = (parts.next().unwrap_or(""), parts.next(), parts.next().unwrap_or(""));
-    let mut list = vec![
-        probe(
-            "alg none",
-            format!("{}.{}.", enc(&json!({"alg": "none", "typ": "JWT"})), enc(&claims)),
-            "jwt_accepted",
-        ),
-        probe("wrong key", sign(&claims, b"netra-load: not the signing key"), "jwt_accepted"),
-        probe(
-            "tampered sub",
-            format!("{header}.{}.{signature}", enc(&with("sub", json!(s.b.user_id)))),
-            "jwt_accepted",
-        ),
-        probe("refresh as access", s.a.refresh.clone(), "jwt_accepted"),
-        probe("revoked by logout", s.revoked.access.clone(), "logout_not_revoked"),
-        Probe { name: "no Bearer prefix", token: s.a.access.clone(), raw_header: true, kind: "jwt_accepted" },
-    ];
-    let mut skipped = Vec::new();
-    if s.a.refresh.is_empty() {
-        // Minted users have no refresh token.
-        list.retain(|p| p.name != "refresh as access");
-        skipped.push("refresh as access");
-    }
-    let Some(secret) = secret else {
-        skipped.extend(NEEDS_SECRET);
-        return (list, skipped);
-    };
+    let key = secret.unwrap_or_default().as_bytes();
     let now = claims["iat"].as_u64().unwrap_or(0);
-    let mut no_exp = claims.clone();
-    if let Some(map) = no_exp.as_object_mut() {
-        map.remove("exp");
-    }
-    let key = secret.as_bytes();
-    list.extend([
-        probe("expired", sign(&with("exp", json!(now.saturating_sub(60))), key), "jwt_accepted"),
-        probe("wrong iss", sign(&with("iss", json!("netra-load-forger")), key), "jwt_accepted"),
-        probe("unexpected aud", sign(&with("aud", json!("someone-else")), key), "jwt_accepted"),
-        probe("no exp", sign(&no_exp, key), "jwt_accepted"),
-    ]);
-    (list, skipped)
+    which
+        .iter()
+        .filter(|p| secret.is_some() || p.needs() != Needs::Secret)
+        .map(|&probe| {
+            let token = match probe {
+                JwtProbe::AlgNone => {
+                    format!("{}.{}.", enc(&json!({"alg": "none", "typ": "JWT"})), enc(&claims))
+                }
+                JwtProbe::WrongKey => sign(&claims, b"netra-load: not the signing key"),
+                JwtProbe::TamperedSub => {
+                    format!("{header}.{}.{signature}", enc(&with("sub", json!(s.b.user_id))))
+                }
+                JwtProbe::RefreshAsAccess => s.a.refresh.clone(),
+                JwtProbe::RevokedByLogout => s.revoked.access.clone(),
+                JwtProbe::NoBearerPrefix => s.a.access.clone(),
+                JwtProbe::Expired => sign(&with("exp", json!(now.saturating_sub(60))), key),
+                JwtProbe::WrongIss => sign(&with("iss", json!("netra-load-forger")), key),
+                JwtProbe::UnexpectedAud => sign(&with("aud", json!("someone-else")), key),
+                JwtProbe::NoExp => {
+                    let mut no_exp = claims.clone();
+                    if let Some(map) = no_exp.as_object_mut() {
+                        map.remove("exp");
+                    }
+                    sign(&no_exp, key)
+                }
+            };
+            Probe { probe, token, raw_header: probe == JwtProbe::NoBearerPrefix }
+        })
+        .collect()
 }
 
 /// Where a probe is sent.
@@ -148,10 +190,10 @@ async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
                 session.close().await;
                 Verdict::Accepted("the upgrade succeeded".into())
             }
-            Err(e) if matches!(e.kind.as_str(), "ws_http_401" | "ws_http_403" | "ws_refused") => {
-                Verdict::Refused
+            Err(e) if matches!(e.kind, Failure::WsStatus(401 | 403) | Failure::WsRefused) => Verdict::Refused,
+            Err(e) if matches!(e.kind, Failure::WsStatus(500..=599)) => {
+                Verdict::ServerError(e.kind.to_string())
             }
-            Err(e) if e.kind.starts_with("ws_http_5") => Verdict::ServerError(e.kind),
             Err(_) => Verdict::Inconclusive,
         };
     }
@@ -163,12 +205,9 @@ async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
     }
 }
 
-/// Sends every probe to every surface; returns the checks made and the findings.
-pub async fn round(
-    netra: &Netra,
-    probes: &[Probe],
-    stamp: impl Fn(&str, &str) -> Finding,
-) -> (u64, Vec<Finding>) {
+/// Sends every probe to every surface; returns the checks made and the findings (stamped by
+/// `sink`, not yet reported).
+pub async fn round(netra: &Netra, probes: &[Probe], sink: &FindingSink) -> (u64, Vec<Finding>) {
     let mut checks = 0;
     let mut findings = Vec::new();
     for probe in probes {
@@ -181,14 +220,16 @@ pub async fn round(
             let verdict = try_probe(netra, surface, probe).await;
             checks += u64::from(!matches!(verdict, Verdict::Inconclusive));
             let (kind, observed) = match verdict {
-                Verdict::Accepted(how) => (probe.kind, format!("accepted ({how})")),
-                Verdict::ServerError(how) => ("jwt_server_error", format!("server error ({how})")),
+                Verdict::Accepted(how) => (probe.probe.kind(), format!("accepted ({how})")),
+                Verdict::ServerError(how) => (FindingKind::JwtServerError, format!("server error ({how})")),
                 Verdict::Refused | Verdict::Inconclusive => continue,
             };
-            let mut f = stamp(kind, &format!("{} [{}]", surface.endpoint(), probe.name));
-            f.expected = format!("a token that is `{}` is refused with 401 or 403", probe.name);
-            f.observed = format!("{}: {observed}", probe.name);
-            let placeholder = format!("<{} token of the prober>", probe.name);
+            let name = probe.probe;
+            let endpoint = format!("{} [{name}]", surface.endpoint());
+            let mut f = sink.stamp(kind, vec!["prober".into()], &endpoint);
+            f.expected = format!("a token that is `{name}` is refused with 401 or 403");
+            f.observed = format!("{name}: {observed}");
+            let placeholder = format!("<{name} token of the prober>");
             let url = url(netra, surface);
             f.reproducer = match surface {
                 // curl cannot speak WebSocket: say what to send.

@@ -1,23 +1,31 @@
-//! Security probes that run beside the load, not as Goose users: once at the start, then again
-//! every so often while the users run, so a defence that gives way under load is caught.
-//! They use the client like the journeys do, and report [`Finding`]s to the run's sink.
+//! Active checks that run beside the load, not as simulated users: the JWT hardening probes
+//! ([`jwt`]: once at the start, then again every so often while the users run, so a defence that
+//! gives way under load is caught) and the cross-user isolation prober ([`isolation`]). Each is a
+//! [`Background`] task with a stop signal and a grace period. They use the client like the
+//! journeys do, and report findings to the run's sink.
 
+pub mod isolation;
 pub mod jwt;
+mod task;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::client::{CallError, Identity, Netra, Slot};
-use crate::findings::{Finding, FindingSink};
+use crate::findings::FindingSink;
+pub use jwt::JwtProbe;
+pub use task::{Background, Ended, FINISH_WAIT, Shutdown};
 
-/// Which probes run, and how often after the first round (`None`: only at the start).
+/// Which JWT probes run (decided before the run), and how often after the first round (`None`:
+/// only at the start).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeSettings {
-    pub jwt: bool,
+    /// The probes the run exercises; empty when the JWT probes are off.
+    pub jwt: Vec<JwtProbe>,
+    /// The probes it cannot exercise, each with the reason (for the report).
+    pub skipped: Vec<(JwtProbe, String)>,
     pub every: Option<Duration>,
 }
 
@@ -33,49 +41,36 @@ pub struct ProbeSummary {
     pub setup_error: Option<String>,
 }
 
-/// Stamps a finding of a kind at an endpoint with the time and load (given by the load engine).
-pub type Stamp = Arc<dyn Fn(&str, &str) -> Finding + Send + Sync>;
-
-pub struct Running {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<ProbeSummary>,
-}
+/// The JWT probes, running.
+pub struct Running(Background<ProbeSummary>);
 
 impl Running {
     /// Stops after the round under way (so the first round always completes) and returns the
-    /// summary.
-    /// Stops the probes; a round still waiting on a target that does not answer is cut after
-    /// [`crate::load::FINISH_WAIT`], so that the run ends on time.
-    pub async fn finish(mut self) -> ProbeSummary {
-        let _ = self.stop.send(true);
-        match tokio::time::timeout(crate::load::FINISH_WAIT, &mut self.task).await {
-            Ok(summary) => summary.unwrap_or_default(),
-            Err(_) => {
-                self.task.abort();
-                ProbeSummary {
-                    setup_error: Some(
-                        "the JWT probes were cut at the run's end: the target did not answer".into(),
-                    ),
-                    ..ProbeSummary::default()
-                }
-            }
-        }
+    /// summary; a round still waiting on a target that does not answer is cut after
+    /// [`FINISH_WAIT`], so that the run ends on time.
+    pub async fn finish(self) -> ProbeSummary {
+        self.0.finish(FINISH_WAIT).await.unwrap_or_else(|ended| ProbeSummary {
+            setup_error: Some(match ended {
+                Ended::Cut => "the JWT probes were cut at the run's end: the target did not answer".into(),
+                Ended::Failed(e) => format!("the JWT probes failed: {e}"),
+            }),
+            ..ProbeSummary::default()
+        })
     }
 }
 
-/// Starts the probes. `run_tag` makes the probers' emails unique to the run.
+/// Starts the JWT probes. `run_tag` makes the probers' emails unique to the run.
 pub fn spawn(
     netra: Netra,
     settings: ProbeSettings,
     secret: Option<String>,
     run_tag: String,
     findings: Arc<FindingSink>,
-    stamp: Stamp,
 ) -> Running {
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        let mut summary = ProbeSummary::default();
-        if !settings.jwt {
+    Running(Background::spawn(move |mut shutdown| async move {
+        let skipped = settings.skipped.iter().map(|(probe, why)| format!("jwt `{probe}`: {why}")).collect();
+        let mut summary = ProbeSummary { skipped, ..ProbeSummary::default() };
+        if settings.jwt.is_empty() {
             return summary;
         }
         let subjects = match subjects(&netra, &run_tag).await {
@@ -85,33 +80,21 @@ pub fn spawn(
                 return summary;
             }
         };
-        let (probes, skipped) = jwt::probes(&subjects, secret.as_deref());
-        summary.skipped = skipped
-            .iter()
-            .map(|name| match *name {
-                "refresh as access" => format!("jwt `{name}`: the users have no refresh token (minted)"),
-                _ => format!("jwt `{name}`: needs the signing secret (--jwt-secret)"),
-            })
-            .collect();
+        let probes = jwt::probes(&subjects, secret.as_deref(), &settings.jwt);
         loop {
-            let (checks, found) = jwt::round(&netra, &probes, |kind, endpoint| stamp(kind, endpoint)).await;
+            let (checks, found) = jwt::round(&netra, &probes, &findings).await;
             summary.rounds += 1;
             summary.checks += checks;
             for f in found {
                 findings.report(f);
             }
             let Some(every) = settings.every else { break };
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stopped.wait_for(|s| *s) => break,
-            }
-            if *stopped.borrow() {
+            if !shutdown.sleep(every).await {
                 break;
             }
         }
         summary
-    });
-    Running { stop, task }
+    }))
 }
 
 /// Three fresh users: `a` with a live pair, `b` whose id a tampered token claims, and one whose

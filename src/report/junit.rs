@@ -47,7 +47,7 @@ pub fn render(report: &Report) -> Result<String, String> {
         suites.entry(suite).or_insert_with(|| TestSuite::new(name)).add_test_case(case);
     }
     let mut findings = TestSuite::new("findings");
-    for kind in crate::findings::KINDS {
+    for kind in crate::findings::FindingKind::ALL {
         let found: Vec<_> = report.findings.iter().filter(|f| f.kind == *kind).collect();
         let unknown: Vec<_> = found.iter().filter(|f| !f.known).collect();
         let status = match unknown.first() {
@@ -55,7 +55,7 @@ pub fn render(report: &Report) -> Result<String, String> {
             Some(f) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(format!("{} at {}: {}", f.kind, f.endpoint, f.observed))
-                    .set_type(f.severity.clone())
+                    .set_type(f.severity.to_string())
                     .set_description(
                         unknown
                             .iter()
@@ -71,7 +71,7 @@ pub fn render(report: &Report) -> Result<String, String> {
                 s
             }
         };
-        let mut case = TestCase::new(*kind, status);
+        let mut case = TestCase::new(kind.as_str(), status);
         case.set_classname("netra-load.findings");
         if !found.is_empty() && unknown.is_empty() {
             case.set_system_out(format!(

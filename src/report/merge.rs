@@ -4,8 +4,8 @@
 //! start); findings are united; the targets are judged again on the whole.
 
 use super::{Cohort, Report};
-use crate::metrics::Window;
-use crate::verdict::{self, Target};
+use crate::metrics::{EndedBy, Window};
+use crate::verdict::{self, Threshold};
 
 pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     let mut reports = reports.into_iter();
@@ -53,8 +53,8 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
     run.duration_s = run.duration_s.max(r.run.duration_s);
     run.started_at = run.started_at.clone().min(r.run.started_at.clone());
     run.ended_at = run.ended_at.clone().max(r.run.ended_at.clone());
-    if r.run.ended_by == "interrupted" {
-        run.ended_by = r.run.ended_by.clone();
+    if r.run.ended_by == EndedBy::Interrupted {
+        run.ended_by = r.run.ended_by;
     }
     for (name, j) in &r.journeys {
         let mine = out.journeys.entry(name.clone()).or_default();
@@ -200,7 +200,7 @@ fn rejudge(out: &mut Report) -> Result<(), String> {
         *cohort = Cohort { users: n, completed_us };
     }
     let targets =
-        out.run.targets.iter().map(|t| Target::parse_expr(t)).collect::<Result<Vec<_>, String>>()?;
-    out.verdict = verdict::judge(&targets, out);
+        out.run.targets.iter().map(|t| Threshold::parse_expr(t)).collect::<Result<Vec<_>, String>>()?;
+    out.verdict = verdict::judge(&targets, &*out);
     Ok(())
 }

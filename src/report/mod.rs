@@ -16,47 +16,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Histogram, Series};
-use crate::verdict::Verdict;
+use crate::metrics::Histogram;
+pub use crate::metrics::Stats;
+use crate::verdict::{Figures, Verdict};
 
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// Count, failures, percentiles (derived from the histogram) and the histogram itself.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Stats {
-    pub count: u64,
-    pub failures: u64,
-    pub p50_us: u64,
-    pub p90_us: u64,
-    pub p95_us: u64,
-    pub p99_us: u64,
-    pub max_us: u64,
-    /// The whole HDR histogram, V2 + deflate, base64.
-    pub histogram: Histogram,
-}
-
-impl Stats {
-    pub fn of(series: &Series) -> Stats {
-        let mut s =
-            Stats { failures: series.failures, histogram: series.histogram.clone(), ..Stats::default() };
-        s.derive();
-        s
-    }
-
-    pub fn merge(&mut self, other: &Stats) {
-        self.histogram.add(&other.histogram);
-        self.failures += other.failures;
-        self.derive();
-    }
-
-    fn derive(&mut self) {
-        let h = &self.histogram;
-        self.count = h.count();
-        (self.p50_us, self.p90_us, self.p95_us, self.p99_us) =
-            (h.quantile(0.5), h.quantile(0.9), h.quantile(0.95), h.quantile(0.99));
-        self.max_us = h.max();
-    }
-}
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct JourneyReport {
@@ -134,9 +98,10 @@ pub struct Tool {
     pub version: String,
 }
 
+/// The deployment under test (`run.target` in report.json).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// `embedded` or `deployment`.
+pub struct DeploymentInfo {
+    /// `embedded`, `deployment` or `auth-service`.
     pub kind: String,
     pub auth_url: String,
     pub backend_url: String,
@@ -154,9 +119,9 @@ pub struct RunInfo {
     pub seed: Option<u64>,
     pub started_at: String,
     pub ended_at: String,
-    pub ended_by: String,
+    pub ended_by: crate::metrics::EndedBy,
     pub duration_s: f64,
-    pub target: TargetInfo,
+    pub target: DeploymentInfo,
     /// The targets the verdict judged, as written.
     pub targets: Vec<String>,
     pub personas: Vec<PersonaConfig>,
@@ -231,7 +196,7 @@ pub struct Report {
     pub not_run: Vec<String>,
     /// The open model's schedule: journeys due, started and dropped (`null`: closed model).
     #[serde(default)]
-    pub arrival: Option<crate::load::open::ArrivalReport>,
+    pub arrival: Option<crate::metrics::ArrivalReport>,
     pub probes: crate::probes::ProbeSummary,
     pub isolation: crate::isolation::IsolationSummary,
     pub verdict: Verdict,
@@ -265,15 +230,63 @@ impl Report {
         self.write_files(folder)
     }
 
-    /// `report.json`, `report.md`, `report.html` and `junit.xml`.
+    /// `report.json`, `report.md`, `report.html` and `junit.xml`; an error names the file.
     fn write_files(&self, folder: &Path) -> anyhow::Result<()> {
-        let json = std::fs::File::create(folder.join("report.json"))?;
-        serde_json::to_writer_pretty(std::io::BufWriter::new(json), self)?;
-        let mut md = std::io::BufWriter::new(std::fs::File::create(folder.join("report.md"))?);
-        render::markdown(self, &mut md)?;
-        std::fs::write(folder.join("report.html"), html::page(self))?;
-        std::fs::write(folder.join("junit.xml"), junit::render(self).map_err(anyhow::Error::msg)?)?;
+        let write = |name: &str, fill: &dyn Fn(&mut dyn std::io::Write) -> anyhow::Result<()>| {
+            let path = folder.join(name);
+            let attempt = || -> anyhow::Result<()> {
+                let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                fill(&mut out)?;
+                std::io::Write::flush(&mut out)?;
+                Ok(())
+            };
+            attempt().with_context(|| format!("cannot write {}", path.display()))
+        };
+        write("report.json", &|out| Ok(serde_json::to_writer_pretty(out, self)?))?;
+        write("report.md", &|out| Ok(render::markdown(self, out)?))?;
+        write("report.html", &|out| Ok(out.write_all(html::page(self).as_bytes())?))?;
+        write("junit.xml", &|out| {
+            Ok(out.write_all(junit::render(self).map_err(anyhow::Error::msg)?.as_bytes())?)
+        })?;
         Ok(())
+    }
+}
+
+impl Figures for Report {
+    fn journey(&self, name: &str) -> Option<&Stats> {
+        self.journeys.get(name).map(|j| &j.stats)
+    }
+
+    fn persona(&self, name: &str) -> Option<&Stats> {
+        self.personas.get(name).map(|p| &p.stats)
+    }
+
+    fn step(&self, name: &str) -> Stats {
+        let mut merged = Stats::default();
+        for s in self.journeys.values().filter_map(|j| j.steps.get(name)) {
+            merged.merge(s);
+        }
+        merged
+    }
+
+    fn cohort(&self, users: usize) -> Option<u64> {
+        self.cohorts.get(&users.to_string()).and_then(|c| c.completed_us)
+    }
+
+    fn trend(&self, journey: &str, quantile: f64) -> Option<(u64, u64)> {
+        self.timeline.trend(journey, quantile)
+    }
+
+    fn journeys_done_and_failed(&self) -> (u64, u64) {
+        self.journeys.values().fold((0, 0), |(d, f), j| (d + j.stats.count, f + j.stats.failures))
+    }
+
+    fn not_run(&self, subject: &str) -> bool {
+        self.not_run.iter().any(|n| n == subject)
+    }
+
+    fn breached(&self) -> bool {
+        self.findings.iter().any(|f| !f.known)
     }
 }
 

@@ -4,42 +4,7 @@
 use std::io::{self, Write};
 
 use super::{Report, Stats};
-use crate::verdict::format_us;
-
-/// The order of steps within their journeys; unknown steps follow alphabetically.
-const STEP_ORDER: &[&str] = &[
-    "register",
-    "login",
-    "auth_me",
-    "profile",
-    "create_thread",
-    "ws_connect",
-    "first_reply",
-    "history",
-    "list_threads",
-    "use_access",
-    "refresh",
-    "use_new_access",
-    "expiry",
-    "reuse_old_refresh",
-    "relogin",
-    "logout",
-    "use_after_logout",
-    "burst",
-    "recover",
-    "quota",
-    "post_messages",
-    "export",
-    "more_devices",
-    "connect_devices",
-    "chat_all_devices",
-    "logout_one_device",
-    "others_still_work",
-    "interrupted_turn",
-    "reconnect",
-    "history_after_drop",
-    "turn_after_reconnect",
-];
+use crate::metrics::format_us;
 
 pub(crate) fn ms(us: u64) -> String {
     format_us(us as f64)
@@ -64,7 +29,8 @@ pub(crate) fn latency_rows(report: &Report) -> Vec<Vec<String>> {
         rows.push(stats_row(format!("journey {name}"), &journey.stats));
         let mut steps: Vec<_> = journey.steps.iter().collect();
         steps.sort_by_key(|(step, _)| {
-            (STEP_ORDER.iter().position(|s| s == step).unwrap_or(usize::MAX), *step)
+            // The order of steps within their journeys; unknown steps follow alphabetically.
+            (crate::journeys::Step::rank(step), *step)
         });
         for (step, stats) in steps {
             rows.push(stats_row(format!("  {step}"), stats));

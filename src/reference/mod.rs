@@ -1,5 +1,6 @@
-//! The embedded reference Netra target: an auth service and a backend speaking the reference
-//! dialect of `shared/netra-api.md`, each an axum service on its own listener, sharing one
+//! The embedded reference Netra server (`netra-load target`, and the target of a run given no
+//! deployment): an auth service and a backend speaking the reference dialect of
+//! `docs/netra-api.md`, each an axum service on its own listener, sharing one
 //! [`state::Platform`] (JWT secret, users, threads, token families). It can be told to misbehave
 //! ([`Fault`]) so that every detector of netra-load is proven on a known bug.
 //!
@@ -7,9 +8,9 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! let target = netra_load::target::start(Default::default()).await?; // 127.0.0.1, port 0
-//! println!("{} {}", target.auth_url(), target.backend_url());
-//! target.shutdown().await;
+//! let server = netra_load::reference::start(Default::default()).await?; // 127.0.0.1, port 0
+//! println!("{} {}", server.auth_url(), server.backend_url());
+//! server.shutdown().await;
 //! # Ok(()) }
 //! ```
 
@@ -18,6 +19,7 @@ mod auth;
 mod backend;
 pub mod config;
 mod error;
+mod faults;
 mod guard;
 mod limits;
 mod password;
@@ -35,14 +37,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{Dialect, FAULT_NAMES, Fault, Faults, Rate, Secret, TargetConfig, parse_duration};
+pub use config::{Dialect, Rate, ReferenceConfig, Secret, parse_duration};
+pub use faults::{FAULT_EXAMPLES, FAULT_NAMES, Fault, FaultValue, Faults};
 pub use limits::PlanTier;
 pub use tokens::{Claims, ISSUER, TokenType};
 pub use ws::MAX_CHAT_BYTES;
 
-/// A running target. Dropping it without [`TargetHandle::shutdown`] still stops both services
+/// A running reference server. Dropping it without [`Server::shutdown`] still stops both services
 /// (they watch the same signal), but does not wait for them.
-pub struct TargetHandle {
+pub struct Server {
     auth_addr: SocketAddr,
     backend_addr: SocketAddr,
     auth_url: String,
@@ -51,7 +54,7 @@ pub struct TargetHandle {
     servers: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
-impl TargetHandle {
+impl Server {
     pub fn auth_addr(&self) -> SocketAddr {
         self.auth_addr
     }
@@ -84,7 +87,7 @@ impl TargetHandle {
     }
 }
 
-impl Drop for TargetHandle {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
@@ -92,7 +95,7 @@ impl Drop for TargetHandle {
 
 /// Binds both services at the configured addresses (port 0 picks a free port) and starts them.
 /// A bind failure names the service, the address and what to try.
-pub async fn start(config: TargetConfig) -> anyhow::Result<TargetHandle> {
+pub async fn start(config: ReferenceConfig) -> anyhow::Result<Server> {
     let auth = bind("auth service", config.auth_addr, "--auth-addr").await?;
     let backend = bind("backend", config.backend_addr, "--backend-addr").await?;
     serve(auth, backend, config)
@@ -104,8 +107,8 @@ async fn bind(service: &str, addr: SocketAddr, flag: &str) -> anyhow::Result<Tcp
     })
 }
 
-/// Serves both services on listeners the caller bound, until [`TargetHandle::shutdown`].
-pub fn serve(auth: TcpListener, backend: TcpListener, config: TargetConfig) -> anyhow::Result<TargetHandle> {
+/// Serves both services on listeners the caller bound, until [`Server::shutdown`].
+pub fn serve(auth: TcpListener, backend: TcpListener, config: ReferenceConfig) -> anyhow::Result<Server> {
     let auth_addr = auth.local_addr().context("reading the auth listener's address")?;
     let backend_addr = backend.local_addr().context("reading the backend listener's address")?;
     let (stop, stopped) = watch::channel(false);
@@ -130,7 +133,7 @@ pub fn serve(auth: TcpListener, backend: TcpListener, config: TargetConfig) -> a
             })
         })
         .collect();
-    Ok(TargetHandle {
+    Ok(Server {
         auth_addr,
         backend_addr,
         auth_url: format!("http://{auth_addr}"),

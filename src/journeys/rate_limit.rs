@@ -6,47 +6,72 @@
 //!
 //! No 429 within `NO_LIMIT_FACTOR` times the expected burst is the finding `no_rate_limit`; a
 //! quota that never refuses is `quota_not_enforced`. One user's flood throttling *another* user is
-//! found by the bystanders (signup-chat), as `noisy_neighbour`, in [`super::journey`].
+//! found by the bystanders (signup-chat), as `noisy_neighbour`, in [`super::runner`].
 
 use std::time::Duration;
 
-use crate::client::{HeaderMap, Method, StatusCode};
-
-use super::journey::{Context, State, Step};
-use crate::client::{CallError, Netra};
-use crate::findings::curl;
+use super::{Context, Performing, Progress, Step, User};
+use crate::client::{CallError, Failure, HeaderMap, Method, Netra, StatusCode};
+use crate::findings::{FindingKind, curl};
 use crate::metrics::Event;
 
-pub const STEPS: [Step; 5] = [Step::Register, Step::Login, Step::Burst, Step::Recover, Step::Quota];
+pub const STEPS: &[Step] = &[Step::Register, Step::Login, Step::Burst, Step::Recover, Step::Quota];
+
+#[derive(Default)]
+struct RateLimit {
+    /// The `Retry-After` of the first 429.
+    retry_after: Option<u64>,
+}
+
+pub fn start() -> Box<dyn Progress> {
+    Box::<RateLimit>::default()
+}
+
+impl Progress for RateLimit {
+    fn perform<'a>(
+        &'a mut self,
+        ctx: &'a Context,
+        netra: &'a Netra,
+        user: &'a mut User,
+        step: Step,
+    ) -> Performing<'a> {
+        Box::pin(async move {
+            match step {
+                Step::Burst => {
+                    self.retry_after = burst(ctx, netra, user).await?;
+                    Ok(())
+                }
+                Step::Recover => {
+                    let Some(wait) = self.retry_after else { return Ok(()) }; // no limit: nothing to recover from
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    let req =
+                        netra.backend_request(Method::GET, &netra.api().profile, &user.logged_in()?.access);
+                    match netra.status_of("recover", req).await? {
+                        s if s.is_success() => Ok(()),
+                        s => Err(CallError::wrong(format!(
+                            "recover: still {s} after waiting Retry-After {wait}s"
+                        ))),
+                    }
+                }
+                Step::Quota => quota(ctx, netra, user).await,
+                other => Err(CallError::wrong(format!("rate-limit has no step {}", other.name()))),
+            }
+        })
+    }
+}
 
 /// How far past the expected burst the abuser goes before calling the limit absent.
 const NO_LIMIT_FACTOR: u32 = 5;
 /// The longest `Retry-After` the journey waits; longer is itself reported as a failure.
 const MAX_RETRY_AFTER: u64 = 60;
 
-pub async fn perform(ctx: &Context, netra: &Netra, j: &mut State, step: Step) -> Result<(), CallError> {
-    match step {
-        Step::Burst => burst(ctx, netra, j).await,
-        Step::Recover => {
-            let Some(wait) = j.retry_after else { return Ok(()) }; // no limit: nothing to recover from
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            let req = netra.backend_request(Method::GET, &netra.api().profile, &j.logged_in()?.access);
-            match netra.status_of("recover", req).await? {
-                s if s.is_success() => Ok(()),
-                s => Err(CallError::wrong(format!("recover: still {s} after waiting Retry-After {wait}s"))),
-            }
-        }
-        Step::Quota => quota(ctx, netra, j).await,
-        other => Err(CallError::wrong(format!("rate-limit has no step {}", other.name()))),
-    }
-}
-
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-async fn burst(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
-    let access = j.logged_in()?.access.clone();
+/// Bursts until the first 429; returns its `Retry-After` (`None`: no limit was found).
+async fn burst(ctx: &Context, netra: &Netra, user: &User) -> Result<Option<u64>, CallError> {
+    let access = user.logged_in()?.access.clone();
     let ceiling = ctx.expect.burst.saturating_mul(NO_LIMIT_FACTOR).max(100);
     let mut successes = 0u32;
     let mut last_remaining = None;
@@ -78,7 +103,12 @@ async fn burst(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallEr
                 last_remaining = Some(remaining);
             }
             StatusCode::TOO_MANY_REQUESTS => {
-                ctx.recorder.send(Event::Observed { name: "observed_limit", value: u64::from(successes) });
+                let expected = Some(u64::from(ctx.expect.burst));
+                ctx.recorder.send(Event::Observed {
+                    name: "observed_limit",
+                    value: u64::from(successes),
+                    expected,
+                });
                 let retry = header_u64(&headers, "retry-after")
                     .ok_or_else(|| CallError::wrong("burst: 429 without a numeric Retry-After"))?;
                 if retry == 0 || retry > MAX_RETRY_AFTER {
@@ -89,27 +119,26 @@ async fn burst(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallEr
                 if header_u64(&headers, "x-ratelimit-remaining").is_some_and(|r| r > 0) {
                     return Err(CallError::wrong("burst: 429 while X-RateLimit-Remaining is above 0"));
                 }
-                j.retry_after = Some(retry);
-                return Ok(());
+                return Ok(Some(retry));
             }
             other => {
-                return Err(CallError::new(format!("http_{}", other.as_u16()), format!("burst: {other}")));
+                return Err(CallError::new(Failure::Status(other.as_u16()), format!("burst: {other}")));
             }
         }
     }
     let endpoint = "GET /api/users/profile";
-    let mut f = ctx.finding("no_rate_limit", "medium", j.user, endpoint);
+    let mut f = ctx.finding(FindingKind::NoRateLimit, user.number, endpoint);
     f.expected = format!("a 429 once a user passes its burst of {}", ctx.expect.burst);
     f.observed = format!("no limit observed up to {ceiling} requests");
-    let bearer = format!("<access token of user {}>", j.user);
+    let bearer = format!("<access token of user {}>", user.number);
     let one = curl("GET", &netra.backend_url(&netra.api().profile), Some(&bearer), None);
     f.reproducer = format!("for i in $(seq {ceiling}); do {one} -o /dev/null -w '%{{http_code}}\\n'; done");
     ctx.findings.report(f);
-    Ok(())
+    Ok(None)
 }
 
-async fn quota(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallError> {
-    let access = j.logged_in()?.access.clone();
+async fn quota(ctx: &Context, netra: &Netra, user: &User) -> Result<(), CallError> {
+    let access = user.logged_in()?.access.clone();
     let mut chat = netra.chat(&access).await?;
     let quota = ctx.expect.free_quota;
     let mut outcome = Ok(());
@@ -117,7 +146,7 @@ async fn quota(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallEr
         match chat.turn(&format!("quota probe {n}"), None).await {
             Ok(_) if n <= quota => {}
             Ok(_) => {
-                let mut f = ctx.finding("quota_not_enforced", "medium", j.user, "WS user_message");
+                let mut f = ctx.finding(FindingKind::QuotaNotEnforced, user.number, "WS user_message");
                 f.expected = format!(
                     "the free tier's message {} of the day is refused with quota exceeded",
                     quota + 1
@@ -126,13 +155,13 @@ async fn quota(ctx: &Context, netra: &Netra, j: &mut State) -> Result<(), CallEr
                 f.reproducer = format!(
                     "# over the WebSocket {} with <access token of user {}>, send {} user_message frames",
                     netra.ws_url(),
-                    j.user,
+                    user.number,
                     quota + 1
                 );
                 ctx.findings.report(f);
             }
-            Err(e) if n > quota && e.kind == "ws_quota_exceeded" => {}
-            Err(e) if e.kind == "ws_quota_exceeded" => {
+            Err(e) if n > quota && e.kind == Failure::WsQuotaExceeded => {}
+            Err(e) if e.kind == Failure::WsQuotaExceeded => {
                 outcome = Err(CallError::wrong(format!(
                     "quota: refused at message {n}, expected at {}",
                     quota + 1

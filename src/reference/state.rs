@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::agent::Connections;
-use super::config::{Dialect, TargetConfig};
+use super::config::{Dialect, ReferenceConfig};
 use super::error::ApiError;
 use super::limits::PlanTier;
 use super::limits::{Bucket, Decision};
@@ -17,7 +17,7 @@ use super::store::{Store, User, new_id};
 use super::tokens::{Claims, Jwt, Sessions, TokenType};
 
 pub struct Platform {
-    pub config: TargetConfig,
+    pub config: ReferenceConfig,
     pub jwt: Jwt,
     pub sessions: Sessions,
     pub store: Store,
@@ -40,7 +40,7 @@ pub enum Service {
 }
 
 impl Platform {
-    pub fn new(config: TargetConfig, shutdown: watch::Receiver<bool>) -> Platform {
+    pub fn new(config: ReferenceConfig, shutdown: watch::Receiver<bool>) -> Platform {
         Platform {
             jwt: Jwt::new(
                 &config.jwt_secret,

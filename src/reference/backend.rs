@@ -1,5 +1,5 @@
 //! The backend: profile, threads, messages, quota and export under `/api`, plus `/health` and
-//! the WebSocket at `/ws` (reference dialect, `shared/netra-api.md`).
+//! the WebSocket at `/ws` (reference dialect, `docs/netra-api.md`).
 //!
 //! Every `/api/*` request passes [`guard::api`]: authentication, the per-user rate limit and the
 //! HTTP fault knobs. The whole router passes [`guard::delay`] (the `latency` and `stall` faults).

@@ -7,11 +7,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::{Env, claims_of, roomy, start, unsigned};
-use netra_load::target::{Fault, Faults, TargetConfig};
+use netra_load::reference::{Fault, Faults, ReferenceConfig};
 
-fn with(faults: &[&str]) -> TargetConfig {
+fn with(faults: &[&str]) -> ReferenceConfig {
     let list: Vec<Fault> = faults.iter().map(|f| f.parse().unwrap()).collect();
-    TargetConfig { faults: Faults::from_list(&list).unwrap(), ..roomy() }
+    ReferenceConfig { faults: Faults::from_list(&list).unwrap(), ..roomy() }
 }
 
 /// Runs `probe` against a target with `fault` (must be true) and a clean one (must be false).
@@ -138,7 +138,7 @@ async fn limited(env: &Env) -> (usize, bool) {
 
 #[tokio::test]
 async fn no_rate_limit_lets_every_request_through() {
-    let tight = |faults: &[&str]| TargetConfig { burst: 3, ..with(faults) };
+    let tight = |faults: &[&str]| ReferenceConfig { burst: 3, ..with(faults) };
     assert_eq!(limited(&start(tight(&["no-rate-limit"])).await).await, (0, false));
     assert_eq!(limited(&start(tight(&[])).await).await, (5, true));
 }
@@ -153,8 +153,8 @@ async fn shared_bucket(env: &Env) -> bool {
 
 #[tokio::test]
 async fn shared_rate_limit_lets_one_user_throttle_another() {
-    let slow = netra_load::target::Rate { count: 1, per: Duration::from_secs(60) };
-    let tight = |faults: &[&str]| TargetConfig { burst: 3, rate: slow, ..with(faults) };
+    let slow = netra_load::reference::Rate { count: 1, per: Duration::from_secs(60) };
+    let tight = |faults: &[&str]| ReferenceConfig { burst: 3, rate: slow, ..with(faults) };
     assert!(shared_bucket(&start(tight(&["shared-rate-limit"])).await).await);
     assert!(!shared_bucket(&start(tight(&[])).await).await);
 }

@@ -1,5 +1,5 @@
 //! The auth service: register, login, refresh with rotation and reuse detection, logout,
-//! validate, verify, me and health (reference dialect, `shared/netra-api.md`).
+//! validate, verify, me and health (reference dialect, `docs/netra-api.md`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

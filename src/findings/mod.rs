@@ -2,21 +2,28 @@
 //! where, when and under what load, with evidence a person can replay: the request as a curl
 //! command with every token replaced by a placeholder, and what was expected vs observed.
 //!
-//! Plain data: the load code produces findings, the collector deduplicates them by kind and
-//! endpoint (counting repeats), the report carries them, and any finding makes the run exit 3.
+//! Plain data: journeys and probes stamp findings in one place ([`FindingSink::stamp`]: the time
+//! since the run's start and the users running then), the sink deduplicates them by kind and
+//! endpoint (counting repeats), the report carries them, and any finding not known to the
+//! profile makes the run exit 3. The kinds are one table ([`FindingKind`], `kinds.rs`).
+
+mod kinds;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+pub use kinds::{FindingKind, Severity};
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// e.g. `logout_not_revoked`, `refresh_reuse_accepted`.
-    pub kind: String,
-    /// `high` or `medium`.
-    pub severity: String,
-    /// Who was involved, as `user N` (Goose user numbers), never emails or tokens.
+    pub kind: FindingKind,
+    pub severity: Severity,
+    /// Who was involved, as `user N` (Goose user numbers) or `the prober`, never emails or
+    /// tokens.
     pub users: Vec<String>,
     /// `METHOD /path` or a WebSocket frame type.
     pub endpoint: String,
@@ -36,43 +43,34 @@ pub struct Finding {
     pub known: bool,
 }
 
-/// Every kind of finding netra-load reports.
-pub const KINDS: &[&str] = &[
-    "refresh_reuse_accepted",
-    "reuse_family_not_revoked",
-    "logout_not_revoked",
-    "expired_token_accepted",
-    "no_rate_limit",
-    "quota_not_enforced",
-    "noisy_neighbour",
-    "message_lost",
-    "jwt_accepted",
-    "jwt_server_error",
-    "list_leak",
-    "export_leak",
-    "ws_crosstalk",
-    "data_leak",
-    "bola",
-];
+const MAX_USERS_NAMED: usize = 10;
 
-impl Finding {
-    /// A finding of `kind` at `endpoint`, stamped with the time since the run's start and the
-    /// users running then; evidence is filled in by the caller.
-    pub fn new(
-        kind: &str,
-        severity: &str,
-        users: Vec<String>,
-        endpoint: &str,
-        at_s: f64,
-        active_users: usize,
-    ) -> Finding {
+/// The run's findings, deduplicated by (kind, endpoint) with a count, and the one place
+/// findings are stamped with their time and load. Findings are rare, so a mutex is no cost here.
+#[derive(Debug)]
+pub struct FindingSink {
+    found: Mutex<BTreeMap<(&'static str, String), Finding>>,
+    started: Instant,
+    /// Users running now (the load engine counts them).
+    active: Arc<AtomicUsize>,
+}
+
+impl FindingSink {
+    /// A sink for a run that started at `started`, with `active` users running at any moment.
+    pub fn new(started: Instant, active: Arc<AtomicUsize>) -> FindingSink {
+        FindingSink { found: Mutex::default(), started, active }
+    }
+
+    /// A finding of `kind` involving `users` at `endpoint`, stamped with the time since the run's
+    /// start and the users running now; the caller adds the evidence, then reports it.
+    pub fn stamp(&self, kind: FindingKind, users: Vec<String>, endpoint: &str) -> Finding {
         Finding {
-            kind: kind.to_owned(),
-            severity: severity.to_owned(),
+            kind,
+            severity: kind.severity(),
             users,
             endpoint: endpoint.to_owned(),
-            at_s,
-            active_users,
+            at_s: self.started.elapsed().as_secs_f64(),
+            active_users: self.active.load(Ordering::Relaxed),
             expected: String::new(),
             observed: String::new(),
             reproducer: String::new(),
@@ -80,19 +78,11 @@ impl Finding {
             known: false,
         }
     }
-}
 
-const MAX_USERS_NAMED: usize = 10;
-
-/// Findings of the run, deduplicated by (kind, endpoint) with a count. Findings are rare, so a
-/// mutex is no cost here.
-#[derive(Debug, Default)]
-pub struct FindingSink(Mutex<BTreeMap<(String, String), Finding>>);
-
-impl FindingSink {
     pub fn report(&self, finding: Finding) {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (finding.kind.clone(), finding.endpoint.clone());
+        let mut all = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        // Keyed by the kind's name: findings are listed in the order of their names.
+        let key = (finding.kind.as_str(), finding.endpoint.clone());
         match all.get_mut(&key) {
             Some(seen) => {
                 seen.count += 1;
@@ -110,7 +100,7 @@ impl FindingSink {
     }
 
     pub fn all(&self) -> Vec<Finding> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.found.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 }
 
@@ -143,10 +133,19 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_is_explained_in_the_readme() {
-        let readme = include_str!("../README.md");
-        for kind in super::KINDS {
-            assert!(readme.contains(&format!("`{kind}`")), "README's findings table lacks `{kind}`");
+    fn findings_are_stamped_with_their_kinds_severity_and_counted_once_per_endpoint() {
+        let active = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(7));
+        let sink = super::FindingSink::new(std::time::Instant::now(), active);
+        for user in 0..20 {
+            let f = sink.stamp(super::FindingKind::NoRateLimit, vec![format!("user {user}")], "GET /x");
+            sink.report(f);
         }
+        sink.report(sink.stamp(super::FindingKind::Bola, vec![], "GET /y"));
+        let all = sink.all();
+        assert_eq!(all.len(), 2);
+        let (bola, limit) = (&all[0], &all[1]);
+        assert_eq!((bola.kind.as_str(), limit.kind.as_str()), ("bola", "no_rate_limit"));
+        assert_eq!((limit.count, limit.users.len(), limit.active_users), (20, 10, 7));
+        assert_eq!(limit.severity, super::Severity::Medium);
     }
 }

@@ -10,50 +10,56 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Method, StatusCode};
 use serde_json::json;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use super::{Isolation, Outcome};
-use crate::client::{CallError, Identity, Login, Netra, Slot};
-use crate::findings::curl;
+use super::task::{Background, Ended, FINISH_WAIT};
+use crate::client::{CallError, Failure, Identity, Login, Method, Netra, Slot, StatusCode};
+use crate::findings::{FindingKind, curl};
+use crate::isolation::{Isolation, Outcome};
 
-pub struct Running {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Option<String>>,
+/// Who the probes act as: the families of isolation probes (each a row group of the matrix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display, strum::VariantArray)]
+pub enum Family {
+    /// Another user, with its own valid token, over HTTP.
+    #[strum(to_string = "other user")]
+    OtherUser,
+    /// No token at all.
+    #[strum(to_string = "no token")]
+    NoToken,
+    /// The prober's token with its signature tampered with.
+    #[strum(to_string = "tampered token")]
+    TamperedToken,
+    /// Another user chatting to the victim's thread over the WebSocket.
+    #[strum(to_string = "other user (WebSocket)")]
+    WebSocket,
 }
 
+/// The isolation prober, running.
+pub struct Running(Background<Option<String>>);
+
 impl Running {
-    /// Stops after the round under way; returns why probing could not start, if it could not.
-    /// Stops the prober; a probe still waiting on the target is cut after
-    /// [`crate::load::FINISH_WAIT`].
-    pub async fn finish(mut self) -> Option<String> {
-        let _ = self.stop.send(true);
-        match tokio::time::timeout(crate::load::FINISH_WAIT, &mut self.task).await {
-            Ok(outcome) => outcome.unwrap_or(None),
-            Err(_) => {
-                self.task.abort();
+    /// Stops the prober after the round under way; returns why probing could not start or was
+    /// cut, if so. A probe still waiting on the target is cut after [`FINISH_WAIT`].
+    pub async fn finish(self) -> Option<String> {
+        match self.0.finish(FINISH_WAIT).await {
+            Ok(outcome) => outcome,
+            Err(Ended::Cut) => {
                 Some("isolation probes: cut at the run's end, the target did not answer".into())
             }
+            Err(Ended::Failed(e)) => Some(format!("isolation probes: failed: {e}")),
         }
     }
 }
 
 pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String) -> Running {
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
+    Running(Background::spawn(move |mut shutdown| async move {
         let mut accounts = 0u32;
         let mut prober = match new_prober(&netra, &run_tag, &mut accounts).await {
             Ok(p) => p,
             Err(e) => return Some(format!("isolation probes: cannot register a prober: {e}")),
         };
         let mut round = 0u64;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stopped.wait_for(|s| *s) => break,
-            }
+        while shutdown.sleep(every).await {
             let Some((thread, owner)) = iso.victim() else { continue };
             round += 1;
             let limited = probe_round(&netra, &iso, &prober, &thread, owner, round).await;
@@ -65,8 +71,7 @@ pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String
             }
         }
         None
-    });
-    Running { stop, task }
+    }))
 }
 
 async fn new_prober(netra: &Netra, run_tag: &str, accounts: &mut u32) -> Result<Login, CallError> {
@@ -77,13 +82,30 @@ async fn new_prober(netra: &Netra, run_tag: &str, accounts: &mut u32) -> Result<
     netra.provision(&netra.api().provisioning.identity(fresh, Slot::Prober(3))).await
 }
 
+/// What of a victim's the probes try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "lowercase")]
+enum Resource {
+    Thread,
+    Messages,
+}
+
+impl Resource {
+    /// The endpoint in the reference dialect, as findings name it.
+    fn template(self) -> &'static str {
+        match self {
+            Resource::Thread => "/api/threads/{id}",
+            Resource::Messages => "/api/threads/{id}/messages",
+        }
+    }
+}
+
 /// One probe request: who tries what, and how.
 struct Check<'a> {
-    actor: &'static str,
-    resource: &'static str,
+    actor: Family,
+    resource: Resource,
     action: &'static str,
     method: Method,
-    path: String,
     body: Option<serde_json::Value>,
     token: Option<&'a str>,
 }
@@ -97,65 +119,44 @@ async fn probe_round(
     owner: u32,
     round: u64,
 ) -> bool {
-    let path = netra.api().thread_path(thread);
-    let messages = netra.api().messages_path(thread);
     let mut tampered = prober.access.clone();
     let flipped = if tampered.ends_with('A') { 'B' } else { 'A' };
     tampered.pop();
     tampered.push(flipped);
     let other = Some(prober.access.as_str());
-    let check = |actor, resource, action, method, path: &str, body, token| Check {
-        actor,
-        resource,
-        action,
-        method,
-        path: path.to_owned(),
-        body,
-        token,
-    };
+    let check =
+        |actor, resource, action, method, body, token| Check { actor, resource, action, method, body, token };
+    let title = || Some(json!({"title": "netra-load probe"}));
     let mut checks = vec![
-        check("other user", "thread", "read", Method::GET, &path, None, other),
+        check(Family::OtherUser, Resource::Thread, "read", Method::GET, None, other),
+        check(Family::OtherUser, Resource::Thread, "update", Method::PUT, title(), other),
+        check(Family::OtherUser, Resource::Messages, "read", Method::GET, None, other),
         check(
-            "other user",
-            "thread",
-            "update",
-            Method::PUT,
-            &path,
-            Some(json!({"title": "netra-load probe"})),
-            other,
-        ),
-        check("other user", "messages", "read", Method::GET, &messages, None, other),
-        check(
-            "other user",
-            "messages",
+            Family::OtherUser,
+            Resource::Messages,
             "post",
             Method::POST,
-            &messages,
             Some(json!({"content": "netra-load probe"})),
             other,
         ),
     ];
     // The same reads and writes with no token and with a tampered one: 401 expected.
-    for (actor, token) in [("no token", None), ("tampered token", Some(tampered.as_str()))] {
-        checks.push(check(actor, "thread", "read", Method::GET, &path, None, token));
-        checks.push(check(
-            actor,
-            "thread",
-            "update",
-            Method::PUT,
-            &path,
-            Some(json!({"title": "netra-load probe"})),
-            token,
-        ));
-        checks.push(check(actor, "messages", "read", Method::GET, &messages, None, token));
+    for (actor, token) in [(Family::NoToken, None), (Family::TamperedToken, Some(tampered.as_str()))] {
+        checks.push(check(actor, Resource::Thread, "read", Method::GET, None, token));
+        checks.push(check(actor, Resource::Thread, "update", Method::PUT, title(), token));
+        checks.push(check(actor, Resource::Messages, "read", Method::GET, None, token));
     }
     if round % 10 == 0 {
-        checks.push(check("other user", "thread", "delete", Method::DELETE, &path, None, other));
+        checks.push(check(Family::OtherUser, Resource::Thread, "delete", Method::DELETE, None, other));
     }
     let statuses: Vec<String> = netra.api().refused.iter().map(u16::to_string).collect();
     let expected = format!("refused ({})", statuses.join(", "));
     let mut limited = false;
-    for Check { actor, resource, action, method, path: p, body, token } in checks {
+    for Check { actor, resource, action, method, body, token } in checks {
+        let p = match resource {
+            Resource::Thread => netra.api().thread_path(thread),
+            Resource::Messages => netra.api().messages_path(thread),
+        };
         let mut req = netra.request(method.clone(), &netra.backend_url(&p));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -180,18 +181,15 @@ async fn probe_round(
             }
             _ => Outcome::Inconclusive,
         };
-        iso.tally(actor, resource, action, &expected, outcome);
+        iso.tally(&actor.to_string(), &resource.to_string(), action, &expected, outcome);
         if outcome == Outcome::Allowed {
-            let endpoint = format!(
-                "{method} /api/threads/{{id}}{}",
-                if resource == "messages" { "/messages" } else { "" }
-            );
-            let mut f = iso.stamp("bola", &format!("{endpoint} ({actor})"));
+            let endpoint = format!("{method} {}", resource.template());
+            let mut f = iso.stamp(FindingKind::Bola, &format!("{endpoint} ({actor})"));
             f.users = vec!["the prober".into(), format!("user {owner}")];
             f.expected = format!("{actor} {action} of user {owner}'s {resource} is {expected}");
             f.observed = format!("allowed: {method} {p} answered 2xx");
             let bearer = token.map(|_| match actor {
-                "tampered token" => "<tampered access token of the prober>",
+                Family::TamperedToken => "<tampered access token of the prober>",
                 _ => "<access token of the prober>",
             });
             let body = body.map(|b| b.to_string());
@@ -213,15 +211,16 @@ async fn ws_probe(netra: &Netra, iso: &Isolation, prober: &Login, thread: &str, 
             let result = chat.turn("netra-load probe", Some(thread)).await;
             chat.close().await;
             match result {
-                Err(e) if e.kind == "ws_access_denied" => Outcome::Refused,
+                Err(e) if e.kind == Failure::WsAccessDenied => Outcome::Refused,
                 Ok(turn) if turn.thread_id == thread => Outcome::Allowed,
                 _ => Outcome::Inconclusive,
             }
         }
     };
-    iso.tally("other user", "thread (WebSocket)", "chat", "ACCESS_DENIED", outcome);
+    // The matrix names the WebSocket's actor as the HTTP one's: the resource says which it is.
+    iso.tally(&Family::OtherUser.to_string(), "thread (WebSocket)", "chat", "ACCESS_DENIED", outcome);
     if outcome == Outcome::Allowed {
-        let mut f = iso.stamp("bola", "WS user_message (other user)");
+        let mut f = iso.stamp(FindingKind::Bola, "WS user_message (other user)");
         f.users = vec!["the prober".into(), format!("user {owner}")];
         f.expected = format!("a user_message to user {owner}'s thread gets error ACCESS_DENIED");
         f.observed = "the agent answered in the victim's thread".into();

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::{config, roomy, start};
-use netra_load::target::{Rate, TargetConfig};
+use netra_load::reference::{Rate, ReferenceConfig};
 
 const NIL: &str = "00000000-0000-4000-8000-000000000000";
 
@@ -171,7 +171,7 @@ async fn the_free_tier_gets_ten_messages_a_day_and_the_quota_says_so() {
 #[tokio::test]
 async fn each_user_has_a_token_bucket_with_headers_and_retry_after() {
     let slow = Rate { count: 1, per: std::time::Duration::from_secs(60) };
-    let env = start(TargetConfig { burst: 5, rate: slow, ..config() }).await;
+    let env = start(ReferenceConfig { burst: 5, rate: slow, ..config() }).await;
     let (greedy, calm) = (env.register().await, env.register().await);
     let url = env.api("/api/users/profile");
     for left in (0..5).rev() {
@@ -197,7 +197,7 @@ async fn each_user_has_a_token_bucket_with_headers_and_retry_after() {
 #[tokio::test]
 async fn the_bucket_refills_at_the_configured_rate() {
     let fast = Rate { count: 20, per: std::time::Duration::from_secs(1) };
-    let env = start(TargetConfig { burst: 2, rate: fast, ..config() }).await;
+    let env = start(ReferenceConfig { burst: 2, rate: fast, ..config() }).await;
     let who = env.register().await;
     let url = env.api("/api/users/profile");
     let mut statuses = Vec::new();

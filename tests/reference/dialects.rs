@@ -1,9 +1,9 @@
-//! `--dialect s1`: the early real release, as `shared/netra-api.md` Part 2 describes it.
+//! `--dialect s1`: the early real release, as `docs/netra-api.md` Part 2 describes it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
-use netra_load::target::{Dialect, TargetConfig};
+use netra_load::reference::{Dialect, ReferenceConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -11,8 +11,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::common::{Env, SECRET, config, sign, start, unique_email};
 
-fn s1() -> TargetConfig {
-    TargetConfig { dialect: Dialect::S1, ..config() }
+fn s1() -> ReferenceConfig {
+    ReferenceConfig { dialect: Dialect::S1, ..config() }
 }
 
 /// A token as an s1 tester mints it: unique `sub` and `email`, no `jti`, no `aud`.
@@ -148,8 +148,8 @@ async fn s1_websocket_wants_its_path_origin_and_base64url_tokens_and_speaks_star
     assert!(reply["payload"]["result"]["content"].as_str().unwrap().contains("plan my week"), "{reply}");
 }
 
-fn beta() -> TargetConfig {
-    TargetConfig { dialect: Dialect::Beta, ..config() }
+fn beta() -> ReferenceConfig {
+    ReferenceConfig { dialect: Dialect::Beta, ..config() }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Throughput of the embedded target, driven in-process by plain reqwest and tokio-tungstenite
 //! clients (the generator shares the machine with the target, as in a real netra-load run).
 //!
-//! `cargo bench --bench target` prints requests/s for `GET /api/users/profile` (USERS users, one
+//! `cargo bench --bench reference` prints requests/s for `GET /api/users/profile` (USERS users, one
 //! connection each, rate limit set out of reach) and chat turns/s over the WebSocket
 //! (`user_message` -> `agent_completed`, enterprise users, agent think time 5 ms and 0 ms).
 //! Settings: `BENCH_USERS` (default 100), `BENCH_SECS` per phase (default 5).
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use netra_load::target::{self, TargetConfig};
+use netra_load::reference::{self, ReferenceConfig};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -29,12 +29,12 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     for think_ms in [5, 0] {
-        let config = TargetConfig {
+        let config = ReferenceConfig {
             burst: u32::MAX / 2,
             agent_latency: Duration::from_millis(think_ms),
-            ..TargetConfig::default()
+            ..ReferenceConfig::default()
         };
-        let target = target::start(config).await.unwrap();
+        let target = reference::start(config).await.unwrap();
         let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(users).build().unwrap();
         let tokens = register(&http, target.auth_url(), users).await;
         if think_ms == 5 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::{SinkExt, StreamExt};
-use netra_load::target::{self, Secret, TargetConfig, TargetHandle};
+use netra_load::reference::{self, ReferenceConfig, Secret, Server};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -18,17 +18,17 @@ pub const SECRET: &str = "contract-test-secret";
 /// Every wait in these tests is bounded by this; a test that hits it fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-pub fn config() -> TargetConfig {
-    TargetConfig { jwt_secret: Secret::new(SECRET), ..TargetConfig::default() }
+pub fn config() -> ReferenceConfig {
+    ReferenceConfig { jwt_secret: Secret::new(SECRET), ..ReferenceConfig::default() }
 }
 
 /// A config whose rate limit no test reaches unless it means to.
-pub fn roomy() -> TargetConfig {
-    TargetConfig { burst: 100_000, ..config() }
+pub fn roomy() -> ReferenceConfig {
+    ReferenceConfig { burst: 100_000, ..config() }
 }
 
 pub struct Env {
-    pub target: TargetHandle,
+    pub target: Server,
     pub http: reqwest::Client,
 }
 
@@ -40,8 +40,8 @@ pub struct Account {
     pub refresh: String,
 }
 
-pub async fn start(config: TargetConfig) -> Env {
-    let target = target::start(config).await.expect("target starts on port 0");
+pub async fn start(config: ReferenceConfig) -> Env {
+    let target = reference::start(config).await.expect("target starts on port 0");
     let http = reqwest::Client::builder().no_proxy().timeout(WAIT).build().unwrap();
     Env { target, http }
 }

@@ -1,0 +1,226 @@
+//! The plan of a run, decided before any target starts or any request is sent: which personas
+//! run and which are skipped (and why), what of the profile no running persona covers, which
+//! probes run, and the checks the run will exercise ([`crate::checks`]). The load engine
+//! executes it and decides nothing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use strum::VariantArray;
+
+use super::InputError;
+use super::profile::Persona;
+use crate::checks::{self, Check, Exercised, Planned};
+use crate::client::Api;
+use crate::journeys::{self, Expect, Journey};
+use crate::probes::isolation::Family;
+use crate::probes::jwt::Needs;
+use crate::probes::{JwtProbe, ProbeSettings};
+use crate::reference::Secret;
+use crate::verdict::{Metric, Threshold};
+
+/// How the run stops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    After(Duration),
+    Iterations(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct PersonaPlan {
+    pub name: String,
+    pub weight: usize,
+    pub journey: &'static Journey,
+    pub plan_tier: String,
+    /// Whether it runs against this deployment and dialect.
+    pub runs: bool,
+    /// Why it does not run, or what it does differently against this deployment.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Simulated users (closed model), or the most journeys in flight at once (open model).
+    pub users: usize,
+    /// Journeys started per second whatever the completions (the open model); `None`: the
+    /// closed model, each user starting its next journey when the last one ends.
+    pub arrival: Option<f64>,
+    /// The number of this process's first user in the whole run (`--segment`): user numbers in
+    /// findings and accounts from a credentials file are the whole run's.
+    pub first_user: usize,
+    /// Users started per second.
+    pub increase_rate: f64,
+    pub stop: Stop,
+    /// Every persona of the profile, in its order (the skipped ones too, with `runs` false).
+    pub personas: Vec<PersonaPlan>,
+    pub run_tag: String,
+    pub expect: Expect,
+    pub probes: ProbeSettings,
+    /// Passive scanning of what the users receive.
+    pub scan: bool,
+    /// How often the isolation prober tries a victim's thread (`None`: never).
+    pub isolation_every: Option<Duration>,
+    /// The signing secret, when known: some JWT probes need it.
+    pub jwt_secret: Option<Secret>,
+    /// What the run leaves out or does differently, each with the reason (the report's
+    /// `skipped`).
+    pub skipped: Vec<String>,
+    /// Journeys, steps and personas of the profile that no running persona covers: their targets
+    /// are not judged.
+    pub not_run: Vec<String>,
+    /// Every check, exercised or not (and why).
+    pub checks: Vec<Planned>,
+}
+
+impl Plan {
+    /// The personas that run.
+    pub fn running(&self) -> impl Iterator<Item = &PersonaPlan> {
+        self.personas.iter().filter(|p| p.runs)
+    }
+}
+
+/// What the deployment and the dialect allow.
+pub struct Reach<'a> {
+    /// A backend to test (not only an auth service).
+    pub backend: bool,
+    pub api: &'a Api,
+}
+
+/// Whether each persona can run, and the report's lines for those that cannot or run
+/// differently. None can run: every reason, refused before the run.
+pub fn personas(
+    profile: &[Persona],
+    reach: &Reach<'_>,
+) -> Result<(Vec<PersonaPlan>, Vec<String>), InputError> {
+    let provisioning = &reach.api.provisioning;
+    let mut skipped = Vec::new();
+    let mut plans = Vec::new();
+    for persona in profile {
+        let journey =
+            journeys::find(&persona.journey).expect("profiles name known journeys (checked when parsed)");
+        let who = format!("persona `{}` ({})", persona.name, journey.name);
+        let needs = journey.needs;
+        let refused = if needs.sessions && !provisioning.has_sessions() {
+            Some(format!("{who}: needs refresh tokens and logout sessions, which minted users do not have"))
+        } else if !reach.backend && needs.auth_alone.is_none() {
+            Some(format!("{who}: needs the backend, and this run tests the auth service alone"))
+        } else if needs.fresh_users && provisioning.reuses_accounts() {
+            Some(format!(
+                "{who}: needs a fresh user per journey (its own bucket and quota); accounts from a credentials file carry theirs over"
+            ))
+        } else {
+            None
+        };
+        let runs = refused.is_none();
+        let note = match (refused, reach.backend, needs.auth_alone) {
+            (Some(why), _, _) => Some(why),
+            (None, false, Some(differently)) => {
+                let differently = differently.replace("{me}", &reach.api.me);
+                Some(format!("{who}: {differently}: this run tests the auth service alone"))
+            }
+            (None, _, _) => None,
+        };
+        skipped.extend(note.clone());
+        plans.push(PersonaPlan {
+            name: persona.name.clone(),
+            weight: persona.weight,
+            journey,
+            plan_tier: persona.plan_tier.clone(),
+            runs,
+            note,
+        });
+    }
+    if !plans.iter().any(|p| p.runs) {
+        return Err(InputError::NothingRuns(skipped));
+    }
+    Ok((plans, skipped))
+}
+
+/// What the profile names that no running persona covers: the skipped personas, their journeys
+/// and the steps only those journeys have.
+pub fn not_run(personas: &[PersonaPlan]) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let running: Vec<&PersonaPlan> = personas.iter().filter(|p| p.runs).collect();
+    let ran_steps: Vec<&str> =
+        running.iter().flat_map(|p| p.journey.steps.iter().map(|s| s.name())).collect();
+    for persona in personas.iter().filter(|p| !p.runs) {
+        out.insert(persona.name.clone());
+        if !running.iter().any(|p| p.journey == persona.journey) {
+            out.insert(persona.journey.name.to_owned());
+        }
+        for step in persona.journey.steps.iter().map(|s| s.name()).filter(|s| !ran_steps.contains(s)) {
+            out.insert(step.to_owned());
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The JWT probes the run exercises (`on`: `[probes] jwt`), and those it cannot with the reason.
+pub fn jwt_probes(on: bool, every: Option<Duration>, secret_known: bool, reach: &Reach<'_>) -> ProbeSettings {
+    let mut settings = ProbeSettings { jwt: Vec::new(), skipped: Vec::new(), every };
+    if !on {
+        return settings;
+    }
+    for &probe in JwtProbe::VARIANTS {
+        match probe.needs() {
+            Needs::Secret if !secret_known => {
+                settings.skipped.push((probe, "needs the signing secret (--jwt-secret)".into()));
+            }
+            Needs::RefreshToken if !reach.api.provisioning.has_sessions() => {
+                settings.skipped.push((probe, "the users have no refresh token (minted)".into()));
+            }
+            _ => settings.jwt.push(probe),
+        }
+    }
+    settings
+}
+
+/// Every check, exercised or not: the finding kinds' detectors, the JWT probes, the isolation
+/// probe families and the targets.
+pub fn checks(
+    personas: &[PersonaPlan],
+    probes: &ProbeSettings,
+    jwt_on: bool,
+    isolation: (bool, Option<Duration>),
+    scan: bool,
+    targets: &[Threshold],
+    not_run: &[String],
+) -> Vec<Planned> {
+    let (isolation_on, isolation_every) = isolation;
+    let running: Vec<&'static Journey> = personas.iter().filter(|p| p.runs).map(|p| p.journey).collect();
+    let run =
+        Exercised { journeys: &running, jwt: &probes.jwt, isolation_probes: isolation_every.is_some(), scan };
+    let mut planned = checks::detectors(&run);
+    for &probe in JwtProbe::VARIANTS {
+        let skipped = if !jwt_on {
+            Some("the JWT probes are off ([probes] jwt = false)".to_owned())
+        } else {
+            probes.skipped.iter().find(|(p, _)| *p == probe).map(|(_, why)| why.clone())
+        };
+        planned.push(Planned { check: Check::Jwt(probe), skipped });
+    }
+    for &family in Family::VARIANTS {
+        let skipped = match (isolation_on, isolation_every) {
+            (false, _) => Some("the isolation probes are off ([isolation] probes = false)".to_owned()),
+            (true, None) => Some(
+                "the isolation probes need the backend, and this run tests the auth service alone".into(),
+            ),
+            (true, Some(_)) => None,
+        };
+        planned.push(Planned { check: Check::Isolation(family), skipped });
+    }
+    for t in targets {
+        let subject = match &t.metric {
+            Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => {
+                Some(name)
+            }
+            Metric::Trend { journey, .. } => Some(journey),
+            Metric::Cohort(_) | Metric::ErrorRate => None,
+        };
+        let skipped = subject
+            .filter(|s| not_run.contains(s))
+            .map(|s| format!("`{s}` does not run (see the skipped personas)"));
+        planned.push(Planned { check: Check::Target(t.name.clone()), skipped });
+    }
+    planned
+}

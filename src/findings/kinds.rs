@@ -1,0 +1,129 @@
+//! The registry of finding kinds: one entry each (its name in reports, its severity). Every list
+//! and parser of kinds (known findings in a profile, the JUnit findings suite, report files)
+//! derives from this table; the README's findings table says who finds each and what it means.
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Severity {
+    /// Another user's data, or a token that should not work, is reachable.
+    High,
+    /// A limit or a guarantee missing, with no data exposed.
+    Medium,
+}
+
+macro_rules! finding_kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal, $severity:ident;)*) => {
+        /// What a finding is about. Its name ([`FindingKind::as_str`]) is API: reports, profiles
+        /// (`[expect] known_findings`) and JUnit cases use it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum FindingKind {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl FindingKind {
+            /// Every kind, in the table's order.
+            pub const ALL: &'static [FindingKind] = &[$(FindingKind::$variant),*];
+            /// Every kind's name, in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(FindingKind::$variant => $name,)*
+                }
+            }
+
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(FindingKind::$variant => Severity::$severity,)*
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<FindingKind> {
+                match name {
+                    $($name => Some(FindingKind::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+finding_kinds! {
+    /// token-refresh: a retired refresh token was exchanged again.
+    RefreshReuseAccepted = "refresh_reuse_accepted", High;
+    /// token-refresh: after reuse was refused, the family's newest token still worked.
+    ReuseFamilyNotRevoked = "reuse_family_not_revoked", High;
+    /// token-refresh and the JWT probes: a token logged out still works.
+    LogoutNotRevoked = "logout_not_revoked", High;
+    /// token-refresh: an access token past `exp` still works.
+    ExpiredTokenAccepted = "expired_token_accepted", High;
+    /// rate-limit: no 429 within 5x the expected burst.
+    NoRateLimit = "no_rate_limit", Medium;
+    /// rate-limit: the free tier's message past the quota was answered.
+    QuotaNotEnforced = "quota_not_enforced", Medium;
+    /// bystanders (signup-chat): a fresh user within its own limit got a 429.
+    NoisyNeighbour = "noisy_neighbour", High;
+    /// ws-resilience: a message sent before a drop is missing from the thread after
+    /// reconnecting.
+    MessageLost = "message_lost", Medium;
+    /// JWT probes: a forged, expired or mistyped token was accepted.
+    JwtAccepted = "jwt_accepted", High;
+    /// JWT probes: a bad token made the server answer 5xx.
+    JwtServerError = "jwt_server_error", High;
+    /// isolation scanner: a thread list held another user's canary or id.
+    ListLeak = "list_leak", High;
+    /// isolation scanner: the export held another user's canary or id.
+    ExportLeak = "export_leak", High;
+    /// isolation scanner: a WebSocket frame held another user's canary or id.
+    WsCrosstalk = "ws_crosstalk", High;
+    /// isolation scanner: any other answer held another user's canary or id.
+    DataLeak = "data_leak", High;
+    /// isolation probes: another user's thread was readable, writable or deletable.
+    Bola = "bola", High;
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FindingKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FindingKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FindingKind, D::Error> {
+        let name = String::deserialize(d)?;
+        FindingKind::parse(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown finding kind `{name}` (known: {})",
+                FindingKind::NAMES.join(", ")
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_every_kind_is_explained_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        for (kind, name) in FindingKind::ALL.iter().zip(FindingKind::NAMES) {
+            assert_eq!((kind.as_str(), FindingKind::parse(name)), (*name, Some(*kind)));
+            assert!(readme.contains(&format!("`{name}`")), "README's findings table lacks `{name}`");
+        }
+        assert_eq!(FindingKind::parse("bolaa"), None);
+        assert_eq!(serde_json::to_string(&FindingKind::NoRateLimit).unwrap(), "\"no_rate_limit\"");
+        assert!(serde_json::from_str::<FindingKind>("\"telepathy\"").is_err());
+        assert_eq!(FindingKind::MessageLost.severity().to_string(), "medium");
+    }
+}

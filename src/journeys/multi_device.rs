@@ -1,0 +1,112 @@
+//! Journey multi-device: three logins of one user on three connections; a turn on one reaches
+//! all three; logging out one device leaves the other two working and refuses the logged-out
+//! one.
+
+use super::{Closing, Context, Performing, Progress, Step, User};
+use crate::client::chat::ChatSession;
+use crate::client::{CallError, Login, Method, Netra, StatusCode};
+
+pub const STEPS: &[Step] = &[
+    Step::Register,
+    Step::Login,
+    Step::MoreDevices,
+    Step::ConnectDevices,
+    Step::ChatAllDevices,
+    Step::LogoutOneDevice,
+    Step::OthersStillWork,
+];
+
+#[derive(Default)]
+struct MultiDevice {
+    /// The other devices' logins (the first device is the user's own login).
+    devices: Vec<Login>,
+    /// Every device's connection, the first device's first.
+    chats: Vec<ChatSession>,
+    thread: Option<String>,
+}
+
+pub fn start() -> Box<dyn Progress> {
+    Box::<MultiDevice>::default()
+}
+
+impl Progress for MultiDevice {
+    fn perform<'a>(
+        &'a mut self,
+        ctx: &'a Context,
+        netra: &'a Netra,
+        user: &'a mut User,
+        step: Step,
+    ) -> Performing<'a> {
+        Box::pin(self.step(ctx, netra, user, step))
+    }
+
+    fn close(&mut self) -> Closing<'_> {
+        Box::pin(async {
+            for chat in self.chats.drain(..) {
+                chat.close().await;
+            }
+        })
+    }
+}
+
+impl MultiDevice {
+    async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
+        match step {
+            Step::MoreDevices => {
+                for _ in 0..2 {
+                    let device = netra.login(&user.email, &user.password).await?;
+                    self.devices.push(device);
+                }
+                Ok(())
+            }
+            Step::ConnectDevices => {
+                let mut tokens = vec![user.logged_in()?.access.clone()];
+                tokens.extend(self.devices.iter().map(|d| d.access.clone()));
+                for token in tokens {
+                    let chat = netra.chat(&token).await?;
+                    ctx.isolation.own(&chat.connection_id, user.number as u32);
+                    self.chats.push(chat);
+                }
+                let title = format!("devices {}", user.canary);
+                let thread = netra.create_thread(&user.logged_in()?.access, &title).await?;
+                ctx.isolation.thread_created(&thread, user.number as u32);
+                self.thread = Some(thread);
+                Ok(())
+            }
+            Step::ChatAllDevices => {
+                let thread = self.thread()?;
+                let content = format!("to every device {}", user.canary);
+                let (first, others) =
+                    self.chats.split_first_mut().ok_or_else(|| CallError::wrong("no devices"))?;
+                first.send(&content, &thread).await?;
+                for (n, chat) in std::iter::once(first).chain(others).enumerate() {
+                    chat.wait_for("agent_completed", &thread)
+                        .await
+                        .map_err(|e| e.within(format!("device {}", n + 1)))?;
+                }
+                Ok(())
+            }
+            Step::LogoutOneDevice => netra.logout(&user.logged_in()?.access).await,
+            Step::OthersStillWork => {
+                let req = netra.backend_request(Method::GET, &netra.api().profile, &user.logged_in()?.access);
+                let first = netra.status_of("others_still_work", req).await?;
+                if first != StatusCode::UNAUTHORIZED {
+                    return Err(CallError::wrong(format!(
+                        "others_still_work: the logged-out device got {first}"
+                    )));
+                }
+                for device in &self.devices {
+                    netra.profile(&device.access).await?;
+                }
+                let thread = self.thread()?;
+                let chat = self.chats.get_mut(1).ok_or_else(|| CallError::wrong("no second device"))?;
+                chat.turn(&format!("still here {}", user.canary), Some(&thread)).await.map(drop)
+            }
+            other => Err(CallError::wrong(format!("{} has no step {}", ctx.journey.name, other.name()))),
+        }
+    }
+
+    fn thread(&self) -> Result<String, CallError> {
+        self.thread.clone().ok_or_else(|| CallError::wrong("no thread"))
+    }
+}

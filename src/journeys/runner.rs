@@ -1,0 +1,283 @@
+//! The step runner: the rules every journey's steps follow, whoever drives them (the closed
+//! model's Goose users or the open model's schedule).
+//!
+//! - A journey's first step begins it; a step after a failure in the same journey is skipped,
+//!   and so is a step that does not apply (register without registration, a short-token wait with
+//!   long tokens), unrecorded.
+//! - Every step is timed; a failed step fails its journey, is counted by kind with a sample, and
+//!   the user backs off before its next journey (200 ms, doubling with every failure in a row up
+//!   to 3.2 s): a failure that waited on nothing must not spin (ENGINE-NOTES.md), and a dead
+//!   target is not hammered.
+//! - At the run's end, steps in flight are cut: one that had waited [`UNANSWERED`] or more fails
+//!   its journey as `unanswered_at_end` (a target that stopped answering is no pass), a shorter
+//!   one is only counted (`steps_cut_at_end`); a step meant to last until the end (`hold`) is done
+//!   then.
+//! - Register and login are the same in every journey, as the dialect provisions users; they are
+//!   performed here, the other steps by the journey's own [`Progress`].
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::{Context, Progress, Step};
+use crate::client::{CallError, Failure, Identity, Login, Netra, Slot};
+use crate::findings::FindingKind;
+use crate::metrics::Event;
+
+/// How long a user waits after a failed journey before starting the next.
+const FAILURE_BACKOFF: Duration = Duration::from_millis(200);
+/// Failed journeys in a row double the back-off up to this: a target that is down (or
+/// restarting) is not hammered, and is picked up again within this once it is back.
+const MAX_BACKOFF: Duration = Duration::from_millis(3200);
+
+/// A step still waiting this long when the run ends failed: the target stopped answering.
+pub const UNANSWERED: Duration = Duration::from_secs(1);
+
+/// A signup-chat journey makes at most this many `/api` calls, each user being fresh: below any
+/// sane burst, so a 429 there can only be someone else's flood.
+const BYSTANDER_CALLS: u32 = 6;
+
+/// Resolves when the run is over (its time is up, or it was interrupted).
+pub async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// The simulated user of one journey, what every journey has: who it is and how it logged in.
+pub struct User {
+    /// The user's number in the whole run, used in names and findings.
+    pub number: usize,
+    pub iteration: u64,
+    pub email: String,
+    pub password: String,
+    /// The `sub` of minted tokens.
+    pub sub: String,
+    /// This journey's canary, written into everything its user creates.
+    pub canary: String,
+    pub login: Option<Login>,
+}
+
+impl User {
+    pub fn logged_in(&self) -> Result<&Login, CallError> {
+        self.login.as_ref().ok_or_else(|| CallError::wrong("not logged in"))
+    }
+
+    /// A fresh email, password, `sub` and canary for this user and iteration.
+    fn new_identity(&mut self, ctx: &Context) {
+        let email = format!("nl-{}-u{}-i{}@example.com", ctx.run_tag, self.number, self.iteration);
+        // With existing accounts, a user keeps its own account from journey to journey.
+        let slot = Slot::User(self.number);
+        let who = ctx.netra.api().provisioning.identity(Identity::new(email, "", ""), slot);
+        (self.email, self.password, self.sub) = (who.email, who.password, who.sub);
+        self.canary = ctx.isolation.new_canary(self.number as u32);
+    }
+
+    /// What provisioning needs; the name is the canary.
+    fn identity(&self, ctx: &Context) -> Identity {
+        Identity {
+            email: self.email.clone(),
+            password: self.password.clone(),
+            name: self.canary.clone(),
+            plan: ctx.tier().to_owned(),
+            sub: self.sub.clone(),
+        }
+    }
+}
+
+/// One journey in progress for one user: the user, the journey's own state, and how it goes.
+pub struct Run {
+    pub user: User,
+    journey: Box<dyn Progress>,
+    started: Instant,
+    failed: bool,
+    /// Journeys failed in a row (kept from journey to journey): the back-off grows with it.
+    failures_in_row: u32,
+}
+
+impl Run {
+    /// A new journey of `ctx`'s for user `number`, started at `started` (for the open model:
+    /// when the journey was due, so that its latency includes any wait to start it), after
+    /// `failures_in_row` failed journeys of this user.
+    pub fn begin(
+        ctx: &Context,
+        number: usize,
+        iteration: u64,
+        started: Instant,
+        failures_in_row: u32,
+    ) -> Run {
+        let user = User {
+            number,
+            iteration,
+            email: String::new(),
+            password: String::new(),
+            sub: String::new(),
+            canary: String::new(),
+            login: None,
+        };
+        Run { user, journey: (ctx.journey.start)(), started, failed: false, failures_in_row }
+    }
+
+    /// The back-off after this user's failed journeys in a row: doubling, at most 3.2 s.
+    pub fn backoff(&self) -> Duration {
+        FAILURE_BACKOFF.saturating_mul(1 << self.failures_in_row.saturating_sub(1).min(4)).min(MAX_BACKOFF)
+    }
+
+    pub fn failures_in_row(&self) -> u32 {
+        self.failures_in_row
+    }
+
+    /// Closes what the journey holds open (its WebSockets).
+    pub async fn close(&mut self) {
+        self.journey.close().await;
+    }
+}
+
+/// What became of one step.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Not run: the journey already failed, or the step does not apply.
+    Skipped,
+    Ok,
+    /// Failed, recorded with its error; the journey ends.
+    Failed,
+    /// Cut at the run's end.
+    Cut,
+}
+
+/// Runs `step` of the journey in `run`, records the step (and, at its end or on a failure, the
+/// journey) and returns what became of it. `cohort_user` tells distinct users apart for the
+/// cohorts.
+pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usize) -> Done {
+    let steps = ctx.journey.steps;
+    if (step != steps[0] && run.failed) || !applies(ctx, run, step) {
+        return Done::Skipped;
+    }
+    let netra = ctx.netra.for_viewer(run.user.number as u32);
+    let started = Instant::now();
+    let outcome = {
+        // Each journey's future is boxed on its own (by its `perform`): one future holding every
+        // journey's would be as large as the largest, held by every waiting user (measured: 52.4
+        // -> 48.2 KiB per user holding a WebSocket at 5000 users; CPU per request unchanged).
+        let perform: super::Performing<'_> = match step {
+            Step::Register => Box::pin(register(ctx, &netra, &mut run.user)),
+            Step::Login | Step::Relogin => Box::pin(login(ctx, &netra, &mut run.user)),
+            _ => run.journey.perform(ctx, &netra, &mut run.user, step),
+        };
+        tokio::select! {
+            biased;
+            outcome = perform => Some(outcome),
+            // A step meant to last until the run's end (idle-chat's hold) is done then, not cut.
+            () = stopped(&ctx.stop) => (step == Step::Hold).then_some(Ok(())),
+        }
+    };
+    let (journey, persona) = (ctx.journey.name, ctx.persona);
+    // One clock read for the step's end, its event and its journey's.
+    let now = Instant::now();
+    let finish = |run: &Run, ok| Event::Journey {
+        persona,
+        journey,
+        user: cohort_user,
+        elapsed: now.saturating_duration_since(run.started),
+        ok,
+        cohort: ctx.journey.cohort,
+    };
+    let Some(outcome) = outcome else {
+        // Cut at the run's end. A step that had just begun is no evidence either way; one that
+        // had waited long is a target that stopped answering, and fails its journey.
+        ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1, expected: None });
+        run.failed = true;
+        run.close().await;
+        let waited = now.saturating_duration_since(started);
+        if waited >= UNANSWERED {
+            let message = format!(
+                "{}: no answer in the {:.1} s before the run ended",
+                step.name(),
+                waited.as_secs_f64()
+            );
+            ctx.recorder.send(Event::Error { kind: Failure::UnansweredAtEnd.as_str(), message });
+            ctx.recorder.send(Event::Step {
+                persona,
+                journey,
+                step: step.name(),
+                elapsed: waited,
+                ok: false,
+            });
+            ctx.recorder.send(finish(run, false));
+        }
+        return Done::Cut;
+    };
+    let elapsed = now.saturating_duration_since(started);
+    let event = Event::Step { persona, journey, step: step.name(), elapsed, ok: outcome.is_ok() };
+    match outcome {
+        Ok(()) => {
+            if step == steps[steps.len() - 1] {
+                ctx.recorder.send_two_at(event, finish(run, true), now);
+                ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
+                run.failures_in_row = 0;
+                run.close().await;
+            } else {
+                ctx.recorder.send_at(event, now);
+            }
+            Done::Ok
+        }
+        Err(e) => {
+            ctx.recorder.send_at(event, now);
+            if ctx.journey.bystander && e.kind == Failure::Status(429) && ctx.expect.burst > BYSTANDER_CALLS {
+                noisy_neighbour(ctx, &run.user, step, &e);
+            }
+            run.failed = true;
+            run.failures_in_row = run.failures_in_row.saturating_add(1);
+            run.close().await;
+            let message = format!("{}: {}", step.name(), e.detail);
+            ctx.recorder.send(Event::Error { kind: e.kind.as_str(), message });
+            ctx.recorder.send(finish(run, false));
+            ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
+            Done::Failed
+        }
+    }
+}
+
+/// Steps that only make sense sometimes; a step that does not apply is skipped unrecorded.
+fn applies(ctx: &Context, run: &Run, step: Step) -> bool {
+    match step {
+        Step::Register => ctx.netra.api().provisioning.registers(),
+        _ => run.journey.applies(step),
+    }
+}
+
+/// Every journey starts with a fresh user: its own rate-limit bucket and quota, and a canary.
+/// How the user comes to exist is the dialect's provisioning (register, dev login, minted
+/// tokens, existing accounts).
+async fn register(ctx: &Context, netra: &Netra, user: &mut User) -> Result<(), CallError> {
+    user.new_identity(ctx);
+    netra.sign_up(&user.identity(ctx)).await
+}
+
+async fn login(ctx: &Context, netra: &Netra, user: &mut User) -> Result<(), CallError> {
+    if user.email.is_empty() {
+        // No register step ran (the dialect does not register): the identity starts here.
+        user.new_identity(ctx);
+    }
+    let login = netra.sign_in(&user.identity(ctx)).await?;
+    ctx.isolation.own(&login.user_id, user.number as u32);
+    user.login = Some(login);
+    Ok(())
+}
+
+/// A bystander throttled while within its own limit: quota isolation is broken.
+fn noisy_neighbour(ctx: &Context, user: &User, step: Step, e: &CallError) {
+    let endpoint = format!("{} ({})", step.name(), ctx.journey.name);
+    let mut f = ctx.finding(FindingKind::NoisyNeighbour, user.number, &endpoint);
+    f.expected = format!(
+        "a user within its own limit (at most {BYSTANDER_CALLS} calls of a burst of {}) is never throttled",
+        ctx.expect.burst
+    );
+    f.observed = format!("429 at step {}: {}", step.name(), e.detail);
+    f.reproducer = "# run an abuser that floods GET /api/users/profile with its own token, and meanwhile \
+        GET /api/users/profile with another, fresh user's token: it gets 429"
+        .into();
+    ctx.findings.report(f);
+}
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;

@@ -1,0 +1,187 @@
+//! The step runner's rules, on a journey of the tests' own whose steps succeed, fail, do not
+//! apply or never answer, against no network at all.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::client::{Api, Failure, Netra, Provisioning};
+use crate::findings::FindingSink;
+use crate::isolation::Isolation;
+use crate::journeys::{Closing, Expect, Journey, Live, Needs, Performing, Progress};
+use crate::metrics::{Collector, Snapshot};
+
+/// Profile succeeds, History fails at once (no await: the spinning case), Export does not
+/// apply, ListThreads and Hold never answer.
+struct Scripted;
+
+impl Progress for Scripted {
+    fn perform<'a>(
+        &'a mut self,
+        _: &'a Context,
+        _: &'a Netra,
+        _: &'a mut User,
+        step: Step,
+    ) -> Performing<'a> {
+        Box::pin(async move {
+            match step {
+                Step::Profile => Ok(()),
+                Step::History => Err(CallError::new(Failure::Status(500), "history: 500")),
+                Step::ListThreads | Step::Hold => std::future::pending().await,
+                _ => Err(CallError::wrong("not scripted")),
+            }
+        })
+    }
+
+    fn applies(&self, step: Step) -> bool {
+        step != Step::Export
+    }
+
+    fn close(&mut self) -> Closing<'_> {
+        Box::pin(async {})
+    }
+}
+
+fn scripted() -> Box<dyn Progress> {
+    Box::new(Scripted)
+}
+
+const fn journey(steps: &'static [Step]) -> Journey {
+    let needs = Needs { auth_alone: None, sessions: false, fresh_users: false };
+    Journey {
+        name: "scripted",
+        steps,
+        start: scripted,
+        needs,
+        finds: &[],
+        cohort: true,
+        bystander: false,
+        free_tier: false,
+    }
+}
+
+static FAILING: Journey = journey(&[Step::Profile, Step::History, Step::ListThreads]);
+static PASSING: Journey = journey(&[Step::Register, Step::Export, Step::Profile]);
+static HANGING: Journey = journey(&[Step::ListThreads]);
+static HOLDING: Journey = journey(&[Step::Profile, Step::Hold]);
+
+/// A context for `journey` (users provisioned by dev login: register does not apply), its stop
+/// signal, and the run's collector.
+fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bool>) {
+    let started = Instant::now();
+    let live = Arc::new(Live::default());
+    let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
+    let api = Api { provisioning: Provisioning::DevLogin, ..Api::default() };
+    let netra = Netra::new("http://127.0.0.1:1", Some("http://127.0.0.1:1"), Duration::from_secs(1))
+        .unwrap()
+        .with_api(api);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ctx = Context {
+        journey,
+        netra,
+        recorder: Collector::spawn(started, Arc::new(|| 1)),
+        live,
+        isolation: Arc::new(Isolation::new(findings.clone())),
+        findings,
+        persona: 0,
+        plan_tier: "free".into(),
+        expect: Expect { burst: 20, free_quota: 10 },
+        run_tag: "test".into(),
+        first_user: 0,
+        stop: stopped,
+    };
+    (ctx, stop)
+}
+
+async fn run_all(ctx: &Context, run: &mut Run) -> Vec<Done> {
+    let mut done = Vec::new();
+    for &step in ctx.journey.steps {
+        done.push(run_step(ctx, run, step, 0).await);
+    }
+    done
+}
+
+fn step_counts(snap: &Snapshot, step: &str) -> Option<(u64, u64)> {
+    let series = &snap.journeys.get(&(0, "scripted"))?.steps;
+    series.iter().find(|(name, _)| *name == step).map(|(_, s)| (s.histogram.count(), s.failures))
+}
+
+#[tokio::test]
+async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles_to_its_cap() {
+    let (ctx, _stop) = context(&FAILING);
+    let mut run = Run::begin(&ctx, 7, 1, Instant::now(), 0);
+    assert_eq!(run_all(&ctx, &mut run).await, [Done::Ok, Done::Failed, Done::Skipped]);
+    assert_eq!(run.failures_in_row(), 1);
+    let backoffs: Vec<u64> = (1..=7)
+        .map(|failures| Run::begin(&ctx, 7, 1, Instant::now(), failures).backoff().as_millis() as u64)
+        .collect();
+    assert_eq!(backoffs, [200, 400, 800, 1600, 3200, 3200, 3200]);
+    // A new journey after the failure begins again with its first step, the count carried over.
+    let mut next = Run::begin(&ctx, 7, 2, Instant::now(), run.failures_in_row());
+    assert_eq!(run_step(&ctx, &mut next, Step::Profile, 0).await, Done::Ok);
+    let snap = ctx.recorder.finish().await;
+    assert_eq!(step_counts(&snap, "profile"), Some((2, 0)));
+    assert_eq!(step_counts(&snap, "history"), Some((0, 1)));
+    assert_eq!(step_counts(&snap, "list_threads"), None, "a skipped step is not recorded");
+    let journey = &snap.journeys[&(0, "scripted")].total;
+    assert_eq!((journey.histogram.count(), journey.failures), (0, 1));
+    assert_eq!(snap.errors["http_500"].count, 1);
+    assert!(snap.errors["http_500"].sample.starts_with("history: "));
+    assert_eq!(ctx.live.journeys_failed.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn steps_that_do_not_apply_are_skipped_unrecorded_and_the_last_step_completes_the_journey() {
+    let (ctx, _stop) = context(&PASSING);
+    let mut run = Run::begin(&ctx, 1, 1, Instant::now(), 3);
+    // Register does not apply with dev login, Export not to this journey.
+    assert_eq!(run_all(&ctx, &mut run).await, [Done::Skipped, Done::Skipped, Done::Ok]);
+    assert_eq!(run.failures_in_row(), 0, "a completed journey resets the back-off");
+    let snap = ctx.recorder.finish().await;
+    assert_eq!(step_counts(&snap, "register"), None);
+    assert_eq!(step_counts(&snap, "export"), None);
+    assert_eq!(snap.journeys[&(0, "scripted")].total.histogram.count(), 1);
+    assert_eq!(snap.completions.len(), 1, "a cohort journey's completion is timed");
+}
+
+#[tokio::test]
+async fn steps_in_flight_at_the_end_are_cut_and_fail_only_when_they_waited_long() {
+    for (wait, unanswered) in
+        [(Duration::from_millis(20), false), (UNANSWERED + Duration::from_millis(100), true)]
+    {
+        let (ctx, stop) = context(&HANGING);
+        let mut run = Run::begin(&ctx, 1, 1, Instant::now(), 0);
+        let ender = tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = stop.send(true);
+            stop
+        });
+        assert_eq!(run_step(&ctx, &mut run, Step::ListThreads, 0).await, Done::Cut);
+        let _stop = ender.await.unwrap();
+        let snap = ctx.recorder.finish().await;
+        assert_eq!(snap.observed["steps_cut_at_end"].count, 1);
+        let failed = snap.journeys.get(&(0, "scripted")).map_or(0, |j| j.total.failures);
+        assert_eq!(
+            (snap.errors.contains_key("unanswered_at_end"), failed),
+            (unanswered, u64::from(unanswered))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_step_meant_to_last_until_the_end_is_done_then() {
+    let (ctx, stop) = context(&HOLDING);
+    let mut run = Run::begin(&ctx, 1, 1, Instant::now(), 0);
+    assert_eq!(run_step(&ctx, &mut run, Step::Profile, 0).await, Done::Ok);
+    let ender = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = stop.send(true);
+        stop
+    });
+    assert_eq!(run_step(&ctx, &mut run, Step::Hold, 0).await, Done::Ok);
+    let _stop = ender.await.unwrap();
+    let snap = ctx.recorder.finish().await;
+    assert_eq!(step_counts(&snap, "hold"), Some((1, 0)));
+    assert_eq!(snap.journeys[&(0, "scripted")].total.histogram.count(), 1, "the journey completed");
+    assert!(!snap.observed.contains_key("steps_cut_at_end"));
+}

@@ -1,0 +1,54 @@
+//! Every step of every journey, by the name reports and targets (`step.NAME.p95`) use. A step's
+//! name is the same in every journey that has it, so its figures add up across journeys.
+
+/// The steps, in the order reports list them within their journeys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
+pub enum Step {
+    Register,
+    Login,
+    AuthMe,
+    Profile,
+    CreateThread,
+    WsConnect,
+    FirstReply,
+    History,
+    ListThreads,
+    UseAccess,
+    Refresh,
+    UseNewAccess,
+    Expiry,
+    ReuseOldRefresh,
+    Relogin,
+    Logout,
+    UseAfterLogout,
+    Burst,
+    Recover,
+    Quota,
+    PostMessages,
+    Export,
+    MoreDevices,
+    ConnectDevices,
+    ChatAllDevices,
+    LogoutOneDevice,
+    OthersStillWork,
+    InterruptedTurn,
+    Reconnect,
+    HistoryAfterDrop,
+    TurnAfterReconnect,
+    Health,
+    Hold,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// Where a step named `name` comes in reports: steps this build knows in their order,
+    /// others (from another version's report) after them.
+    pub fn rank(name: &str) -> usize {
+        use strum::VariantArray;
+        Step::VARIANTS.iter().position(|s| s.name() == name).unwrap_or(usize::MAX)
+    }
+}

@@ -4,13 +4,18 @@
 //! the others are not ([`Planned`]).
 //!
 //! Who finds what is read from the registries, never listed here: the journeys' table says which
-//! findings each journey reports, the JWT probes which kind an accepted token is, the isolation
-//! prober finds `bola` and the scanner the leaks.
+//! findings each journey's checks report and its steps which leaks the scanner can name in what
+//! they receive; the JWT probes say what each finds, the isolation probes theirs. What keeps a
+//! detector from finding although it runs (a burst too small to tell, tokens too long-lived to
+//! wait out) is known before the run too, and said.
 
 use std::fmt;
 
 use crate::findings::FindingKind;
+use crate::isolation::LEAK_KINDS;
 use crate::journeys::Journey;
+use crate::journeys::runner::BYSTANDER_CALLS;
+use crate::journeys::token_refresh::MAX_EXPIRY_WAIT_S;
 use crate::probes::JwtProbe;
 use crate::probes::isolation::Family;
 
@@ -51,47 +56,76 @@ pub struct Exercised<'a> {
     pub jwt: &'a [JwtProbe],
     pub isolation_probes: bool,
     pub scan: bool,
+    /// Requests a fresh user may send at once (`[expect] burst`).
+    pub burst: u32,
+    /// Whether access tokens are short-lived enough for token-refresh to wait them out: known
+    /// for the embedded server, not for a deployment (`None`: it runs if they are).
+    pub short_tokens: Option<bool>,
 }
 
-/// The finders of `kind` among what the run exercises, and among everything (to say what would
-/// find it).
-fn finders(kind: FindingKind, run: &Exercised<'_>) -> (Vec<String>, Vec<String>) {
-    let (mut running, mut all) = (Vec::new(), Vec::new());
-    let mut note = |name: String, runs: bool| {
-        if runs {
-            running.push(name.clone());
+/// Who finds a kind, and whether that runs here.
+struct Finder {
+    name: String,
+    runs: bool,
+}
+
+/// Every finder of `kind`, from the registries: the journeys' own checks, the leaks the
+/// scanner can name in what their steps receive, the JWT probes, the isolation probes.
+fn finders(kind: FindingKind, run: &Exercised<'_>) -> Vec<Finder> {
+    let mut all = Vec::new();
+    for journey in crate::journeys::JOURNEYS {
+        let runs = run.journeys.contains(&journey);
+        if journey.finds.contains(&kind) {
+            all.push(Finder { name: journey.name.to_owned(), runs });
         }
-        all.push(name);
-    };
-    for journey in crate::journeys::JOURNEYS.iter().filter(|j| j.finds.contains(&kind)) {
-        note(journey.name.to_owned(), run.journeys.contains(&journey));
+        // What a journey receives is scanned: any answer can show a data leak; some steps' answers
+        // a leak of their own kind.
+        let exposes =
+            kind == FindingKind::DataLeak || journey.steps.iter().any(|s| s.exposes() == Some(kind));
+        if LEAK_KINDS.contains(&kind) && exposes {
+            all.push(Finder {
+                name: format!("the isolation scanner on {}", journey.name),
+                runs: runs && run.scan,
+            });
+        }
     }
-    let by_jwt = kind == FindingKind::JwtServerError
-        || <JwtProbe as strum::VariantArray>::VARIANTS.iter().any(|p| p.kind() == kind);
-    if by_jwt {
-        let runs = run.jwt.iter().any(|p| p.kind() == kind || kind == FindingKind::JwtServerError);
-        note("the JWT probes".into(), runs);
+    if <JwtProbe as strum::VariantArray>::VARIANTS.iter().any(|p| p.finds().contains(&kind)) {
+        let runs = run.jwt.iter().any(|p| p.finds().contains(&kind));
+        all.push(Finder { name: "the JWT probes".into(), runs });
     }
-    if kind == FindingKind::Bola {
-        note("the isolation probes".into(), run.isolation_probes);
+    if crate::probes::isolation::FINDS.contains(&kind) {
+        all.push(Finder { name: "the isolation probes".into(), runs: run.isolation_probes });
     }
-    let leak =
-        [FindingKind::ListLeak, FindingKind::ExportLeak, FindingKind::WsCrosstalk, FindingKind::DataLeak];
-    if leak.contains(&kind) {
-        note("the isolation scanner".into(), run.scan);
-    }
-    (running, all)
+    all
 }
 
-/// Every finding kind's detector: exercised when something that finds it runs.
+/// What keeps a detector from running although its finder runs.
+fn blocked(kind: FindingKind, run: &Exercised<'_>) -> Option<String> {
+    match kind {
+        FindingKind::NoisyNeighbour if run.burst <= BYSTANDER_CALLS => Some(format!(
+            "a bystander makes up to {BYSTANDER_CALLS} calls, not fewer than the expected burst of {}: a 429 would not tell a neighbour's flood",
+            run.burst
+        )),
+        FindingKind::ExpiredTokenAccepted if run.short_tokens == Some(false) => Some(format!(
+            "token-refresh waits out access tokens of at most {MAX_EXPIRY_WAIT_S} s, and these live longer: set [target] access_ttl = \"2s\""
+        )),
+        _ => None,
+    }
+}
+
+/// Every finding kind's detector: exercised when something that finds it runs (and nothing
+/// known before the run keeps it from finding).
 pub fn detectors(run: &Exercised<'_>) -> Vec<Planned> {
     FindingKind::ALL
         .iter()
         .map(|&kind| {
-            let (running, all) = finders(kind, run);
-            let skipped = running
-                .is_empty()
-                .then(|| format!("found by {}, which this run does not run", all.join(" or ")));
+            let finders = finders(kind, run);
+            let skipped = if finders.iter().any(|f| f.runs) {
+                blocked(kind, run)
+            } else {
+                let names: Vec<&str> = finders.iter().map(|f| f.name.as_str()).collect();
+                Some(format!("found by {}, which this run does not run", names.join(" or ")))
+            };
             Planned { check: Check::Detector(kind), skipped }
         })
         .collect()
@@ -101,10 +135,17 @@ pub fn detectors(run: &Exercised<'_>) -> Vec<Planned> {
 mod tests {
     use super::*;
 
+    fn exercised<'a>(journeys: &'a [&'static Journey], jwt: &'a [JwtProbe]) -> Exercised<'a> {
+        Exercised { journeys, jwt, isolation_probes: false, scan: true, burst: 20, short_tokens: None }
+    }
+
+    fn running(planned: Vec<Planned>) -> Vec<String> {
+        planned.into_iter().filter(|p| p.skipped.is_none()).map(|p| p.check.to_string()).collect()
+    }
+
     #[test]
     fn every_finding_kind_has_a_finder_and_runs_only_with_it() {
-        let signup = crate::journeys::find("signup-chat").unwrap();
-        let nothing = Exercised { journeys: &[], jwt: &[], isolation_probes: false, scan: false };
+        let nothing = Exercised { scan: false, ..exercised(&[], &[]) };
         let planned = detectors(&nothing);
         assert_eq!(planned.len(), FindingKind::ALL.len());
         for p in &planned {
@@ -115,24 +156,38 @@ mod tests {
                 p.check
             );
         }
-        let chat =
-            Exercised { journeys: &[signup], jwt: &[JwtProbe::AlgNone], isolation_probes: false, scan: true };
-        let runs: Vec<String> = detectors(&chat)
-            .into_iter()
-            .filter(|p| p.skipped.is_none())
-            .map(|p| p.check.to_string())
-            .collect();
+        let signup = crate::journeys::find("signup-chat").unwrap();
         assert_eq!(
-            runs,
+            running(detectors(&exercised(&[signup], &[JwtProbe::AlgNone]))),
             [
                 "finding noisy_neighbour",
                 "finding jwt_accepted",
                 "finding jwt_server_error",
                 "finding list_leak",
-                "finding export_leak",
                 "finding ws_crosstalk",
                 "finding data_leak"
-            ]
+            ],
+            "signup-chat lists threads and chats, but exports nothing"
         );
+        let export = crate::journeys::find("chat-export").unwrap();
+        assert!(running(detectors(&exercised(&[export], &[]))).contains(&"finding export_leak".to_owned()));
+        let exports = [export];
+        let unscanned = Exercised { scan: false, ..exercised(&exports, &[]) };
+        let why = &detectors(&unscanned)
+            [FindingKind::ALL.iter().position(|k| *k == FindingKind::ListLeak).unwrap()];
+        assert!(why.skipped.as_deref().unwrap().contains("the isolation scanner on chat-export"), "{why:?}");
+    }
+
+    #[test]
+    fn detectors_known_not_to_find_are_said_before_the_run() {
+        let signup = crate::journeys::find("signup-chat").unwrap();
+        let refresh = crate::journeys::find("token-refresh").unwrap();
+        let (signups, refreshes) = ([signup], [refresh]);
+        let small = Exercised { burst: BYSTANDER_CALLS, ..exercised(&signups, &[]) };
+        assert!(!running(detectors(&small)).contains(&"finding noisy_neighbour".to_owned()));
+        let long = Exercised { short_tokens: Some(false), ..exercised(&refreshes, &[]) };
+        let unknown = exercised(&refreshes, &[]);
+        assert!(!running(detectors(&long)).contains(&"finding expired_token_accepted".to_owned()));
+        assert!(running(detectors(&unknown)).contains(&"finding expired_token_accepted".to_owned()));
     }
 }

@@ -1,5 +1,5 @@
 //! The `netra-load` binary: parse, run, map the outcome to an exit code. Errors are one line on
-//! stderr with their cause chain.
+//! stderr with their cause chain (a line per reason where there are several).
 
 use std::process::ExitCode;
 

@@ -50,8 +50,24 @@ fn imports(text: &str) -> BTreeSet<String> {
     for (at, _) in code.match_indices("crate::") {
         let rest = &code[at + "crate::".len()..];
         if let Some(group) = rest.strip_prefix('{') {
-            let group = &group[..group.find('}').unwrap_or(group.len())];
-            names.extend(group.split(',').map(|part| ident(part.trim()).to_owned()));
+            // The group's top-level names: `{a::{b, c}, d}` imports a and d.
+            let mut depth = 0;
+            let mut start = 0;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        names.insert(ident(group[start..i].trim()).to_owned());
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        names.insert(ident(group[start..i].trim()).to_owned());
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
         } else {
             names.insert(ident(rest).to_owned());
         }
@@ -134,8 +150,9 @@ fn no_module_imports_around_a_circle_and_arrows_point_toward_data() {
 #[test]
 fn the_scanner_sees_every_form_of_import_and_finds_circles() {
     let text = "use crate::a::B;\nuse crate::{b, c::D};\n// crate::comment\nfn f() { crate::d::e(); }\n\
-        let u = \"http://x\"; crate::e::f(); // crate::g";
-    assert_eq!(imports(text), ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect());
+        let u = \"http://x\"; crate::e::f(); // crate::g\nuse crate::{h::{i, j}, k};";
+    let found = ["a", "b", "c", "d", "e", "h", "k"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(imports(text), found);
     let graph: Graph = [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec!["a"])]
         .into_iter()
         .map(|(m, uses)| (m.to_owned(), uses.into_iter().map(str::to_owned).collect()))

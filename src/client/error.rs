@@ -42,24 +42,19 @@ pub enum Failure {
     UnansweredAtEnd,
 }
 
-/// Codes of `error` frames kept as the server wrote them: longer ones are cut, so that a
-/// server cannot make every failure a kind of its own.
+/// Codes of `error` frames are kept as the server wrote them (lower-cased), cut at this length.
 const MAX_CODE: usize = 40;
 
 impl Failure {
-    /// The kind of an `error` frame's `code` (`UNKNOWN` when it has none).
+    /// The kind of an `error` frame's `code` (`UNKNOWN` when it has none), by the code
+    /// lower-cased (cut at [`MAX_CODE`] characters): `quota_exceeded` is the quota's whatever
+    /// its case.
     pub fn of_code(code: &str) -> Failure {
-        match code {
-            "ACCESS_DENIED" => Failure::WsAccessDenied,
-            "QUOTA_EXCEEDED" => Failure::WsQuotaExceeded,
-            other => {
-                let code: String = other
-                    .chars()
-                    .take(MAX_CODE)
-                    .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-                    .collect();
-                Failure::WsCode(code)
-            }
+        let code: String = code.chars().take(MAX_CODE).collect::<String>().to_lowercase();
+        match code.as_str() {
+            "access_denied" => Failure::WsAccessDenied,
+            "quota_exceeded" => Failure::WsQuotaExceeded,
+            _ => Failure::WsCode(code),
         }
     }
 
@@ -165,8 +160,10 @@ mod tests {
                 "unanswered_at_end"
             ]
         );
-        let hostile = Failure::of_code(&format!("x\n{}", "Y".repeat(500)));
-        assert_eq!(hostile.as_str().len(), "ws_".len() + MAX_CODE);
-        assert!(hostile.as_str().starts_with("ws_x_yyy"));
+        assert_eq!(Failure::of_code("Quota_Exceeded"), Failure::WsQuotaExceeded);
+        assert_eq!(Failure::of_code("RATE-LIMITED").as_str(), "ws_rate-limited");
+        let long = Failure::of_code(&format!("x{}", "Y".repeat(500)));
+        assert_eq!(long.as_str().len(), "ws_".len() + MAX_CODE);
+        assert!(long.as_str().starts_with("ws_xyyy"));
     }
 }

@@ -13,9 +13,8 @@ pub enum InputError {
     /// what is wrong.
     #[error("{origin}: {message}")]
     Profile { origin: String, message: String },
-    /// A command-line flag (or the environment variable standing for it) and what is wrong; the
-    /// message names the flag.
-    #[error("{message}")]
+    /// A command-line flag (or the environment variable standing for it) and what is wrong.
+    #[error("{flag}: {message}")]
     Flag { flag: &'static str, message: String },
     /// Flags and profile together ask for something that cannot be, or give a value (from one or
     /// the other) that cannot be.

@@ -204,43 +204,42 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     // The isolation probes ask the backend for other users' objects.
     let isolation_every = isolation_every.filter(|_| reach.backend);
     if p.isolation.probes && isolation_every.is_none() {
-        skipped.push(
-            "isolation probes: they need the backend, and this run tests the auth service alone".into(),
-        );
+        skipped.push(format!("isolation probes: {}", plan::ISOLATION_NEEDS_BACKEND));
     }
-    let checks = plan::checks(
-        &personas,
-        &probes,
-        p.probes.jwt,
-        (p.isolation.probes, isolation_every),
-        p.isolation.scan,
-        &targets,
-        &not_run,
-    );
     let seed = args.seed;
     let mut run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     if let Some(s) = args.segment {
         // Segments of one seed still make emails of their own.
         run_tag.push_str(&format!("s{}", s.index));
     }
+    let short_tokens = match &deployment {
+        Deployment::Embedded(config) => {
+            Some(config.access_ttl.as_secs() <= crate::journeys::token_refresh::MAX_EXPIRY_WAIT_S)
+        }
+        Deployment::Remote { .. } => None,
+    };
+    let mut plan = Plan {
+        users: share,
+        first_user,
+        arrival: arrival.map(|r| r * share as f64 / users as f64),
+        increase_rate: segment_rate,
+        stop,
+        personas,
+        run_tag,
+        expect,
+        probes,
+        isolation_every,
+        scan: p.isolation.scan,
+        jwt_secret,
+        skipped,
+        not_run,
+        checks: Vec::new(),
+    };
+    let asked =
+        plan::Asked { jwt: p.probes.jwt, isolation: p.isolation.probes, short_tokens, targets: &targets };
+    plan.checks = plan::checks(&plan, &asked);
     Ok(RunConfig {
-        plan: Plan {
-            users: share,
-            first_user,
-            arrival: arrival.map(|r| r * share as f64 / users as f64),
-            increase_rate: segment_rate,
-            stop,
-            personas,
-            run_tag,
-            expect,
-            probes,
-            isolation_every,
-            scan: p.isolation.scan,
-            jwt_secret,
-            skipped,
-            not_run,
-            checks,
-        },
+        plan,
         api,
         deployment,
         fault_names: args.target_faults.iter().map(ToString::to_string).collect(),

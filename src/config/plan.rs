@@ -12,7 +12,7 @@ use super::InputError;
 use super::profile::Persona;
 use crate::checks::{self, Check, Exercised, Planned};
 use crate::client::Api;
-use crate::journeys::{self, Expect, Journey};
+use crate::journeys::{self, Expect, Journey, Step};
 use crate::probes::isolation::Family;
 use crate::probes::jwt::Needs;
 use crate::probes::{JwtProbe, ProbeSettings};
@@ -31,6 +31,8 @@ pub struct PersonaPlan {
     pub name: String,
     pub weight: usize,
     pub journey: &'static Journey,
+    /// The journey's steps it runs: register only where the dialect registers users.
+    pub steps: Vec<Step>,
     pub plan_tier: String,
     /// Whether it runs against this deployment and dialect.
     pub runs: bool,
@@ -70,13 +72,6 @@ pub struct Plan {
     pub not_run: Vec<String>,
     /// Every check, exercised or not (and why).
     pub checks: Vec<Planned>,
-}
-
-impl Plan {
-    /// The personas that run.
-    pub fn running(&self) -> impl Iterator<Item = &PersonaPlan> {
-        self.personas.iter().filter(|p| p.runs)
-    }
 }
 
 /// What the deployment and the dialect allow.
@@ -121,10 +116,13 @@ pub fn personas(
             (None, _, _) => None,
         };
         skipped.extend(note.clone());
+        let registers = provisioning.registers();
+        let steps = journey.steps.iter().copied().filter(|s| *s != Step::Register || registers).collect();
         plans.push(PersonaPlan {
             name: persona.name.clone(),
             weight: persona.weight,
             journey,
+            steps,
             plan_tier: persona.plan_tier.clone(),
             runs,
             note,
@@ -175,41 +173,51 @@ pub fn jwt_probes(on: bool, every: Option<Duration>, secret_known: bool, reach: 
     settings
 }
 
+/// Why the isolation probes do not run against an auth service alone.
+pub const ISOLATION_NEEDS_BACKEND: &str = "they need the backend, and this run tests the auth service alone";
+
+/// What the profile asks for that the plan's figures do not hold.
+pub struct Asked<'a> {
+    /// `[probes] jwt`.
+    pub jwt: bool,
+    /// `[isolation] probes`.
+    pub isolation: bool,
+    /// Whether access tokens are short-lived enough for token-refresh to wait them out (known
+    /// for the embedded server only).
+    pub short_tokens: Option<bool>,
+    pub targets: &'a [Threshold],
+}
+
 /// Every check, exercised or not: the finding kinds' detectors, the JWT probes, the isolation
 /// probe families and the targets.
-pub fn checks(
-    personas: &[PersonaPlan],
-    probes: &ProbeSettings,
-    jwt_on: bool,
-    isolation: (bool, Option<Duration>),
-    scan: bool,
-    targets: &[Threshold],
-    not_run: &[String],
-) -> Vec<Planned> {
-    let (isolation_on, isolation_every) = isolation;
-    let running: Vec<&'static Journey> = personas.iter().filter(|p| p.runs).map(|p| p.journey).collect();
-    let run =
-        Exercised { journeys: &running, jwt: &probes.jwt, isolation_probes: isolation_every.is_some(), scan };
+pub fn checks(plan: &Plan, asked: &Asked<'_>) -> Vec<Planned> {
+    let running: Vec<&'static Journey> = plan.personas.iter().filter(|p| p.runs).map(|p| p.journey).collect();
+    let run = Exercised {
+        journeys: &running,
+        jwt: &plan.probes.jwt,
+        isolation_probes: plan.isolation_every.is_some(),
+        scan: plan.scan,
+        burst: plan.expect.burst,
+        short_tokens: asked.short_tokens,
+    };
     let mut planned = checks::detectors(&run);
     for &probe in JwtProbe::VARIANTS {
-        let skipped = if !jwt_on {
+        let skipped = if !asked.jwt {
             Some("the JWT probes are off ([probes] jwt = false)".to_owned())
         } else {
-            probes.skipped.iter().find(|(p, _)| *p == probe).map(|(_, why)| why.clone())
+            plan.probes.skipped.iter().find(|(p, _)| *p == probe).map(|(_, why)| why.clone())
         };
         planned.push(Planned { check: Check::Jwt(probe), skipped });
     }
     for &family in Family::VARIANTS {
-        let skipped = match (isolation_on, isolation_every) {
+        let skipped = match (asked.isolation, plan.isolation_every) {
             (false, _) => Some("the isolation probes are off ([isolation] probes = false)".to_owned()),
-            (true, None) => Some(
-                "the isolation probes need the backend, and this run tests the auth service alone".into(),
-            ),
+            (true, None) => Some(format!("isolation probes: {ISOLATION_NEEDS_BACKEND}")),
             (true, Some(_)) => None,
         };
         planned.push(Planned { check: Check::Isolation(family), skipped });
     }
-    for t in targets {
+    for t in asked.targets {
         let subject = match &t.metric {
             Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => {
                 Some(name)
@@ -218,9 +226,71 @@ pub fn checks(
             Metric::Cohort(_) | Metric::ErrorRate => None,
         };
         let skipped = subject
-            .filter(|s| not_run.contains(s))
+            .filter(|s| plan.not_run.contains(s))
             .map(|s| format!("`{s}` does not run (see the skipped personas)"));
         planned.push(Planned { check: Check::Target(t.name.clone()), skipped });
     }
     planned
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::Check;
+    use crate::cli::RunArgs;
+    use crate::config::{InputError, resolve};
+    use crate::findings::FindingKind;
+    use crate::journeys::Step;
+    use crate::probes::JwtProbe;
+
+    fn args(profile: &str, auth_url: Option<&str>) -> RunArgs {
+        RunArgs { profile: profile.into(), auth_url: auth_url.map(Into::into), ..RunArgs::default() }
+    }
+
+    fn skipped(checks: &[crate::checks::Planned], check: &Check) -> Option<String> {
+        checks.iter().find(|p| p.check == *check).expect("every check is planned").skipped.clone()
+    }
+
+    #[test]
+    fn what_runs_is_decided_from_the_profile_and_the_dialect_before_any_request() {
+        // s1 mints its users: no register step, no refresh tokens, no sessions.
+        let s1 = resolve(args("netra-s1", None)).unwrap();
+        let refresher = s1.plan.personas.iter().find(|p| p.name == "refresher").unwrap();
+        assert!(!refresher.runs && refresher.note.as_deref().unwrap().contains("minted users"));
+        let chatter = s1.plan.personas.iter().find(|p| p.name == "chatter").unwrap();
+        assert!(chatter.runs && chatter.steps[0] == Step::Login, "{:?}", chatter.steps);
+        assert_eq!(s1.plan.probes.skipped.len(), 1, "{:?}", s1.plan.probes.skipped);
+        assert!(s1.plan.not_run.contains(&"token-refresh".to_owned()));
+        let checks = &s1.plan.checks;
+        assert!(
+            skipped(checks, &Check::Jwt(JwtProbe::RefreshAsAccess)).unwrap().contains("no refresh token")
+        );
+        assert_eq!(skipped(checks, &Check::Jwt(JwtProbe::Expired)), None, "the embedded secret is known");
+        let target = skipped(checks, &Check::Target("journey.signup-chat.p99".into()));
+        assert_eq!(target, None);
+
+        // The reference dialect registers; the embedded server's tokens live 900 s.
+        let chat = resolve(args("chat", None)).unwrap();
+        assert!(chat.plan.personas.iter().all(|p| p.runs && p.steps[0] == Step::Register));
+        let expiry = skipped(&chat.plan.checks, &Check::Detector(FindingKind::ExpiredTokenAccepted)).unwrap();
+        assert!(expiry.contains("found by token-refresh"), "{expiry}");
+        let refresh = resolve(args("token-refresh", None)).unwrap();
+        let expiry =
+            skipped(&refresh.plan.checks, &Check::Detector(FindingKind::ExpiredTokenAccepted)).unwrap();
+        assert!(expiry.contains("access_ttl"), "{expiry}");
+
+        // An auth service alone: token-refresh runs differently, the isolation probes do not.
+        let auth = resolve(args("token-refresh", Some("http://127.0.0.1:1"))).unwrap();
+        assert!(auth.plan.isolation_every.is_none());
+        assert!(auth.plan.skipped.iter().any(|s| s.contains("/auth/me instead")), "{:?}", auth.plan.skipped);
+        assert!(skipped(&auth.plan.checks, &Check::Jwt(JwtProbe::Expired)).unwrap().contains("--jwt-secret"));
+
+        // chat against an auth service alone: nothing could run, every reason said.
+        match resolve(args("chat", Some("http://127.0.0.1:1"))) {
+            Err(InputError::NothingRuns(reasons)) => {
+                assert_eq!(reasons.len(), 2, "{reasons:?}");
+                assert!(reasons.iter().all(|r| r.contains("needs the backend")), "{reasons:?}");
+            }
+            other => panic!("{:?}", other.map(|c| c.plan.skipped)),
+        }
+    }
 }

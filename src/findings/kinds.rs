@@ -126,4 +126,21 @@ mod tests {
         assert!(serde_json::from_str::<FindingKind>("\"telepathy\"").is_err());
         assert_eq!(FindingKind::MessageLost.severity().to_string(), "medium");
     }
+
+    #[test]
+    fn the_report_schema_lists_every_kind_and_severity() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+        let finding = &schema["properties"]["findings"]["items"]["properties"];
+        let listed = |field: &str| -> Vec<String> {
+            finding[field]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(listed("kind"), FindingKind::NAMES);
+        assert_eq!(listed("severity"), [Severity::High.to_string(), Severity::Medium.to_string()]);
+    }
 }

@@ -30,6 +30,10 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Call, Seen, Watcher};
 use crate::findings::{Finding, FindingKind, FindingSink};
 
+/// The kinds of leak the scanner names: what a user received decides which.
+pub const LEAK_KINDS: [FindingKind; 4] =
+    [FindingKind::ListLeak, FindingKind::ExportLeak, FindingKind::WsCrosstalk, FindingKind::DataLeak];
+
 /// Who owns something: a simulated user's number, or a prober (`PROBER` and up).
 pub type Actor = u32;
 pub const PROBER: Actor = u32::MAX - 16;

@@ -10,7 +10,7 @@ use crate::findings::{Finding, FindingKind, FindingSink};
 use crate::isolation::Isolation;
 use crate::metrics::Recorder;
 
-use super::Journey;
+use super::{Journey, Step};
 
 /// What the deployment's limits are expected to be, for the rate-limit checks.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,6 +32,9 @@ pub struct Live {
 
 pub struct Context {
     pub journey: &'static Journey,
+    /// The journey's steps this persona runs, in order (the plan's: register only where the
+    /// dialect registers).
+    pub steps: Vec<Step>,
     pub netra: Netra,
     pub recorder: Recorder,
     pub live: Arc<Live>,

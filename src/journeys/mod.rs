@@ -18,7 +18,7 @@ mod rate_limit;
 pub mod runner;
 mod signup_chat;
 mod step;
-mod token_refresh;
+pub mod token_refresh;
 mod ws_resilience;
 
 use std::future::Future;
@@ -81,13 +81,13 @@ pub struct Journey {
     /// A fresh state for one journey of one user.
     pub start: fn() -> Box<dyn Progress>,
     pub needs: Needs,
-    /// The findings its checks can report.
+    /// The findings its own checks can report. `noisy_neighbour` here makes its users
+    /// bystanders: fresh users making a few calls, far within their own limits, so that a 429 is
+    /// someone else's flood. (The leaks its answers can show the scanner follow from its steps:
+    /// [`Step::exposes`].)
     pub finds: &'static [FindingKind],
     /// Its completions time the run's cohorts (`cohort.N`).
     pub cohort: bool,
-    /// A fresh user making a few calls, far within its own limits: a 429 is someone else's
-    /// flood (`noisy_neighbour`).
-    pub bystander: bool,
     /// Its users register on the free tier whatever the persona says (it checks free's quota).
     pub free_tier: bool,
 }
@@ -106,23 +106,13 @@ impl PartialEq for Journey {
 
 /// A journey of the table with the defaults most have.
 const fn journey(name: &'static str, steps: &'static [Step], start: fn() -> Box<dyn Progress>) -> Journey {
-    Journey {
-        name,
-        steps,
-        start,
-        needs: BACKEND,
-        finds: &[],
-        cohort: false,
-        bystander: false,
-        free_tier: false,
-    }
+    Journey { name, steps, start, needs: BACKEND, finds: &[], cohort: false, free_tier: false }
 }
 
 /// The journeys this build can run.
 pub static JOURNEYS: &[Journey] = &[
     Journey {
         cohort: true,
-        bystander: true,
         finds: &[FindingKind::NoisyNeighbour],
         ..journey("signup-chat", signup_chat::STEPS, signup_chat::start)
     },

@@ -2,8 +2,9 @@
 //! model's Goose users or the open model's schedule).
 //!
 //! - A journey's first step begins it; a step after a failure in the same journey is skipped,
-//!   and so is a step that does not apply (register without registration, a short-token wait with
-//!   long tokens), unrecorded.
+//!   and so is a step that does not apply now (a short-token wait with long tokens), unrecorded.
+//!   Steps that never apply to a persona (register, when the dialect does not register) are not
+//!   among its steps at all (the plan leaves them out).
 //! - Every step is timed; a failed step fails its journey, is counted by kind with a sample, and
 //!   the user backs off before its next journey (200 ms, doubling with every failure in a row up
 //!   to 3.2 s): a failure that waited on nothing must not spin (ENGINE-NOTES.md), and a dead
@@ -32,9 +33,10 @@ const MAX_BACKOFF: Duration = Duration::from_millis(3200);
 /// A step still waiting this long when the run ends failed: the target stopped answering.
 pub const UNANSWERED: Duration = Duration::from_secs(1);
 
-/// A signup-chat journey makes at most this many `/api` calls, each user being fresh: below any
-/// sane burst, so a 429 there can only be someone else's flood.
-const BYSTANDER_CALLS: u32 = 6;
+/// A bystander's journey (signup-chat) makes at most this many `/api` calls, each user being
+/// fresh: below any sane burst, so a 429 there can only be someone else's flood. With an expected
+/// burst this small or smaller, the check cannot tell (and does not run).
+pub const BYSTANDER_CALLS: u32 = 6;
 
 /// Resolves when the run is over (its time is up, or it was interrupted).
 pub async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
@@ -147,8 +149,8 @@ pub enum Done {
 /// journey) and returns what became of it. `cohort_user` tells distinct users apart for the
 /// cohorts.
 pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usize) -> Done {
-    let steps = ctx.journey.steps;
-    if (step != steps[0] && run.failed) || !applies(ctx, run, step) {
+    let steps = &ctx.steps;
+    if (step != steps[0] && run.failed) || !run.journey.applies(step) {
         return Done::Skipped;
     }
     let netra = ctx.netra.for_viewer(run.user.number as u32);
@@ -221,7 +223,8 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         }
         Err(e) => {
             ctx.recorder.send_at(event, now);
-            if ctx.journey.bystander && e.kind == Failure::Status(429) && ctx.expect.burst > BYSTANDER_CALLS {
+            let bystander = ctx.journey.finds.contains(&FindingKind::NoisyNeighbour);
+            if bystander && e.kind == Failure::Status(429) && ctx.expect.burst > BYSTANDER_CALLS {
                 noisy_neighbour(ctx, &run.user, step, &e);
             }
             run.failed = true;
@@ -233,14 +236,6 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
             Done::Failed
         }
-    }
-}
-
-/// Steps that only make sense sometimes; a step that does not apply is skipped unrecorded.
-fn applies(ctx: &Context, run: &Run, step: Step) -> bool {
-    match step {
-        Step::Register => ctx.netra.api().provisioning.registers(),
-        _ => run.journey.applies(step),
     }
 }
 

@@ -48,25 +48,16 @@ fn scripted() -> Box<dyn Progress> {
 
 const fn journey(steps: &'static [Step]) -> Journey {
     let needs = Needs { auth_alone: None, sessions: false, fresh_users: false };
-    Journey {
-        name: "scripted",
-        steps,
-        start: scripted,
-        needs,
-        finds: &[],
-        cohort: true,
-        bystander: false,
-        free_tier: false,
-    }
+    Journey { name: "scripted", steps, start: scripted, needs, finds: &[], cohort: true, free_tier: false }
 }
 
 static FAILING: Journey = journey(&[Step::Profile, Step::History, Step::ListThreads]);
-static PASSING: Journey = journey(&[Step::Register, Step::Export, Step::Profile]);
+static PASSING: Journey = journey(&[Step::Export, Step::Profile]);
 static HANGING: Journey = journey(&[Step::ListThreads]);
 static HOLDING: Journey = journey(&[Step::Profile, Step::Hold]);
 
-/// A context for `journey` (users provisioned by dev login: register does not apply), its stop
-/// signal, and the run's collector.
+/// A context for `journey` (users provisioned by dev login, should a step log in), and its stop
+/// signal.
 fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bool>) {
     let started = Instant::now();
     let live = Arc::new(Live::default());
@@ -78,6 +69,7 @@ fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bo
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let ctx = Context {
         journey,
+        steps: journey.steps.to_vec(),
         netra,
         recorder: Collector::spawn(started, Arc::new(|| 1)),
         live,
@@ -95,7 +87,7 @@ fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bo
 
 async fn run_all(ctx: &Context, run: &mut Run) -> Vec<Done> {
     let mut done = Vec::new();
-    for &step in ctx.journey.steps {
+    for &step in &ctx.steps {
         done.push(run_step(ctx, run, step, 0).await);
     }
     done
@@ -119,6 +111,7 @@ async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles
     // A new journey after the failure begins again with its first step, the count carried over.
     let mut next = Run::begin(&ctx, 7, 2, Instant::now(), run.failures_in_row());
     assert_eq!(run_step(&ctx, &mut next, Step::Profile, 0).await, Done::Ok);
+    assert_eq!(next.failures_in_row(), 1, "only a completed journey resets the count");
     let snap = ctx.recorder.finish().await;
     assert_eq!(step_counts(&snap, "profile"), Some((2, 0)));
     assert_eq!(step_counts(&snap, "history"), Some((0, 1)));
@@ -134,11 +127,10 @@ async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles
 async fn steps_that_do_not_apply_are_skipped_unrecorded_and_the_last_step_completes_the_journey() {
     let (ctx, _stop) = context(&PASSING);
     let mut run = Run::begin(&ctx, 1, 1, Instant::now(), 3);
-    // Register does not apply with dev login, Export not to this journey.
-    assert_eq!(run_all(&ctx, &mut run).await, [Done::Skipped, Done::Skipped, Done::Ok]);
+    // Export does not apply to this journey.
+    assert_eq!(run_all(&ctx, &mut run).await, [Done::Skipped, Done::Ok]);
     assert_eq!(run.failures_in_row(), 0, "a completed journey resets the back-off");
     let snap = ctx.recorder.finish().await;
-    assert_eq!(step_counts(&snap, "register"), None);
     assert_eq!(step_counts(&snap, "export"), None);
     assert_eq!(snap.journeys[&(0, "scripted")].total.histogram.count(), 1);
     assert_eq!(snap.completions.len(), 1, "a cohort journey's completion is timed");

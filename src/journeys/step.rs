@@ -1,6 +1,8 @@
 //! Every step of every journey, by the name reports and targets (`step.NAME.p95`) use. A step's
 //! name is the same in every journey that has it, so its figures add up across journeys.
 
+use crate::findings::FindingKind;
+
 /// The steps, in the order reports list them within their journeys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
@@ -43,6 +45,27 @@ pub enum Step {
 impl Step {
     pub fn name(self) -> &'static str {
         self.into()
+    }
+
+    /// The leak the isolation scanner can name in what this step receives, besides `data_leak`
+    /// (which any answer can show): a thread list, the export, or WebSocket frames.
+    pub fn exposes(self) -> Option<FindingKind> {
+        match self {
+            Step::ListThreads => Some(FindingKind::ListLeak),
+            Step::Export => Some(FindingKind::ExportLeak),
+            Step::WsConnect
+            | Step::FirstReply
+            | Step::UseNewAccess
+            | Step::Quota
+            | Step::ConnectDevices
+            | Step::ChatAllDevices
+            | Step::OthersStillWork
+            | Step::InterruptedTurn
+            | Step::Reconnect
+            | Step::TurnAfterReconnect
+            | Step::Hold => Some(FindingKind::WsCrosstalk),
+            _ => None,
+        }
     }
 
     /// Where a step named `name` comes in reports: steps this build knows in their order,

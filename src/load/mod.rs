@@ -112,6 +112,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         .map(|(index, persona)| {
             let ctx = Context {
                 journey: persona.journey,
+                steps: persona.steps.clone(),
                 netra: watched.clone(),
                 recorder: recorder.clone(),
                 live: live.clone(),
@@ -196,7 +197,7 @@ async fn closed(
         let mut scenario = Scenario::new(&persona.name)
             .set_weight(persona.weight)
             .map_err(|e| anyhow::anyhow!("persona `{}`: {e:?}", persona.name))?;
-        for step in ctx.journey.steps {
+        for step in &ctx.steps {
             scenario = scenario.register_transaction(users::transaction(ctx.clone(), *step));
         }
         attack = attack.register_scenario(scenario);

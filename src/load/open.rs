@@ -75,7 +75,7 @@ pub async fn run(
 /// One journey of a fresh user numbered `k`, timed from `due`.
 async fn journey(ctx: &Context, k: usize, due: Instant) {
     let mut run = Run::begin(ctx, ctx.first_user + k, 1, due, 0);
-    for &step in ctx.journey.steps {
+    for &step in &ctx.steps {
         match run_step(ctx, &mut run, step, k).await {
             Done::Ok | Done::Skipped => {}
             Done::Failed | Done::Cut => break,

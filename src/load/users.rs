@@ -39,7 +39,7 @@ async fn goose_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transact
     }
     let session = user.get_session_data_unchecked::<Session>().clone();
     let mut current = session.0.lock().await;
-    if step == ctx.journey.steps[0] {
+    if step == ctx.steps[0] {
         let (iteration, failures) = match current.as_mut() {
             Some(last) => {
                 last.close().await;

@@ -17,6 +17,9 @@ use crate::client::{CallError, Failure, Identity, Login, Method, Netra, Slot, St
 use crate::findings::{FindingKind, curl};
 use crate::isolation::{Isolation, Outcome};
 
+/// What the isolation probes find.
+pub const FINDS: &[FindingKind] = &[FindingKind::Bola];
+
 /// Who the probes act as: the families of isolation probes (each a row group of the matrix).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display, strum::VariantArray)]
 pub enum Family {
@@ -34,10 +37,21 @@ pub enum Family {
     WebSocket,
 }
 
-/// The isolation prober, running.
-pub struct Running(Background<Option<String>>);
+impl Family {
+    /// The actor the matrix names: the WebSocket's is the other user too (the resource says it is
+    /// the WebSocket).
+    fn actor(self) -> Family {
+        match self {
+            Family::WebSocket => Family::OtherUser,
+            other => other,
+        }
+    }
+}
 
-impl Running {
+/// The isolation prober, running.
+pub struct Prober(Background<Option<String>>);
+
+impl Prober {
     /// Stops the prober after the round under way; returns why probing could not start or was
     /// cut, if so. A probe still waiting on the target is cut after [`FINISH_WAIT`].
     pub async fn finish(self) -> Option<String> {
@@ -51,8 +65,8 @@ impl Running {
     }
 }
 
-pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String) -> Running {
-    Running(Background::spawn(move |mut shutdown| async move {
+pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String) -> Prober {
+    Prober(Background::spawn(move |mut shutdown| async move {
         let mut accounts = 0u32;
         let mut prober = match new_prober(&netra, &run_tag, &mut accounts).await {
             Ok(p) => p,
@@ -181,7 +195,7 @@ async fn probe_round(
             }
             _ => Outcome::Inconclusive,
         };
-        iso.tally(&actor.to_string(), &resource.to_string(), action, &expected, outcome);
+        iso.tally(&actor.actor().to_string(), &resource.to_string(), action, &expected, outcome);
         if outcome == Outcome::Allowed {
             let endpoint = format!("{method} {}", resource.template());
             let mut f = iso.stamp(FindingKind::Bola, &format!("{endpoint} ({actor})"));
@@ -217,8 +231,8 @@ async fn ws_probe(netra: &Netra, iso: &Isolation, prober: &Login, thread: &str, 
             }
         }
     };
-    // The matrix names the WebSocket's actor as the HTTP one's: the resource says which it is.
-    iso.tally(&Family::OtherUser.to_string(), "thread (WebSocket)", "chat", "ACCESS_DENIED", outcome);
+    let actor = Family::WebSocket.actor().to_string();
+    iso.tally(&actor, "thread (WebSocket)", "chat", "ACCESS_DENIED", outcome);
     if outcome == Outcome::Allowed {
         let mut f = iso.stamp(FindingKind::Bola, "WS user_message (other user)");
         f.users = vec!["the prober".into(), format!("user {owner}")];

@@ -66,6 +66,11 @@ impl JwtProbe {
             _ => FindingKind::JwtAccepted,
         }
     }
+
+    /// What the probe can find: its token accepted, or a server answering it with a 5xx.
+    pub fn finds(self) -> [FindingKind; 2] {
+        [self.kind(), FindingKind::JwtServerError]
+    }
 }
 
 /// One forged or unusable token and how it was made.
@@ -95,8 +100,8 @@ fn sign(claims: &Value, secret: &[u8]) -> String {
         .expect("HS256 signing of JSON claims cannot fail")
 }
 
-/// The tokens of `which` (the probes the run exercises: those needing the secret only when it
-/// is given).
+/// The tokens of `which`, the probes the run exercises (the plan gives those needing the secret
+/// only when it is known; without it they would be signed with an empty key).
 pub fn probes(s: &Subjects, secret: Option<&str>, which: &[JwtProbe]) -> Vec<Probe> {
     let claims = claims_of(&s.a.access).unwrap_or_else(|| json!({}));
     let with = |key: &str, value: Value| {
@@ -111,7 +116,6 @@ pub fn probes(s: &Subjects, secret: Option<&str>, which: &[JwtProbe]) -> Vec<Pro
     let now = claims["iat"].as_u64().unwrap_or(0);
     which
         .iter()
-        .filter(|p| secret.is_some() || p.needs() != Needs::Secret)
         .map(|&probe| {
             let token = match probe {
                 JwtProbe::AlgNone => {

@@ -42,9 +42,9 @@ pub struct ProbeSummary {
 }
 
 /// The JWT probes, running.
-pub struct Running(Background<ProbeSummary>);
+pub struct JwtProbes(Background<ProbeSummary>);
 
-impl Running {
+impl JwtProbes {
     /// Stops after the round under way (so the first round always completes) and returns the
     /// summary; a round still waiting on a target that does not answer is cut after
     /// [`FINISH_WAIT`], so that the run ends on time.
@@ -66,8 +66,8 @@ pub fn spawn(
     secret: Option<String>,
     run_tag: String,
     findings: Arc<FindingSink>,
-) -> Running {
-    Running(Background::spawn(move |mut shutdown| async move {
+) -> JwtProbes {
+    JwtProbes(Background::spawn(move |mut shutdown| async move {
         let skipped = settings.skipped.iter().map(|(probe, why)| format!("jwt `{probe}`: {why}")).collect();
         let mut summary = ProbeSummary { skipped, ..ProbeSummary::default() };
         if settings.jwt.is_empty() {

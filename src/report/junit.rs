@@ -12,7 +12,7 @@ fn suite_of(name: &str, report: &Report) -> String {
     let (kind, subject) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let journey = match kind {
         "journey" | "trend" => Some(subject.to_owned()),
-        "cohort" => Some("signup-chat".to_owned()),
+        "cohort" => Some(crate::journeys::cohort_journey().name.to_owned()),
         "persona" => report.run.personas.iter().find(|p| p.name == subject).map(|p| p.journey.clone()),
         "step" => report.journeys.iter().find(|(_, j)| j.steps.contains_key(subject)).map(|(n, _)| n.clone()),
         _ => None,

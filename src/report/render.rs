@@ -56,12 +56,13 @@ pub(crate) fn target_rows(report: &Report) -> Vec<Vec<String>> {
 }
 
 pub(crate) fn cohort_lines(report: &Report) -> Vec<String> {
+    let cohort = crate::journeys::cohort_journey().name;
     report
         .cohorts
         .values()
         .map(|c| match c.completed_us {
-            Some(us) => format!("first {} users through signup-chat in {}", c.users, ms(us)),
-            None => format!("fewer than {} users completed signup-chat", c.users),
+            Some(us) => format!("first {} users through {cohort} in {}", c.users, ms(us)),
+            None => format!("fewer than {} users completed {cohort}", c.users),
         })
         .collect()
 }

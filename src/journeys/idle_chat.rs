@@ -4,53 +4,37 @@
 
 use std::time::Duration;
 
-use super::{Closing, Context, Performing, Progress, Step, User};
+use super::{Context, Step, Steps, User};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Netra};
 
 pub const STEPS: &[Step] = &[Step::Register, Step::Login, Step::WsConnect, Step::Hold];
 
 #[derive(Default)]
-struct IdleChat {
+pub struct IdleChat {
     chat: Option<ChatSession>,
 }
 
-pub fn start() -> Box<dyn Progress> {
-    Box::<IdleChat>::default()
-}
-
-impl Progress for IdleChat {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(async move {
-            match step {
-                Step::WsConnect => {
-                    self.chat = Some(netra.chat(&user.logged_in()?.access).await?);
-                    Ok(())
-                }
-                Step::Hold => {
-                    let chat = self.chat.as_mut().ok_or_else(|| CallError::wrong("hold: no connection"))?;
-                    // Until the run's end, which ends this step (see `runner::run_step`).
-                    loop {
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        chat.ping().await?;
-                    }
-                }
-                other => Err(CallError::wrong(format!("{} has no step {}", ctx.journey.name, other.name()))),
+impl Steps for IdleChat {
+    async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
+        match step {
+            Step::WsConnect => {
+                self.chat = Some(netra.chat(&user.logged_in()?.access).await?);
+                Ok(())
             }
-        })
+            Step::Hold => {
+                let chat = self.chat.as_mut().ok_or_else(|| CallError::wrong("hold: no connection"))?;
+                // Until the run's end, which ends this step (see `runner::run_step`).
+                loop {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    chat.ping().await?;
+                }
+            }
+            other => Err(CallError::wrong(format!("{} has no step {}", ctx.journey.name, other.name()))),
+        }
     }
 
-    fn close(&mut self) -> Closing<'_> {
-        Box::pin(async {
-            if let Some(chat) = self.chat.take() {
-                chat.close().await;
-            }
-        })
+    async fn close(&mut self) {
+        super::hang_up(&mut self.chat).await;
     }
 }

@@ -24,6 +24,7 @@ mod ws_resilience;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::client::chat::ChatSession;
 use crate::client::{CallError, Netra};
 use crate::findings::FindingKind;
 pub use context::{Context, Expect, Live};
@@ -35,16 +36,17 @@ pub type Performing<'a> = Pin<Box<dyn Future<Output = Result<(), CallError>> + S
 /// A journey closing what it holds open.
 pub type Closing<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// One journey in progress: the state its steps hand to each other, and how it performs them.
-/// Register and login are the runner's; every other step of the journey comes here.
-pub trait Progress: Send {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
+/// A journey's own state (what its steps hand to each other), and how it performs its steps;
+/// register and login are the same in every journey, the runner's. Written with `async fn`;
+/// [`Progress`] is the boxed form the runner holds.
+pub trait Steps: Default + Send + 'static {
+    fn step(
+        &mut self,
+        ctx: &Context,
+        netra: &Netra,
+        user: &User,
         step: Step,
-    ) -> Performing<'a>;
+    ) -> impl Future<Output = Result<(), CallError>> + Send;
 
     /// Whether `step` applies now; one that does not is skipped, unrecorded.
     fn applies(&self, _step: Step) -> bool {
@@ -52,8 +54,53 @@ pub trait Progress: Send {
     }
 
     /// Closes what the journey holds open (its WebSockets), at its end or when it fails.
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// One journey in progress, as the runner holds it: any [`Steps`], boxed.
+pub trait Progress: Send {
+    fn perform<'a>(
+        &'a mut self,
+        ctx: &'a Context,
+        netra: &'a Netra,
+        user: &'a User,
+        step: Step,
+    ) -> Performing<'a>;
+    fn applies(&self, step: Step) -> bool;
+    fn close(&mut self) -> Closing<'_>;
+}
+
+impl<T: Steps> Progress for T {
+    fn perform<'a>(
+        &'a mut self,
+        ctx: &'a Context,
+        netra: &'a Netra,
+        user: &'a User,
+        step: Step,
+    ) -> Performing<'a> {
+        Box::pin(Steps::step(self, ctx, netra, user, step))
+    }
+
+    fn applies(&self, step: Step) -> bool {
+        Steps::applies(self, step)
+    }
+
     fn close(&mut self) -> Closing<'_> {
-        Box::pin(async {})
+        Box::pin(Steps::close(self))
+    }
+}
+
+/// A fresh journey of kind `T`, boxed (the table's `start`).
+pub fn start<T: Steps>() -> Box<dyn Progress> {
+    Box::<T>::default()
+}
+
+/// Hangs up a journey's connection, if it holds one.
+async fn hang_up(chat: &mut Option<ChatSession>) {
+    if let Some(chat) = chat.take() {
+        chat.close().await;
     }
 }
 
@@ -114,9 +161,9 @@ pub static JOURNEYS: &[Journey] = &[
     Journey {
         cohort: true,
         finds: &[FindingKind::NoisyNeighbour],
-        ..journey("signup-chat", signup_chat::STEPS, signup_chat::start)
+        ..journey("signup-chat", signup_chat::STEPS, start::<signup_chat::SignupChat>)
     },
-    journey("chat-export", signup_chat::WITH_EXPORT, signup_chat::start),
+    journey("chat-export", signup_chat::WITH_EXPORT, start::<signup_chat::SignupChat>),
     Journey {
         needs: Needs {
             auth_alone: Some(
@@ -131,27 +178,27 @@ pub static JOURNEYS: &[Journey] = &[
             FindingKind::LogoutNotRevoked,
             FindingKind::ExpiredTokenAccepted,
         ],
-        ..journey("token-refresh", token_refresh::STEPS, token_refresh::start)
+        ..journey("token-refresh", token_refresh::STEPS, start::<token_refresh::TokenRefresh>)
     },
     Journey {
         needs: Needs { fresh_users: true, ..BACKEND },
         finds: &[FindingKind::NoRateLimit, FindingKind::QuotaNotEnforced],
         free_tier: true,
-        ..journey("rate-limit", rate_limit::STEPS, rate_limit::start)
+        ..journey("rate-limit", rate_limit::STEPS, start::<rate_limit::RateLimit>)
     },
-    journey("consistency", consistency::STEPS, consistency::start),
-    journey("data-export", data_export::STEPS, data_export::start),
+    journey("consistency", consistency::STEPS, start::<consistency::Consistency>),
+    journey("data-export", data_export::STEPS, start::<data_export::DataExport>),
     Journey {
         needs: Needs { sessions: true, ..BACKEND },
-        ..journey("multi-device", multi_device::STEPS, multi_device::start)
+        ..journey("multi-device", multi_device::STEPS, start::<multi_device::MultiDevice>)
     },
     Journey {
         finds: &[FindingKind::MessageLost],
-        ..journey("ws-resilience", ws_resilience::STEPS, ws_resilience::start)
+        ..journey("ws-resilience", ws_resilience::STEPS, start::<ws_resilience::WsResilience>)
     },
     // Measuring netra-load itself (`bench/`): `GET /health`, and a user holding a WebSocket.
-    journey("health", health::STEPS, health::start),
-    journey("idle-chat", idle_chat::STEPS, idle_chat::start),
+    journey("health", health::STEPS, start::<health::Health>),
+    journey("idle-chat", idle_chat::STEPS, start::<idle_chat::IdleChat>),
 ];
 
 /// Creates a thread titled with the journey's name and the user's canary, owned in the ledger

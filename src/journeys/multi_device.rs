@@ -2,7 +2,7 @@
 //! all three; logging out one device leaves the other two working and refuses the logged-out
 //! one.
 
-use super::{Closing, Context, Performing, Progress, Step, User};
+use super::{Context, Step, Steps, User};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Login, Method, Netra, StatusCode};
 
@@ -17,7 +17,7 @@ pub const STEPS: &[Step] = &[
 ];
 
 #[derive(Default)]
-struct MultiDevice {
+pub struct MultiDevice {
     /// The other devices' logins (the first device is the user's own login).
     devices: Vec<Login>,
     /// Every device's connection, the first device's first.
@@ -25,31 +25,13 @@ struct MultiDevice {
     thread: Option<String>,
 }
 
-pub fn start() -> Box<dyn Progress> {
-    Box::<MultiDevice>::default()
-}
-
-impl Progress for MultiDevice {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(self.step(ctx, netra, user, step))
+impl Steps for MultiDevice {
+    async fn close(&mut self) {
+        for chat in self.chats.drain(..) {
+            chat.close().await;
+        }
     }
 
-    fn close(&mut self) -> Closing<'_> {
-        Box::pin(async {
-            for chat in self.chats.drain(..) {
-                chat.close().await;
-            }
-        })
-    }
-}
-
-impl MultiDevice {
     async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
         match step {
             Step::MoreDevices => {
@@ -105,7 +87,9 @@ impl MultiDevice {
             other => Err(CallError::wrong(format!("{} has no step {}", ctx.journey.name, other.name()))),
         }
     }
+}
 
+impl MultiDevice {
     fn thread(&self) -> Result<String, CallError> {
         self.thread.clone().ok_or_else(|| CallError::wrong("no thread"))
     }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::{Context, Performing, Progress, Step, User};
+use super::{Context, Step, Steps, User};
 use crate::client::{CallError, Failure, HeaderMap, Method, Netra, StatusCode};
 use crate::findings::{FindingKind, curl};
 use crate::metrics::Event;
@@ -18,45 +18,32 @@ use crate::metrics::Event;
 pub const STEPS: &[Step] = &[Step::Register, Step::Login, Step::Burst, Step::Recover, Step::Quota];
 
 #[derive(Default)]
-struct RateLimit {
+pub struct RateLimit {
     /// The `Retry-After` of the first 429.
     retry_after: Option<u64>,
 }
 
-pub fn start() -> Box<dyn Progress> {
-    Box::<RateLimit>::default()
-}
-
-impl Progress for RateLimit {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(async move {
-            match step {
-                Step::Burst => {
-                    self.retry_after = burst(ctx, netra, user).await?;
-                    Ok(())
-                }
-                Step::Recover => {
-                    let Some(wait) = self.retry_after else { return Ok(()) }; // no limit: nothing to recover from
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
-                    let req =
-                        netra.backend_request(Method::GET, &netra.api().profile, &user.logged_in()?.access);
-                    match netra.status_of("recover", req).await? {
-                        s if s.is_success() => Ok(()),
-                        s => Err(CallError::wrong(format!(
-                            "recover: still {s} after waiting Retry-After {wait}s"
-                        ))),
+impl Steps for RateLimit {
+    async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
+        match step {
+            Step::Burst => {
+                self.retry_after = burst(ctx, netra, user).await?;
+                Ok(())
+            }
+            Step::Recover => {
+                let Some(wait) = self.retry_after else { return Ok(()) }; // no limit: nothing to recover from
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                let req = netra.backend_request(Method::GET, &netra.api().profile, &user.logged_in()?.access);
+                match netra.status_of("recover", req).await? {
+                    s if s.is_success() => Ok(()),
+                    s => {
+                        Err(CallError::wrong(format!("recover: still {s} after waiting Retry-After {wait}s")))
                     }
                 }
-                Step::Quota => quota(ctx, netra, user).await,
-                other => Err(CallError::wrong(format!("rate-limit has no step {}", other.name()))),
             }
-        })
+            Step::Quota => quota(ctx, netra, user).await,
+            other => Err(CallError::wrong(format!("rate-limit has no step {}", other.name()))),
+        }
     }
 }
 

@@ -162,7 +162,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         let perform: super::Performing<'_> = match step {
             Step::Register => Box::pin(register(ctx, &netra, &mut run.user)),
             Step::Login | Step::Relogin => Box::pin(login(ctx, &netra, &mut run.user)),
-            _ => run.journey.perform(ctx, &netra, &mut run.user, step),
+            _ => run.journey.perform(ctx, &netra, &run.user, step),
         };
         tokio::select! {
             biased;

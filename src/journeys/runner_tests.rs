@@ -8,47 +8,40 @@ use super::*;
 use crate::client::{Api, Failure, Netra, Provisioning};
 use crate::findings::FindingSink;
 use crate::isolation::Isolation;
-use crate::journeys::{Closing, Expect, Journey, Live, Needs, Performing, Progress};
+use crate::journeys::{Expect, Journey, Live, Needs, Steps, start};
 use crate::metrics::{Collector, Snapshot};
 
 /// Profile succeeds, History fails at once (no await: the spinning case), Export does not
 /// apply, ListThreads and Hold never answer.
+#[derive(Default)]
 struct Scripted;
 
-impl Progress for Scripted {
-    fn perform<'a>(
-        &'a mut self,
-        _: &'a Context,
-        _: &'a Netra,
-        _: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(async move {
-            match step {
-                Step::Profile => Ok(()),
-                Step::History => Err(CallError::new(Failure::Status(500), "history: 500")),
-                Step::ListThreads | Step::Hold => std::future::pending().await,
-                _ => Err(CallError::wrong("not scripted")),
-            }
-        })
+impl Steps for Scripted {
+    async fn step(&mut self, _: &Context, _: &Netra, _: &User, step: Step) -> Result<(), CallError> {
+        match step {
+            Step::Profile => Ok(()),
+            Step::History => Err(CallError::new(Failure::Status(500), "history: 500")),
+            Step::ListThreads | Step::Hold => std::future::pending().await,
+            _ => Err(CallError::wrong("not scripted")),
+        }
     }
 
     fn applies(&self, step: Step) -> bool {
         step != Step::Export
     }
-
-    fn close(&mut self) -> Closing<'_> {
-        Box::pin(async {})
-    }
-}
-
-fn scripted() -> Box<dyn Progress> {
-    Box::new(Scripted)
 }
 
 const fn journey(steps: &'static [Step]) -> Journey {
     let needs = Needs { auth_alone: None, sessions: false, fresh_users: false };
-    Journey { name: "scripted", steps, start: scripted, needs, finds: &[], cohort: true, free_tier: false }
+    Journey {
+        name: "scripted",
+        steps,
+        start: start::<Scripted>,
+        needs,
+        finds: &[],
+        cohort: true,
+        free_tier: false,
+    }
 }
 
 static FAILING: Journey = journey(&[Step::Profile, Step::History, Step::ListThreads]);

@@ -5,7 +5,7 @@
 //! Journey chat-export is signup-chat followed by the export, which must hold this user's own
 //! message (foreign data in it is the scanner's business).
 
-use super::{Closing, Context, Performing, Progress, Step, User};
+use super::{Context, Step, Steps, User};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Netra};
 
@@ -26,38 +26,18 @@ pub const WITH_EXPORT: &[Step] = &[
 pub const STEPS: &[Step] = WITH_EXPORT.split_at(8).0;
 
 #[derive(Default)]
-struct SignupChat {
+pub struct SignupChat {
     thread: Option<String>,
     chat: Option<ChatSession>,
     message: String,
     reply: String,
 }
 
-pub fn start() -> Box<dyn Progress> {
-    Box::<SignupChat>::default()
-}
-
-impl Progress for SignupChat {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(self.step(ctx, netra, user, step))
+impl Steps for SignupChat {
+    async fn close(&mut self) {
+        super::hang_up(&mut self.chat).await;
     }
 
-    fn close(&mut self) -> Closing<'_> {
-        Box::pin(async {
-            if let Some(chat) = self.chat.take() {
-                chat.close().await;
-            }
-        })
-    }
-}
-
-impl SignupChat {
     async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
         match step {
             Step::Profile => {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Context, Performing, Progress, Step, User};
+use super::{Context, Step, Steps, User};
 use crate::client::{CallError, Failure, Login, Method, Netra, StatusCode};
 use crate::findings::{FindingKind, curl};
 
@@ -41,36 +41,20 @@ pub const STEPS: &[Step] = &[
 ];
 
 #[derive(Default)]
-struct TokenRefresh {
+pub struct TokenRefresh {
     /// The pair a refresh gave, and the refresh token it retired.
     renewed: Option<Login>,
     retired_refresh: Option<String>,
 }
 
-pub fn start() -> Box<dyn Progress> {
-    Box::<TokenRefresh>::default()
-}
-
-impl Progress for TokenRefresh {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(self.step(ctx, netra, user, step))
-    }
-
+impl Steps for TokenRefresh {
     /// The expiry step waits the new access token out, which only makes sense for short-lived
     /// ones.
     fn applies(&self, step: Step) -> bool {
         step != Step::Expiry
             || self.renewed.as_ref().and_then(|r| r.expires_in).is_some_and(|ttl| ttl <= MAX_EXPIRY_WAIT_S)
     }
-}
 
-impl TokenRefresh {
     async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
         match step {
             Step::UseAccess => netra.use_token(&user.logged_in()?.access).await.map(drop),
@@ -100,7 +84,9 @@ impl TokenRefresh {
             other => Err(CallError::wrong(format!("token-refresh has no step {}", other.name()))),
         }
     }
+}
 
+impl TokenRefresh {
     fn renewed(&self) -> Result<&Login, CallError> {
         self.renewed.as_ref().ok_or_else(|| CallError::wrong("no refreshed pair"))
     }

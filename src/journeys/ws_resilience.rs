@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Closing, Context, Performing, Progress, Step, User};
+use super::{Context, Step, Steps, User};
 use crate::client::chat::ChatSession;
 use crate::client::{CallError, Failure, Netra};
 use crate::findings::{FindingKind, curl};
@@ -30,38 +30,18 @@ pub const RECOVERY_WAIT: Duration = Duration::from_secs(5);
 const RECONNECTS: u32 = 3;
 
 #[derive(Default)]
-struct WsResilience {
+pub struct WsResilience {
     thread: Option<String>,
     chat: Option<ChatSession>,
     /// The message of the interrupted turn.
     message: String,
 }
 
-pub fn start() -> Box<dyn Progress> {
-    Box::<WsResilience>::default()
-}
-
-impl Progress for WsResilience {
-    fn perform<'a>(
-        &'a mut self,
-        ctx: &'a Context,
-        netra: &'a Netra,
-        user: &'a mut User,
-        step: Step,
-    ) -> Performing<'a> {
-        Box::pin(self.step(ctx, netra, user, step))
+impl Steps for WsResilience {
+    async fn close(&mut self) {
+        super::hang_up(&mut self.chat).await;
     }
 
-    fn close(&mut self) -> Closing<'_> {
-        Box::pin(async {
-            if let Some(chat) = self.chat.take() {
-                chat.close().await;
-            }
-        })
-    }
-}
-
-impl WsResilience {
     async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
         match step {
             Step::CreateThread => {
@@ -113,7 +93,9 @@ impl WsResilience {
             other => Err(CallError::wrong(format!("{} has no step {}", ctx.journey.name, other.name()))),
         }
     }
+}
 
+impl WsResilience {
     fn thread(&self) -> Result<String, CallError> {
         self.thread.clone().ok_or_else(|| CallError::wrong("no thread"))
     }

@@ -125,7 +125,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         Some(s) if s.is_empty() => {
             return Err(InputError::Flag {
                 flag: "--jwt-secret",
-                message: "--jwt-secret (or NETRA_JWT_SECRET) is empty: give the secret or leave it unset"
+                message: "the secret (from the flag or NETRA_JWT_SECRET) is empty: give it or leave it unset"
                     .into(),
             });
         }

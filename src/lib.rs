@@ -6,7 +6,7 @@
 //! - [`cli`]: clap types only.
 //! - [`config`]: profiles and the validated [`config::RunConfig`] with the run's plan (parse,
 //!   then resolve: what runs is decided there, before any request).
-//! - [`reference`]: the embedded reference Netra server (`netra-load target`), with its faults;
+//! - [`reference`](mod@reference): the embedded reference Netra server (`netra-load target`), with its faults;
 //!   a leaf module.
 //! - [`client`]: speaks Netra over HTTP and WebSocket, for journeys and probes; typed failures.
 //! - [`journeys`]: one file per journey, the table of them, and the step runner's rules.

@@ -47,7 +47,7 @@ const MAX_CODE: usize = 40;
 
 impl Failure {
     /// The kind of an `error` frame's `code` (`UNKNOWN` when it has none), by the code
-    /// lower-cased (cut at [`MAX_CODE`] characters): `quota_exceeded` is the quota's whatever
+    /// lower-cased (cut at `MAX_CODE` characters): `quota_exceeded` is the quota's whatever
     /// its case.
     pub fn of_code(code: &str) -> Failure {
         let code: String = code.chars().take(MAX_CODE).collect::<String>().to_lowercase();

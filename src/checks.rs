@@ -14,8 +14,8 @@ use std::fmt;
 use crate::findings::FindingKind;
 use crate::isolation::LEAK_KINDS;
 use crate::journeys::Journey;
-use crate::journeys::runner::BYSTANDER_CALLS;
-use crate::journeys::token_refresh::MAX_EXPIRY_WAIT_S;
+use crate::journeys::MAX_EXPIRY_WAIT_S;
+use crate::journeys::runner::{BYSTANDER_CALLS, tells_neighbours};
 use crate::probes::JwtProbe;
 use crate::probes::isolation::Family;
 
@@ -102,7 +102,7 @@ fn finders(kind: FindingKind, run: &Exercised<'_>) -> Vec<Finder> {
 /// What keeps a detector from running although its finder runs.
 fn blocked(kind: FindingKind, run: &Exercised<'_>) -> Option<String> {
     match kind {
-        FindingKind::NoisyNeighbour if run.burst <= BYSTANDER_CALLS => Some(format!(
+        FindingKind::NoisyNeighbour if !tells_neighbours(run.burst) => Some(format!(
             "a bystander makes up to {BYSTANDER_CALLS} calls, not fewer than the expected burst of {}: a 429 would not tell a neighbour's flood",
             run.burst
         )),

@@ -12,7 +12,7 @@ use crate::exit;
 use crate::report::{compare, load, merge, render};
 
 pub fn report(args: ReportArgs) -> anyhow::Result<u8> {
-    let report = load::load(&args.input).map_err(anyhow::Error::msg)?;
+    let report = load::load(&args.input)?;
     let mut text = Vec::new();
     match args.format {
         ReportFormat::Html => text.extend(crate::report::html::page(&report).into_bytes()),
@@ -26,8 +26,8 @@ pub fn report(args: ReportArgs) -> anyhow::Result<u8> {
 }
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<u8> {
-    let base = load::load(&args.baseline).map_err(anyhow::Error::msg)?;
-    let cand = load::load(&args.candidate).map_err(anyhow::Error::msg)?;
+    let base = load::load(&args.baseline)?;
+    let cand = load::load(&args.candidate)?;
     let limits = compare::Limits {
         max_regression: args.max_regression,
         max_error_increase: args.max_error_increase,
@@ -44,12 +44,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<u8> {
 }
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
-    let reports = args
-        .inputs
-        .iter()
-        .map(|p| load::load(p))
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(anyhow::Error::msg)?;
+    let reports = args.inputs.iter().map(|p| load::load(p)).collect::<Result<Vec<_>, _>>()?;
     let merged = merge::merge(reports).map_err(anyhow::Error::msg)?;
     merged.write_folder(&args.output)?;
     if !args.quiet {

@@ -278,7 +278,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
             })
             .collect(),
         findings: result.findings.clone(),
-        skipped: config.plan.skipped.clone(),
+        skipped: config.plan.skipped(),
         not_run: config.plan.not_run.clone(),
         arrival: result.arrival.clone(),
         probes: result.probes.clone(),

@@ -42,6 +42,19 @@ pub enum Metric {
     },
 }
 
+impl Metric {
+    /// The journey, step or persona the metric is about (none for cohorts and the error rate).
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => {
+                Some(name)
+            }
+            Metric::Trend { journey, .. } => Some(journey),
+            Metric::Cohort(_) | Metric::ErrorRate => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Stat {
     Quantile(f64),
@@ -194,7 +207,7 @@ pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
         .iter()
         .map(|t| {
             let observed = observe(&t.metric, figures);
-            let not_run = observed.is_none() && subject(&t.metric).is_some_and(|s| figures.not_run(s));
+            let not_run = observed.is_none() && t.metric.subject().is_some_and(|s| figures.not_run(s));
             let (text, passed) = match observed {
                 Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.limit),
                 Some(v) if matches!(t.metric, Metric::Trend { .. }) => {
@@ -216,15 +229,6 @@ pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
         crate::exit::OK
     };
     Verdict { passed: exit_code == crate::exit::OK, exit_code, targets: results }
-}
-
-/// The journey, step or persona a metric is about.
-fn subject(metric: &Metric) -> Option<&String> {
-    match metric {
-        Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => Some(name),
-        Metric::Trend { journey, .. } => Some(journey),
-        Metric::Cohort(_) | Metric::ErrorRate => None,
-    }
 }
 
 fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {

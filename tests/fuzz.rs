@@ -156,7 +156,7 @@ proptest! {
                     let _ = netra_load::report::junit::render(&merged);
                 }
             }
-            Err(e) => prop_assert!(!e.contains('\n'), "{}", e),
+            Err(e) => prop_assert!(!e.to_string().contains('\n'), "{}", e),
         }
     }
 }

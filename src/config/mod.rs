@@ -197,15 +197,15 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     let every = parse_duration(&p.probes.jwt_every).map_err(|e| at(&format!("[probes] jwt_every: {e}")))?;
     // What runs, decided now: the deployment and the dialect say what can.
     let reach = Reach { backend: deployment.has_backend(), api: &api };
-    let (personas, mut skipped) = plan::personas(&p.personas, &reach)?;
+    let personas = plan::personas(&p.personas, &reach)?;
     let not_run = plan::not_run(&personas);
     let probes =
         plan::jwt_probes(p.probes.jwt, (!every.is_zero()).then_some(every), jwt_secret.is_some(), &reach);
     // The isolation probes ask the backend for other users' objects.
     let isolation_every = isolation_every.filter(|_| reach.backend);
-    if p.isolation.probes && isolation_every.is_none() {
-        skipped.push(format!("isolation probes: {}", plan::ISOLATION_NEEDS_BACKEND));
-    }
+    let isolation_skipped = (p.isolation.probes && isolation_every.is_none()).then(|| {
+        "isolation probes: they need the backend, and this run tests the auth service alone".to_owned()
+    });
     let seed = args.seed;
     let mut run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     if let Some(s) = args.segment {
@@ -213,9 +213,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         run_tag.push_str(&format!("s{}", s.index));
     }
     let short_tokens = match &deployment {
-        Deployment::Embedded(config) => {
-            Some(config.access_ttl.as_secs() <= crate::journeys::token_refresh::MAX_EXPIRY_WAIT_S)
-        }
+        Deployment::Embedded(config) => Some(crate::journeys::waits_out(config.access_ttl.as_secs())),
         Deployment::Remote { .. } => None,
     };
     let mut plan = Plan {
@@ -231,7 +229,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         isolation_every,
         scan: p.isolation.scan,
         jwt_secret,
-        skipped,
+        isolation_skipped,
         not_run,
         checks: Vec::new(),
     };

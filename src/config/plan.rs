@@ -14,10 +14,10 @@ use crate::checks::{self, Check, Exercised, Planned};
 use crate::client::Api;
 use crate::journeys::{self, Expect, Journey, Step};
 use crate::probes::isolation::Family;
-use crate::probes::jwt::Needs;
+use crate::probes::jwt::Requires;
 use crate::probes::{JwtProbe, ProbeSettings};
 use crate::reference::Secret;
-use crate::verdict::{Metric, Threshold};
+use crate::verdict::Threshold;
 
 /// How the run stops.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,14 +64,21 @@ pub struct Plan {
     pub isolation_every: Option<Duration>,
     /// The signing secret, when known: some JWT probes need it.
     pub jwt_secret: Option<Secret>,
-    /// What the run leaves out or does differently, each with the reason (the report's
-    /// `skipped`).
-    pub skipped: Vec<String>,
+    /// Why the isolation probes the profile asks for do not run, if they do not.
+    pub isolation_skipped: Option<String>,
     /// Journeys, steps and personas of the profile that no running persona covers: their targets
     /// are not judged.
     pub not_run: Vec<String>,
     /// Every check, exercised or not (and why).
     pub checks: Vec<Planned>,
+}
+
+impl Plan {
+    /// What the run leaves out or does differently, each with the reason (the report's
+    /// `skipped`): the personas' notes, in the profile's order, then the isolation probes'.
+    pub fn skipped(&self) -> Vec<String> {
+        self.personas.iter().filter_map(|p| p.note.clone()).chain(self.isolation_skipped.clone()).collect()
+    }
 }
 
 /// What the deployment and the dialect allow.
@@ -81,18 +88,16 @@ pub struct Reach<'a> {
     pub api: &'a Api,
 }
 
-/// Whether each persona can run, and the report's lines for those that cannot or run
-/// differently. None can run: every reason, refused before the run.
-pub fn personas(
-    profile: &[Persona],
-    reach: &Reach<'_>,
-) -> Result<(Vec<PersonaPlan>, Vec<String>), InputError> {
+/// Whether each persona can run, and why not (or what it does differently). None can run: every
+/// reason, refused before the run.
+pub fn personas(profile: &[Persona], reach: &Reach<'_>) -> Result<Vec<PersonaPlan>, InputError> {
     let provisioning = &reach.api.provisioning;
-    let mut skipped = Vec::new();
     let mut plans = Vec::new();
     for persona in profile {
-        let journey =
-            journeys::find(&persona.journey).expect("profiles name known journeys (checked when parsed)");
+        let Some(journey) = journeys::find(&persona.journey) else {
+            let message = format!("persona `{}` has unknown journey `{}`", persona.name, persona.journey);
+            return Err(InputError::Invalid(message));
+        };
         let who = format!("persona `{}` ({})", persona.name, journey.name);
         let needs = journey.needs;
         let refused = if needs.sessions && !provisioning.has_sessions() {
@@ -115,7 +120,6 @@ pub fn personas(
             }
             (None, _, _) => None,
         };
-        skipped.extend(note.clone());
         let registers = provisioning.registers();
         let steps = journey.steps.iter().copied().filter(|s| *s != Step::Register || registers).collect();
         plans.push(PersonaPlan {
@@ -129,9 +133,9 @@ pub fn personas(
         });
     }
     if !plans.iter().any(|p| p.runs) {
-        return Err(InputError::NothingRuns(skipped));
+        return Err(InputError::NothingRuns(plans.into_iter().filter_map(|p| p.note).collect()));
     }
-    Ok((plans, skipped))
+    Ok(plans)
 }
 
 /// What the profile names that no running persona covers: the skipped personas, their journeys
@@ -139,15 +143,14 @@ pub fn personas(
 pub fn not_run(personas: &[PersonaPlan]) -> Vec<String> {
     let mut out = BTreeSet::new();
     let running: Vec<&PersonaPlan> = personas.iter().filter(|p| p.runs).collect();
-    let ran_steps: Vec<&str> =
-        running.iter().flat_map(|p| p.journey.steps.iter().map(|s| s.name())).collect();
+    let ran_steps: Vec<Step> = running.iter().flat_map(|p| p.steps.iter().copied()).collect();
     for persona in personas.iter().filter(|p| !p.runs) {
         out.insert(persona.name.clone());
         if !running.iter().any(|p| p.journey == persona.journey) {
             out.insert(persona.journey.name.to_owned());
         }
-        for step in persona.journey.steps.iter().map(|s| s.name()).filter(|s| !ran_steps.contains(s)) {
-            out.insert(step.to_owned());
+        for step in persona.steps.iter().filter(|s| !ran_steps.contains(s)) {
+            out.insert(step.name().to_owned());
         }
     }
     out.into_iter().collect()
@@ -160,11 +163,11 @@ pub fn jwt_probes(on: bool, every: Option<Duration>, secret_known: bool, reach: 
         return settings;
     }
     for &probe in JwtProbe::VARIANTS {
-        match probe.needs() {
-            Needs::Secret if !secret_known => {
+        match probe.requires() {
+            Requires::Secret if !secret_known => {
                 settings.skipped.push((probe, "needs the signing secret (--jwt-secret)".into()));
             }
-            Needs::RefreshToken if !reach.api.provisioning.has_sessions() => {
+            Requires::RefreshToken if !reach.api.provisioning.has_sessions() => {
                 settings.skipped.push((probe, "the users have no refresh token (minted)".into()));
             }
             _ => settings.jwt.push(probe),
@@ -172,9 +175,6 @@ pub fn jwt_probes(on: bool, every: Option<Duration>, secret_known: bool, reach: 
     }
     settings
 }
-
-/// Why the isolation probes do not run against an auth service alone.
-pub const ISOLATION_NEEDS_BACKEND: &str = "they need the backend, and this run tests the auth service alone";
 
 /// What the profile asks for that the plan's figures do not hold.
 pub struct Asked<'a> {
@@ -210,23 +210,17 @@ pub fn checks(plan: &Plan, asked: &Asked<'_>) -> Vec<Planned> {
         planned.push(Planned { check: Check::Jwt(probe), skipped });
     }
     for &family in Family::VARIANTS {
-        let skipped = match (asked.isolation, plan.isolation_every) {
+        let skipped = match (asked.isolation, &plan.isolation_skipped) {
             (false, _) => Some("the isolation probes are off ([isolation] probes = false)".to_owned()),
-            (true, None) => Some(format!("isolation probes: {ISOLATION_NEEDS_BACKEND}")),
-            (true, Some(_)) => None,
+            (true, why) => why.clone(),
         };
         planned.push(Planned { check: Check::Isolation(family), skipped });
     }
     for t in asked.targets {
-        let subject = match &t.metric {
-            Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => {
-                Some(name)
-            }
-            Metric::Trend { journey, .. } => Some(journey),
-            Metric::Cohort(_) | Metric::ErrorRate => None,
-        };
-        let skipped = subject
-            .filter(|s| plan.not_run.contains(s))
+        let skipped = t
+            .metric
+            .subject()
+            .filter(|s| plan.not_run.iter().any(|n| n == s))
             .map(|s| format!("`{s}` does not run (see the skipped personas)"));
         planned.push(Planned { check: Check::Target(t.name.clone()), skipped });
     }
@@ -281,7 +275,11 @@ mod tests {
         // An auth service alone: token-refresh runs differently, the isolation probes do not.
         let auth = resolve(args("token-refresh", Some("http://127.0.0.1:1"))).unwrap();
         assert!(auth.plan.isolation_every.is_none());
-        assert!(auth.plan.skipped.iter().any(|s| s.contains("/auth/me instead")), "{:?}", auth.plan.skipped);
+        assert!(
+            auth.plan.skipped().iter().any(|s| s.contains("/auth/me instead")),
+            "{:?}",
+            auth.plan.skipped()
+        );
         assert!(skipped(&auth.plan.checks, &Check::Jwt(JwtProbe::Expired)).unwrap().contains("--jwt-secret"));
 
         // chat against an auth service alone: nothing could run, every reason said.
@@ -290,7 +288,7 @@ mod tests {
                 assert_eq!(reasons.len(), 2, "{reasons:?}");
                 assert!(reasons.iter().all(|r| r.contains("needs the backend")), "{reasons:?}");
             }
-            other => panic!("{:?}", other.map(|c| c.plan.skipped)),
+            other => panic!("{:?}", other.map(|c| c.plan.skipped())),
         }
     }
 }

@@ -18,7 +18,7 @@ mod rate_limit;
 pub mod runner;
 mod signup_chat;
 mod step;
-pub mod token_refresh;
+mod token_refresh;
 mod ws_resilience;
 
 use std::future::Future;
@@ -30,6 +30,7 @@ use crate::findings::FindingKind;
 pub use context::{Context, Expect, Live};
 pub use runner::{Done, Run, User, run_step, stopped};
 pub use step::Step;
+pub use token_refresh::{MAX_EXPIRY_WAIT_S, waits_out};
 
 /// A step being performed.
 pub type Performing<'a> = Pin<Box<dyn Future<Output = Result<(), CallError>> + Send + 'a>>;

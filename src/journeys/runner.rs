@@ -34,9 +34,15 @@ const MAX_BACKOFF: Duration = Duration::from_millis(3200);
 pub const UNANSWERED: Duration = Duration::from_secs(1);
 
 /// A bystander's journey (signup-chat) makes at most this many `/api` calls, each user being
-/// fresh: below any sane burst, so a 429 there can only be someone else's flood. With an expected
-/// burst this small or smaller, the check cannot tell (and does not run).
+/// fresh: below any sane burst, so a 429 there can only be someone else's flood.
 pub const BYSTANDER_CALLS: u32 = 6;
+
+/// Whether a bystander's 429 tells a neighbour's flood, with this expected burst: not when the
+/// burst is no more than a bystander's own calls (the check then does not run, and the plan says
+/// so).
+pub fn tells_neighbours(burst: u32) -> bool {
+    burst > BYSTANDER_CALLS
+}
 
 /// Resolves when the run is over (its time is up, or it was interrupted).
 pub async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
@@ -224,7 +230,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         Err(e) => {
             ctx.recorder.send_at(event, now);
             let bystander = ctx.journey.finds.contains(&FindingKind::NoisyNeighbour);
-            if bystander && e.kind == Failure::Status(429) && ctx.expect.burst > BYSTANDER_CALLS {
+            if bystander && e.kind == Failure::Status(429) && tells_neighbours(ctx.expect.burst) {
                 noisy_neighbour(ctx, &run.user, step, &e);
             }
             run.failed = true;

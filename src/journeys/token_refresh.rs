@@ -51,8 +51,7 @@ impl Steps for TokenRefresh {
     /// The expiry step waits the new access token out, which only makes sense for short-lived
     /// ones.
     fn applies(&self, step: Step) -> bool {
-        step != Step::Expiry
-            || self.renewed.as_ref().and_then(|r| r.expires_in).is_some_and(|ttl| ttl <= MAX_EXPIRY_WAIT_S)
+        step != Step::Expiry || self.renewed.as_ref().and_then(|r| r.expires_in).is_some_and(waits_out)
     }
 
     async fn step(&mut self, ctx: &Context, netra: &Netra, user: &User, step: Step) -> Result<(), CallError> {
@@ -162,6 +161,12 @@ impl TokenRefresh {
 
 /// The longest access lifetime the journey waits out.
 pub const MAX_EXPIRY_WAIT_S: u64 = 10;
+
+/// Whether the expiry step waits out access tokens that live `ttl_s` seconds (and so checks
+/// that an expired one is refused).
+pub fn waits_out(ttl_s: u64) -> bool {
+    ttl_s <= MAX_EXPIRY_WAIT_S
+}
 
 /// A status that is neither the accepted nor the refused one is a plain failure.
 fn unexpected(what: &str, status: StatusCode) -> CallError {

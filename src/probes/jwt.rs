@@ -40,7 +40,7 @@ pub enum JwtProbe {
 
 /// What a probe needs besides a live user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Needs {
+pub enum Requires {
     Nothing,
     /// The signing secret, to mint its token.
     Secret,
@@ -49,13 +49,13 @@ pub enum Needs {
 }
 
 impl JwtProbe {
-    pub fn needs(self) -> Needs {
+    pub fn requires(self) -> Requires {
         match self {
             JwtProbe::Expired | JwtProbe::WrongIss | JwtProbe::UnexpectedAud | JwtProbe::NoExp => {
-                Needs::Secret
+                Requires::Secret
             }
-            JwtProbe::RefreshAsAccess => Needs::RefreshToken,
-            _ => Needs::Nothing,
+            JwtProbe::RefreshAsAccess => Requires::RefreshToken,
+            _ => Requires::Nothing,
         }
     }
 

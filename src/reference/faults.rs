@@ -96,8 +96,9 @@ macro_rules! faults {
         /// listed in the README).
         pub const FAULT_NAMES: &[&str] = &[$($fname,)* $(concat!($vname, "=", $form),)*];
 
-        /// Each fault with a valid value, in the same order.
-        pub const FAULT_EXAMPLES: &[&str] = &[$($fname,)* $(concat!($vname, "=", $example),)*];
+        /// Each fault with a valid value, in the same order (the tests try each).
+        #[cfg(test)]
+        const FAULT_EXAMPLES: &[&str] = &[$($fname,)* $(concat!($vname, "=", $example),)*];
 
         /// The active faults, flattened so that hot paths test a field instead of scanning a
         /// list. Probabilities are 0 when off.
@@ -136,21 +137,12 @@ macro_rules! faults {
         }
 
         impl Faults {
-            /// Combines faults; a later value of the same fault replaces an earlier one.
-            pub fn from_list(list: &[Fault]) -> Result<Faults, String> {
-                let mut f = Faults::default();
-                for fault in list {
-                    match *fault {
-                        $(Fault::$flag => f.$ffield = true,)*
-                        $(Fault::$variant(value) => f.$vfield = value.on(),)*
-                    }
+            /// Turns `fault` on; a later value of the same fault replaces an earlier one.
+            fn set(&mut self, fault: Fault) {
+                match fault {
+                    $(Fault::$flag => self.$ffield = true,)*
+                    $(Fault::$variant(value) => self.$vfield = value.on(),)*
                 }
-                if f.no_rate_limit && f.shared_rate_limit {
-                    return Err(
-                        "faults `no-rate-limit` and `shared-rate-limit` contradict each other: keep one".into()
-                    );
-                }
-                Ok(f)
             }
         }
     };
@@ -200,6 +192,21 @@ faults! {
 }
 
 impl Faults {
+    /// Combines faults (a later value of the same fault replaces an earlier one), refusing those
+    /// that contradict each other.
+    pub fn from_list(list: &[Fault]) -> Result<Faults, String> {
+        let mut f = Faults::default();
+        for fault in list {
+            f.set(*fault);
+        }
+        if f.no_rate_limit && f.shared_rate_limit {
+            return Err(
+                "faults `no-rate-limit` and `shared-rate-limit` contradict each other: keep one".into()
+            );
+        }
+        Ok(f)
+    }
+
     pub fn is_clean(&self) -> bool {
         *self == Faults::default()
     }

@@ -38,7 +38,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{Dialect, Rate, ReferenceConfig, Secret, parse_duration};
-pub use faults::{FAULT_EXAMPLES, FAULT_NAMES, Fault, FaultValue, Faults};
+pub use faults::{FAULT_NAMES, Fault, Faults};
 pub use limits::PlanTier;
 pub use tokens::{Claims, ISSUER, TokenType};
 pub use ws::MAX_CHAT_BYTES;

@@ -9,11 +9,22 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::reference::{Dialect, Fault, Rate, parse_duration};
 
+/// The exit codes of a run, in the order the verdict takes them.
+const EXIT_CODES: &str = "\
+Exit codes of a run (the verdict's precedence: BREACH over INCOMPLETE over FAIL over PASS):
+  0  PASS: every target met, every check asked for exercised
+  1  FAIL: a target missed (availability, stalls and drops are targets too)
+  3  BREACH: an isolation or security finding not in [expect] known_findings
+  4  INCOMPLETE: a check the profile asks for never ran (e.g. the probes' set-up failed throughout)
+  2  bad input, or the deployment unreachable at the start (before any user starts)
+  130  interrupted (the report of what ran is written)";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "netra-load",
     version,
-    about = "Load-test the Netra platform and prove that no user sees another user's data"
+    about = "Load-test the Netra platform and prove that no user sees another user's data",
+    after_help = EXIT_CODES
 )]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -28,6 +39,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a load test (the default): personas run journeys, every step is timed, the run ends
     /// with a verdict and reports.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Serve the embedded reference Netra target (auth service and backend) until Ctrl-C.
     Target(TargetArgs),

@@ -15,6 +15,8 @@
 //! - [`isolation`]: canaries, the ownership ledger, the scanner and the matrix (plain data).
 //! - [`findings`]: security results with evidence, and the table of their kinds (plain data).
 //! - [`checks`]: every assertion a report can list, in one vocabulary.
+//! - [`coverage`]: the ledger of what each check of the plan came to (exercised, found, or why
+//!   not run).
 //! - [`metrics`]: HDR histograms, the collector, the timeline and the figures; a leaf module.
 //! - [`verdict`]: targets judged on a narrow view of the figures.
 //! - [`report`]: the report model, its renderers, and loading, comparing and merging reports.
@@ -30,6 +32,7 @@ pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod coverage;
 pub mod findings;
 pub mod isolation;
 pub mod journeys;
@@ -51,8 +54,11 @@ pub mod exit {
     pub const MISSED: u8 = 1;
     /// Usage or operational error: bad flag, bad profile, target unreachable or port in use.
     pub const USAGE: u8 = 2;
-    /// An isolation or security breach; wins over [`MISSED`].
+    /// An isolation or security breach; wins over [`INCOMPLETE`] and [`MISSED`].
     pub const BREACH: u8 = 3;
+    /// A check the profile asked for never ran (e.g. the probes' set-up failed throughout):
+    /// wins over [`MISSED`].
+    pub const INCOMPLETE: u8 = 4;
     /// Interrupted (SIGINT or SIGTERM): the report of what ran was written.
     pub const INTERRUPTED: u8 = 130;
 }

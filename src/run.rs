@@ -58,7 +58,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     for finding in &mut report.findings {
         finding.known = config.known_findings.contains(&finding.kind);
     }
+    report.coverage = crate::coverage::ledger(&config.plan.checks, &report);
     report.verdict = verdict::judge(&config.targets, &report);
+    report.coverage.extend(report::coverage::of_targets(&report.verdict.targets));
     let folder = report.write_run_folder(&config.report_dir)?;
     if !config.quiet {
         let mut out = std::io::stdout().lock();
@@ -283,6 +285,8 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         arrival: result.arrival.clone(),
         probes: result.probes.clone(),
         isolation: result.isolation.clone(),
-        verdict: verdict::Verdict { passed: false, exit_code: 0, targets: Vec::new() },
+        service: snap.service.clone(),
+        coverage: Vec::new(),
+        verdict: verdict::Verdict { passed: false, outcome: None, exit_code: 0, targets: Vec::new() },
     }
 }

@@ -5,11 +5,23 @@
 //! - `step.NAME.pNN` / `step.NAME.max`: a step's latency, over every journey that has the step;
 //! - `persona.NAME.pNN` / `persona.NAME.max`: the journey latency of one persona;
 //! - `cohort.N`: time from the run's start until the first N users completed signup-chat;
-//! - `errors.rate`: failed journeys over all journeys (`1%` or `0.01`).
+//! - `errors.rate`: failed journeys over all journeys (`1%` or `0.01`);
+//! - `availability` (written `> 90%`): the share of the run's time in which the target answered:
+//!   a window (1 s) in which work waited on the target through the whole window and no step
+//!   completed is unavailable;
+//! - `stall.max`: the longest stretch with work waiting on the target and no step completed;
+//! - `dropped.rate`: the open model's journeys dropped (due while the most were in flight) over
+//!   those due.
 //!
-//! Durations are humantime (`500ms`, `5s`). A metric with no data fails its target: a run that
-//! measured nothing has proven nothing. The verdict reads a narrow view of the figures
-//! ([`Figures`]), which the report implements.
+//! Latencies are over every journey (step) that ended, failed and cut ones included. Durations
+//! are humantime (`500ms`, `5s`). A metric with no data fails its target: a run that measured
+//! nothing has proven nothing. A target that cannot apply to the run (`cohort.10` with 5 users,
+//! `dropped.rate` in the closed model, a journey that does not run) is *not run*, with the
+//! reason. The verdict reads a narrow view of the figures ([`Figures`]), which the report
+//! implements.
+//!
+//! The verdict's precedence: BREACH (exit 3) over INCOMPLETE (4: a check the profile asked for
+//! never ran) over FAIL (1) over PASS (0).
 
 use std::fmt;
 use std::time::Duration;
@@ -40,6 +52,12 @@ pub enum Metric {
         journey: String,
         quantile: f64,
     },
+    /// The share of the run's time the target answered in (a ratio).
+    Availability,
+    /// The longest stall, in microseconds.
+    StallMax,
+    /// The open model's dropped journeys over those due (a ratio).
+    DroppedRate,
 }
 
 impl Metric {
@@ -50,10 +68,24 @@ impl Metric {
                 Some(name)
             }
             Metric::Trend { journey, .. } => Some(journey),
-            Metric::Cohort(_) | Metric::ErrorRate => None,
+            Metric::Cohort(_)
+            | Metric::ErrorRate
+            | Metric::Availability
+            | Metric::StallMax
+            | Metric::DroppedRate => None,
         }
     }
+
+    /// A ratio (shown and written in percent), not a duration.
+    fn is_ratio(&self) -> bool {
+        matches!(self, Metric::ErrorRate | Metric::Availability | Metric::DroppedRate)
+    }
 }
+
+/// The run-wide targets every run is judged on unless its profile sets them: a target that
+/// stops answering, or an open model that cannot keep its schedule, never passes.
+pub const DEFAULT_TARGETS: &[(&str, &str)] =
+    &[("availability", "> 90%"), ("stall.max", "< 3s"), ("dropped.rate", "< 1%")];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Stat {
@@ -61,13 +93,25 @@ pub enum Stat {
     Max,
 }
 
-/// A target of the profile: `METRIC < LIMIT`.
+/// A target of the profile: `METRIC < LIMIT` (`availability > LIMIT`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {
     pub name: String,
     pub metric: Metric,
-    /// Microseconds for latency metrics, a ratio for `errors.rate`.
+    /// Microseconds for latency metrics, a ratio for `errors.rate`, `availability` and
+    /// `dropped.rate`.
     pub limit: f64,
+}
+
+impl Threshold {
+    /// `availability` must stay above its limit; every other metric below.
+    fn above(&self) -> bool {
+        self.metric == Metric::Availability
+    }
+
+    fn met(&self, value: f64) -> bool {
+        if self.above() { value > self.limit } else { value < self.limit }
+    }
 }
 
 impl Threshold {
@@ -75,11 +119,12 @@ impl Threshold {
     pub fn parse(name: &str, rule: &str) -> Result<Threshold, String> {
         let bad = |why: &str| format!("bad target `{name} = \"{rule}\"`: {why}");
         let metric = parse_metric(name).map_err(|e| bad(&e))?;
-        let value = rule
-            .trim()
-            .strip_prefix('<')
-            .ok_or_else(|| bad("write it as \"< VALUE\", e.g. \"< 5s\""))?
-            .trim();
+        let value = if metric == Metric::Availability {
+            rule.trim().strip_prefix('>').ok_or_else(|| bad("write it as \"> SHARE\", e.g. \"> 95%\""))?
+        } else {
+            rule.trim().strip_prefix('<').ok_or_else(|| bad("write it as \"< VALUE\", e.g. \"< 5s\""))?
+        }
+        .trim();
         let threshold = if matches!(metric, Metric::Trend { .. }) {
             value
                 .strip_suffix('%')
@@ -87,12 +132,14 @@ impl Threshold {
                 .filter(|p| p.is_finite())
                 .map(|p| p / 100.0)
                 .ok_or_else(|| bad("a trend is a change in percent, e.g. \"< +50%\""))?
-        } else if metric == Metric::ErrorRate {
+        } else if metric.is_ratio() {
             match value.strip_suffix('%') {
                 Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
                 None => value.parse::<f64>(),
             }
-            .map_err(|_| bad("the error rate is a percentage or a ratio, e.g. 1% or 0.01"))?
+            .ok()
+            .filter(|r| r.is_finite())
+            .ok_or_else(|| bad("a share is a percentage or a ratio, e.g. 1% or 0.01"))?
         } else {
             humantime::parse_duration(value)
                 .map_err(|_| bad("the threshold is a duration, e.g. 500ms or 5s"))?
@@ -103,12 +150,13 @@ impl Threshold {
 
     pub fn expr(&self) -> String {
         let threshold = match self.metric {
-            Metric::ErrorRate => format!("{}%", self.limit * 100.0),
+            // Rounded in the ninth digit: 0.95 * 100 is 94.999...
+            _ if self.metric.is_ratio() => format!("{}%", (self.limit * 1e11).round() / 1e9),
             Metric::Trend { .. } => format!("{:+}%", self.limit * 100.0),
             // humantime reads what it writes: `expr` parses back (merged reports re-judge).
             _ => humantime::format_duration(Duration::from_micros(self.limit as u64)).to_string(),
         };
-        format!("{} < {threshold}", self.name)
+        format!("{} {} {threshold}", self.name, if self.above() { ">" } else { "<" })
     }
 
     /// Parses what [`Threshold::expr`] writes: `NAME < THRESHOLD`.
@@ -144,12 +192,15 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
             .map(Metric::Cohort)
             .ok_or_else(|| format!("`{n}` is not a cohort size: use e.g. cohort.10")),
         ["errors", "rate"] => Ok(Metric::ErrorRate),
+        ["availability"] => Ok(Metric::Availability),
+        ["stall", "max"] => Ok(Metric::StallMax),
+        ["dropped", "rate"] => Ok(Metric::DroppedRate),
         ["trend", journey, s] => match stat(s)? {
             Stat::Quantile(quantile) => Ok(Metric::Trend { journey: (*journey).to_owned(), quantile }),
             Stat::Max => Err("a trend compares a percentile: use e.g. trend.signup-chat.p50".into()),
         },
         _ => Err(
-            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N, errors.rate or trend.NAME.p50"
+            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N, errors.rate, trend.NAME.p50, availability, stall.max or dropped.rate"
                 .into(),
         ),
     }
@@ -168,17 +219,47 @@ pub struct TargetResult {
     /// The observed value as text (`12.345ms`, `0.5%`), `no data`, or `not run`.
     pub observed: String,
     pub passed: bool,
-    /// The target's journey, step or persona did not run (skipped with a reason in the
-    /// report): neither met nor missed.
+    /// The target cannot apply to this run (its journey, step or persona did not run; a cohort
+    /// larger than the users; drops in the closed model): neither met nor missed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_run: bool,
+    /// Why it did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The one word a run ends in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// A check the profile asked for never ran: what the run promised is unproven.
+    Incomplete,
+    Breach,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verdict {
     pub passed: bool,
+    /// PASS, FAIL, INCOMPLETE or BREACH (absent in older reports: read from the exit code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
     pub exit_code: u8,
     pub targets: Vec<TargetResult>,
+}
+
+impl Verdict {
+    /// The verdict's word, also for reports written before it was kept.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome.unwrap_or(match self.exit_code {
+            crate::exit::OK => Outcome::Pass,
+            crate::exit::BREACH => Outcome::Breach,
+            crate::exit::INCOMPLETE => Outcome::Incomplete,
+            _ => Outcome::Fail,
+        })
+    }
 }
 
 /// What the verdict judges: a narrow view of a run's figures (a report gives it), so that judging
@@ -194,48 +275,78 @@ pub trait Figures {
     fn trend(&self, journey: &str, quantile: f64) -> Option<(u64, u64)>;
     /// Journeys completed and failed, over every journey.
     fn journeys_done_and_failed(&self) -> (u64, u64);
-    /// Whether a journey, step or persona of the profile did not run (skipped with a reason).
-    fn not_run(&self, subject: &str) -> bool;
+    /// The share of the run's time the target answered in (`None`: no time measured).
+    fn availability(&self) -> Option<f64>;
+    /// The longest stall, in microseconds.
+    fn stall_max(&self) -> Option<u64>;
+    /// The open model's journeys due and dropped (`None`: the closed model).
+    fn dropped(&self) -> Option<(u64, u64)>;
+    /// Why a target on `metric` cannot apply to this run, if it cannot (its journey, step or
+    /// persona did not run; a cohort larger than the run's users; drops in the closed model).
+    fn inapplicable(&self, metric: &Metric) -> Option<String>;
     /// Whether a finding not known to the profile was reported.
     fn breached(&self) -> bool;
+    /// Whether a check the profile asked for never ran (the probes' set-up failed throughout,
+    /// no step that checks it completed).
+    fn incomplete(&self) -> bool;
 }
 
-/// Judges every target on the run's figures. Exit code 1 when any target is missed; 3 (a
-/// breach) wins over it when a finding not known to the profile was reported.
+/// Judges every target on the run's figures. Exit code 1 when any target is missed; 4
+/// (INCOMPLETE) wins over it when a check the profile asked for never ran, and 3 (a breach) over
+/// both when a finding not known to the profile was reported.
 pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
     let results: Vec<TargetResult> = targets
         .iter()
         .map(|t| {
-            let observed = observe(&t.metric, figures);
-            let not_run = observed.is_none() && t.metric.subject().is_some_and(|s| figures.not_run(s));
-            let (text, passed) = match observed {
-                Some(v) if t.metric == Metric::ErrorRate => (format!("{:.3}%", v * 100.0), v < t.limit),
+            let expr = t.expr();
+            if let Some(why) = figures.inapplicable(&t.metric) {
+                let observed = "not run".to_owned();
+                return TargetResult {
+                    name: t.name.clone(),
+                    expr,
+                    observed,
+                    passed: true,
+                    not_run: true,
+                    reason: Some(why),
+                };
+            }
+            let (observed, passed) = match observe(&t.metric, figures) {
+                Some(v) if t.metric.is_ratio() => (format!("{:.3}%", v * 100.0), t.met(v)),
                 Some(v) if matches!(t.metric, Metric::Trend { .. }) => {
-                    (format!("{:+.1}%", v * 100.0), v < t.limit)
+                    (format!("{:+.1}%", v * 100.0), t.met(v))
                 }
-                Some(v) => (format_us(v), v < t.limit),
-                None if not_run => ("not run".to_owned(), true),
+                Some(v) => (format_us(v), t.met(v)),
                 None => ("no data".to_owned(), false),
             };
-            TargetResult { name: t.name.clone(), expr: t.expr(), observed: text, passed, not_run }
+            TargetResult { name: t.name.clone(), expr, observed, passed, not_run: false, reason: None }
         })
         .collect();
     let missed = results.iter().any(|r| !r.passed);
-    let exit_code = if figures.breached() {
-        crate::exit::BREACH
+    let outcome = if figures.breached() {
+        Outcome::Breach
+    } else if figures.incomplete() {
+        Outcome::Incomplete
     } else if missed {
-        crate::exit::MISSED
+        Outcome::Fail
     } else {
-        crate::exit::OK
+        Outcome::Pass
     };
-    Verdict { passed: exit_code == crate::exit::OK, exit_code, targets: results }
+    let exit_code = match outcome {
+        Outcome::Pass => crate::exit::OK,
+        Outcome::Fail => crate::exit::MISSED,
+        Outcome::Incomplete => crate::exit::INCOMPLETE,
+        Outcome::Breach => crate::exit::BREACH,
+    };
+    Verdict { passed: outcome == Outcome::Pass, outcome: Some(outcome), exit_code, targets: results }
 }
 
 fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {
+    // Over every journey that ended: failed and cut ones too, so that a hang is in the tail.
     let stat_of = |stats: &Stats, stat: Stat| {
-        (stats.count > 0).then(|| match stat {
-            Stat::Max => stats.max_us as f64,
-            Stat::Quantile(q) => stats.histogram.quantile(q) as f64,
+        let ended = stats.ended();
+        (!ended.is_empty()).then(|| match stat {
+            Stat::Max => ended.max() as f64,
+            Stat::Quantile(q) => ended.quantile(q) as f64,
         })
     };
     match metric {
@@ -250,6 +361,12 @@ fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {
         Metric::ErrorRate => {
             let (done, failed) = figures.journeys_done_and_failed();
             (done + failed > 0).then(|| failed as f64 / (done + failed) as f64)
+        }
+        Metric::Availability => figures.availability(),
+        Metric::StallMax => figures.stall_max().map(|us| us as f64),
+        Metric::DroppedRate => {
+            let (due, dropped) = figures.dropped()?;
+            (due > 0).then(|| dropped as f64 / due as f64)
         }
     }
 }
@@ -273,7 +390,14 @@ mod tests {
         assert_eq!(t.metric, Metric::Journey { name: "signup-chat".into(), stat: Stat::Quantile(0.99) });
         assert_eq!(t.limit, 5_000_000.0);
         assert_eq!(t.expr(), "journey.signup-chat.p99 < 5s");
-        for (name, rule) in [("step.x.p95", "< 1.5s"), ("errors.rate", "< 0.5%"), ("trend.j.p99", "< -10%")] {
+        for (name, rule) in [
+            ("step.x.p95", "< 1.5s"),
+            ("errors.rate", "< 0.5%"),
+            ("trend.j.p99", "< -10%"),
+            ("availability", "> 95%"),
+            ("stall.max", "< 2s"),
+            ("dropped.rate", "< 1%"),
+        ] {
             let t = Threshold::parse(name, rule).unwrap();
             assert_eq!(Threshold::parse_expr(&t.expr()).unwrap(), t, "{}", t.expr());
         }
@@ -293,6 +417,9 @@ mod tests {
             ("speed", "< 1s"),
             ("errors.rate", "> 1%"),
             ("journey.x.p99", "< soon"),
+            ("availability", "< 95%"),
+            ("stall.max", "> 1s"),
+            ("dropped.rate", "< lots"),
         ] {
             assert!(Threshold::parse(name, rule).is_err(), "{name} {rule}");
         }

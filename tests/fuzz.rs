@@ -117,7 +117,8 @@ fn a_report() -> &'static str {
             .arg(dir.path())
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "3 users cannot show the 10-user cohort");
+        // 3 users cannot make the 10-user cohort: that target is not run (with the reason), not missed.
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         let run = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
         std::fs::read_to_string(run.join("report.json")).unwrap()
     })

@@ -91,7 +91,9 @@ fn a_slow_websocket_handshake_is_measured_without_holding_the_run() {
         dir.path(),
         &["--profile", "smoke", "--run-time", "4s", "--target-fault", "ws-handshake=1500ms"],
     );
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stdout));
+    // Missed targets (the cohort), or INCOMPLETE: each JWT probe's upgrade takes 1.5 s, so their
+    // first round cannot finish in 4 s, and the run says which probes it never sent.
+    assert!(matches!(out.status.code(), Some(1 | 4)), "{}", text(&out.stdout));
     let r = report(dir.path());
     on_time(&r, wall, 4.0);
     let ws = r["journeys"]["signup-chat"]["steps"]["ws_connect"]["p50_us"].as_u64().unwrap();

@@ -91,8 +91,16 @@ fn junit_xml_reads_as_junit_with_a_suite_per_journey_and_failures_for_findings()
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(folder.join("report.json")).unwrap()).unwrap();
     let targets = report["verdict"]["targets"].as_array().unwrap().len() as u64;
-    let cases: u64 = suites.suites.iter().filter(|s| s.name != "findings").map(|s| s.tests).sum();
+    let cases: u64 = suites
+        .suites
+        .iter()
+        .filter(|s| !["findings", "probes"].contains(&s.name.as_str()))
+        .map(|s| s.tests)
+        .sum();
     assert_eq!(cases, targets, "a case per target");
+    // And a case per JWT probe and isolation probe family.
+    let probes = suites.suites.iter().find(|s| s.name == "probes").unwrap();
+    assert!(probes.cases.iter().any(|c| c.name.ends_with("jwt probe `alg none`")), "{:?}", probes.cases);
 }
 
 #[test]

@@ -153,6 +153,13 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     for (name, rule) in &p.targets {
         targets.push(Threshold::parse(name, rule).map_err(|e| at(&e))?);
     }
+    // A run that stops being answered, or cannot keep its schedule, never passes: these hold
+    // unless the profile sets its own.
+    for (name, rule) in crate::verdict::DEFAULT_TARGETS {
+        if !targets.iter().any(|t| t.name == *name) {
+            targets.push(Threshold::parse(name, rule).expect("the default targets parse"));
+        }
+    }
     // The embedded target's secret is ours to know; a deployment's only when given.
     let jwt_secret = match &deployment {
         Deployment::Embedded(config) => Some(config.jwt_secret.clone()),
@@ -202,10 +209,19 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     let probes =
         plan::jwt_probes(p.probes.jwt, (!every.is_zero()).then_some(every), jwt_secret.is_some(), &reach);
     // The isolation probes ask the backend for other users' objects.
-    let isolation_every = isolation_every.filter(|_| reach.backend);
-    let isolation_skipped = (p.isolation.probes && isolation_every.is_none()).then(|| {
-        "isolation probes: they need the backend, and this run tests the auth service alone".to_owned()
-    });
+    // The isolation probes ask the backend for other users' objects: threads the journeys made.
+    let victims = personas.iter().filter(|p| p.runs).flat_map(|p| &p.steps).any(|s| s.creates_thread());
+    let isolation_skipped = match (p.isolation.probes, reach.backend, victims) {
+        (false, _, _) => None,
+        (true, false, _) => Some(
+            "isolation probes: they need the backend, and this run tests the auth service alone".to_owned(),
+        ),
+        (true, true, false) => {
+            Some("isolation probes: no journey of this run creates a thread for them to try".to_owned())
+        }
+        (true, true, true) => None,
+    };
+    let isolation_every = isolation_every.filter(|_| isolation_skipped.is_none());
     let seed = args.seed;
     let mut run_tag = format!("{:08x}", seed.unwrap_or_else(rand::random) as u32);
     if let Some(s) = args.segment {

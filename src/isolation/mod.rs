@@ -83,6 +83,9 @@ pub struct IsolationSummary {
     pub matrix: Vec<MatrixRow>,
     /// Why the active probes could not run, if they could not.
     pub setup_error: Option<String>,
+    /// Failed attempts to set up a prober (retried with back-off for the whole run).
+    #[serde(default)]
+    pub setup_failures: u64,
 }
 
 impl Isolation {
@@ -175,6 +178,7 @@ impl Isolation {
                 })
                 .collect(),
             setup_error: None,
+            setup_failures: 0,
         }
     }
 

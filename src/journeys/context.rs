@@ -3,7 +3,7 @@
 //! engine, before any user starts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize};
 
 use crate::client::Netra;
 use crate::findings::{Finding, FindingKind, FindingSink};
@@ -28,6 +28,12 @@ pub struct Live {
     pub users_started: Arc<AtomicUsize>,
     pub journeys_done: AtomicU64,
     pub journeys_failed: AtomicU64,
+    /// Journeys begun (their first step started).
+    pub journeys_started: AtomicU64,
+    /// Work waiting on the target now: steps in flight and users backing off after a failure,
+    /// less the steps waiting on purpose (a token's expiry, `Retry-After`). The collector
+    /// samples it to tell a target that stopped answering from one with nothing to do.
+    pub waiting: AtomicI64,
 }
 
 pub struct Context {

@@ -26,7 +26,8 @@ impl Steps for IdleChat {
                 let chat = self.chat.as_mut().ok_or_else(|| CallError::wrong("hold: no connection"))?;
                 // Until the run's end, which ends this step (see `runner::run_step`).
                 loop {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    let until = std::time::Instant::now() + Duration::from_secs(5);
+                    super::runner::wait_on_purpose(ctx, user, until).await;
                     chat.ping().await?;
                 }
             }

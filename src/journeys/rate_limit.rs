@@ -32,7 +32,8 @@ impl Steps for RateLimit {
             }
             Step::Recover => {
                 let Some(wait) = self.retry_after else { return Ok(()) }; // no limit: nothing to recover from
-                tokio::time::sleep(Duration::from_secs(wait)).await;
+                let until = std::time::Instant::now() + Duration::from_secs(wait);
+                super::runner::wait_on_purpose(ctx, user, until).await;
                 let req = netra.backend_request(Method::GET, &netra.api().profile, &user.logged_in()?.access);
                 match netra.status_of("recover", req).await? {
                     s if s.is_success() => Ok(()),

@@ -2,24 +2,28 @@
 //! model's Goose users or the open model's schedule).
 //!
 //! - A journey's first step begins it; a step after a failure in the same journey is skipped,
-//!   and so is a step that does not apply now (a short-token wait with long tokens), unrecorded.
+//!   and so is a step that does not apply now (a short-token wait with long tokens), untimed but
+//!   counted as not applying.
 //!   Steps that never apply to a persona (register, when the dialect does not register) are not
 //!   among its steps at all (the plan leaves them out).
 //! - Every step is timed; a failed step fails its journey, is counted by kind with a sample, and
 //!   the user backs off before its next journey (200 ms, doubling with every failure in a row up
 //!   to 3.2 s): a failure that waited on nothing must not spin (ENGINE-NOTES.md), and a dead
 //!   target is not hammered.
-//! - At the run's end, steps in flight are cut: one that had waited [`UNANSWERED`] or more fails
-//!   its journey as `unanswered_at_end` (a target that stopped answering is no pass), a shorter
-//!   one is only counted (`steps_cut_at_end`); a step meant to last until the end (`hold`) is done
-//!   then.
+//! - At the run's end, steps in flight are cut: one that had waited [`UNANSWERED`] or more on the
+//!   target fails its journey as `unanswered_at_end` (a target that stopped answering is no pass),
+//!   a shorter one is only counted (`steps_cut_at_end`), and so is one waiting on purpose
+//!   ([`wait_on_purpose`]: a token's expiry, `Retry-After`): the tool's own wait blames nobody. A
+//!   step meant to last until the end (`hold`) is done then.
+//! - While a step is in flight, or its user backs off after a failure, work waits on the target
+//!   ([`Live::waiting`](super::Live)); a wait on purpose does not count.
 //! - Register and login are the same in every journey, as the dialect provisions users; they are
 //!   performed here, the other steps by the journey's own [`Progress`].
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Context, Progress, Step};
+use super::{Context, Live, Progress, Step};
 use crate::client::{CallError, Failure, Identity, Login, Netra, Slot};
 use crate::findings::FindingKind;
 use crate::metrics::Event;
@@ -44,6 +48,41 @@ pub fn tells_neighbours(burst: u32) -> bool {
     burst > BYSTANDER_CALLS
 }
 
+/// Counts work waiting on the target while it lives ([`Live::waiting`]).
+pub struct Waiting<'a>(&'a AtomicI64);
+
+impl<'a> Waiting<'a> {
+    pub fn new(live: &'a Live) -> Waiting<'a> {
+        live.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting(&live.waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits until `until` on purpose (a token's expiry, `Retry-After`): the target owes no answer
+/// meanwhile, so the wait is not work waiting on it, and a run that ends during it cuts the step
+/// without blame.
+pub async fn wait_on_purpose(ctx: &Context, user: &User, until: Instant) {
+    struct Aside<'a>(&'a AtomicI64);
+    impl Drop for Aside<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    ctx.live.waiting.fetch_sub(1, Ordering::Relaxed);
+    let _back = Aside(&ctx.live.waiting);
+    // Set until the wait is over: if the run ends meanwhile, the runner reads it after the step
+    // was dropped.
+    user.on_purpose.store(true, Ordering::Relaxed);
+    tokio::time::sleep_until(until.into()).await;
+    user.on_purpose.store(false, Ordering::Relaxed);
+}
+
 /// Resolves when the run is over (its time is up, or it was interrupted).
 pub async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
     let mut stop = stop.clone();
@@ -62,6 +101,8 @@ pub struct User {
     /// This journey's canary, written into everything its user creates.
     pub canary: String,
     pub login: Option<Login>,
+    /// Waiting on purpose now ([`wait_on_purpose`]).
+    on_purpose: AtomicBool,
 }
 
 impl User {
@@ -120,6 +161,7 @@ impl Run {
             sub: String::new(),
             canary: String::new(),
             login: None,
+            on_purpose: AtomicBool::new(false),
         };
         Run { user, journey: (ctx.journey.start)(), started, failed: false, failures_in_row }
     }
@@ -156,10 +198,19 @@ pub enum Done {
 /// cohorts.
 pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usize) -> Done {
     let steps = &ctx.steps;
-    if (step != steps[0] && run.failed) || !run.journey.applies(step) {
+    if step != steps[0] && run.failed {
+        return Done::Skipped;
+    }
+    if !run.journey.applies(step) {
+        let (persona, journey) = (ctx.persona, ctx.journey.name);
+        ctx.recorder.send(Event::NotApplicable { persona, journey, step: step.name() });
         return Done::Skipped;
     }
     let netra = ctx.netra.for_viewer(run.user.number as u32);
+    if step == steps[0] {
+        ctx.live.journeys_started.fetch_add(1, Ordering::Relaxed);
+    }
+    let busy = Waiting::new(&ctx.live);
     let started = Instant::now();
     let outcome = {
         // Each journey's future is boxed on its own (by its `perform`): one future holding every
@@ -177,6 +228,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             () = stopped(&ctx.stop) => (step == Step::Hold).then_some(Ok(())),
         }
     };
+    drop(busy);
     let (journey, persona) = (ctx.journey.name, ctx.persona);
     // One clock read for the step's end, its event and its journey's.
     let now = Instant::now();
@@ -189,13 +241,14 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         cohort: ctx.journey.cohort,
     };
     let Some(outcome) = outcome else {
-        // Cut at the run's end. A step that had just begun is no evidence either way; one that
-        // had waited long is a target that stopped answering, and fails its journey.
+        // Cut at the run's end. A step that had just begun is no evidence either way, nor one
+        // waiting on purpose; one that had waited long on the target is a target that stopped
+        // answering, and fails its journey.
         ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1, expected: None });
         run.failed = true;
         run.close().await;
         let waited = now.saturating_duration_since(started);
-        if waited >= UNANSWERED {
+        if waited >= UNANSWERED && !run.user.on_purpose.load(Ordering::Relaxed) {
             let message = format!(
                 "{}: no answer in the {:.1} s before the run ended",
                 step.name(),

@@ -64,7 +64,7 @@ fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bo
         journey,
         steps: journey.steps.to_vec(),
         netra,
-        recorder: Collector::spawn(started, Arc::new(|| 1)),
+        recorder: Collector::spawn(started, crate::metrics::Gauges::fixed(1)),
         live,
         isolation: Arc::new(Isolation::new(findings.clone())),
         findings,
@@ -117,14 +117,17 @@ async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles
 }
 
 #[tokio::test]
-async fn steps_that_do_not_apply_are_skipped_unrecorded_and_the_last_step_completes_the_journey() {
+async fn steps_that_do_not_apply_are_skipped_untimed_and_the_last_step_completes_the_journey() {
     let (ctx, _stop) = context(&PASSING);
     let mut run = Run::begin(&ctx, 1, 1, Instant::now(), 3);
     // Export does not apply to this journey.
     assert_eq!(run_all(&ctx, &mut run).await, [Done::Skipped, Done::Ok]);
     assert_eq!(run.failures_in_row(), 0, "a completed journey resets the back-off");
     let snap = ctx.recorder.finish().await;
-    assert_eq!(step_counts(&snap, "export"), None);
+    // Untimed, but counted as not applying: the coverage ledger tells it from a step never reached.
+    assert_eq!(step_counts(&snap, "export"), Some((0, 0)));
+    let export = &snap.journeys[&(0, "scripted")].steps.iter().find(|(s, _)| *s == "export").unwrap().1;
+    assert_eq!(export.not_applicable, 1);
     assert_eq!(snap.journeys[&(0, "scripted")].total.histogram.count(), 1);
     assert_eq!(snap.completions.len(), 1, "a cohort journey's completion is timed");
 }

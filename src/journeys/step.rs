@@ -68,6 +68,26 @@ impl Step {
         }
     }
 
+    /// Whether the step creates a thread, which the isolation probes may then try as another
+    /// user (a run without one has nothing for them to probe).
+    pub fn creates_thread(self) -> bool {
+        matches!(self, Step::CreateThread | Step::ConnectDevices)
+    }
+
+    /// The findings a step checks each time it completes (the coverage ledger counts them); a
+    /// journey that finds a kind with no step of its own checking it is the check as a whole.
+    pub fn detects(self) -> &'static [FindingKind] {
+        match self {
+            Step::Expiry => &[FindingKind::ExpiredTokenAccepted],
+            Step::ReuseOldRefresh => &[FindingKind::RefreshReuseAccepted, FindingKind::ReuseFamilyNotRevoked],
+            Step::UseAfterLogout => &[FindingKind::LogoutNotRevoked],
+            Step::Burst => &[FindingKind::NoRateLimit],
+            Step::Quota => &[FindingKind::QuotaNotEnforced],
+            Step::HistoryAfterDrop => &[FindingKind::MessageLost],
+            _ => &[],
+        }
+    }
+
     /// Where a step named `name` comes in reports: steps this build knows in their order,
     /// others (from another version's report) after them.
     pub fn rank(name: &str) -> usize {

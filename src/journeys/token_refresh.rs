@@ -94,7 +94,7 @@ impl TokenRefresh {
         let current = self.renewed()?.clone();
         // Tokens carry whole seconds: one more second makes sure `exp` has passed.
         let expires = current.received + Duration::from_secs(current.expires_in.unwrap_or(0) + 1);
-        tokio::time::sleep_until(expires.into()).await;
+        super::runner::wait_on_purpose(ctx, user, expires).await;
         let (endpoint, url, req) = netra.token_check(&current.access);
         match netra.status_of("expiry", req).await? {
             StatusCode::UNAUTHORIZED => {}

@@ -23,7 +23,7 @@ use crate::config::{PersonaPlan, Plan, Stop};
 use crate::findings::{Finding, FindingSink};
 use crate::isolation::{Isolation, IsolationSummary};
 use crate::journeys::{Context, Live};
-use crate::metrics::{Collector, EndedBy, Snapshot};
+use crate::metrics::{Collector, EndedBy, Gauges, Snapshot};
 use crate::probes::{self, ProbeSummary};
 pub use progress::Progress;
 
@@ -72,11 +72,15 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let started = Instant::now();
     let started_at = SystemTime::now();
     let live = Arc::new(Live::default());
-    let active = {
-        let live = live.clone();
-        Arc::new(move || live.users_started.load(Ordering::Relaxed))
+    let gauges = {
+        let (active, begun, waiting) = (live.clone(), live.clone(), live.clone());
+        Gauges {
+            active: Arc::new(move || active.users_started.load(Ordering::Relaxed)),
+            begun: Arc::new(move || begun.journeys_started.load(Ordering::Relaxed)),
+            waiting: Arc::new(move || waiting.waiting.load(Ordering::Relaxed) > 0),
+        }
     };
-    let recorder = Collector::spawn(started, active);
+    let recorder = Collector::spawn(started, gauges);
     let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
     // The run is over when Goose stops its users (ramp, then the run time) or on Ctrl-C; steps
     // in flight are cut then.
@@ -133,8 +137,14 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         anyhow::bail!("no persona of the plan runs");
     }
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
-    let prober =
-        probes::spawn(netra.clone(), plan.probes.clone(), secret, plan.run_tag.clone(), findings.clone());
+    let prober = probes::spawn(
+        netra.clone(),
+        plan.probes.clone(),
+        secret,
+        plan.run_tag.clone(),
+        findings.clone(),
+        started,
+    );
     let isolation_prober = plan
         .isolation_every
         .map(|every| probes::isolation::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone()));
@@ -152,12 +162,12 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     ticker.finish();
     stopper.abort();
     let probes = prober.finish().await;
-    let isolation_error = match isolation_prober {
+    let prober_setup = match isolation_prober {
         Some(p) => p.finish().await,
-        None => None,
+        None => probes::isolation::SetUpReport::default(),
     };
     let mut isolation = isolation.summary();
-    isolation.setup_error = isolation_error;
+    (isolation.setup_error, isolation.setup_failures) = (prober_setup.error, prober_setup.failures);
     let snapshot = recorder.finish().await;
     let elapsed = started.elapsed();
     let ended_by = match plan.stop {

@@ -56,6 +56,8 @@ async fn goose_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transact
     if let Done::Failed = run_step(ctx, run, step, user.weighted_users_index).await {
         let backoff = run.backoff();
         drop(current);
+        // Backing off after a failure is work the target owes too: an outage stays one.
+        let _waiting = crate::journeys::runner::Waiting::new(&ctx.live);
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
             () = stopped(&ctx.stop) => {}

@@ -2,20 +2,40 @@
 //! [`Event`] sent over an unbounded channel (a send never waits, and no lock is shared by the
 //! users), and [`Recorder::finish`] returns the [`Snapshot`].
 //!
-//! Only successful steps and journeys enter histograms; failures are counted beside them, so a
-//! journey histogram's count is the number of completed journeys.
+//! Successful steps and journeys enter their histogram; failed ones (and those cut at the end
+//! after waiting on the target) are counted and their durations kept in a second, `incomplete`
+//! histogram beside it, so that a hang shows in the latency judged. The collector also watches
+//! whether the target kept answering ([`Service`]): the longest gap with no step completed while
+//! work was waiting, and windows in which nothing completed although users waited.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::Histogram;
-use super::timeline::{Timeline, Window};
+use super::service::{SAMPLE, Service, ServiceReport};
+use super::timeline::{Closing, Timeline, Window};
 
-/// How many users are running now (asked at every window's end).
-pub type ActiveUsers = std::sync::Arc<dyn Fn() -> usize + Send + Sync>;
+/// What the collector reads of the running load (the load engine's counters).
+#[derive(Clone)]
+pub struct Gauges {
+    /// Simulated users started so far (asked at every window's end).
+    pub active: Arc<dyn Fn() -> usize + Send + Sync>,
+    /// Journeys begun so far.
+    pub begun: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// Whether work is waiting on the target now (asked every [`SAMPLE`]).
+    pub waiting: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl Gauges {
+    /// `active` users, none of them waiting: for tests of the collector.
+    pub fn fixed(active: usize) -> Gauges {
+        Gauges { active: Arc::new(move || active), begun: Arc::new(|| 0), waiting: Arc::new(|| false) }
+    }
+}
 
 /// The timeline's first window width.
 const WINDOW: Duration = Duration::from_secs(1);
@@ -31,6 +51,13 @@ pub enum Event {
         step: &'static str,
         elapsed: Duration,
         ok: bool,
+    },
+    /// A step that did not apply to this journey (e.g. an expiry wait with long-lived tokens):
+    /// not run, and not the target's doing.
+    NotApplicable {
+        persona: usize,
+        journey: &'static str,
+        step: &'static str,
     },
     Journey {
         persona: usize,
@@ -65,25 +92,33 @@ pub struct Observation {
     pub expected: Option<u64>,
 }
 
-/// Successful durations and the failure count of one journey or step.
+/// Successful durations, failed ones, and the failure count of one journey or step.
 #[derive(Clone, Debug, Default)]
 pub struct Series {
     pub histogram: Histogram,
+    /// The durations of failed (or cut, unanswered) journeys and steps.
+    pub incomplete: Histogram,
     pub failures: u64,
+    /// Times the step did not apply (and so did not run).
+    pub not_applicable: u64,
 }
 
 impl Series {
     fn record(&mut self, elapsed: Duration, ok: bool) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         if ok {
-            self.histogram.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+            self.histogram.record(us);
         } else {
+            self.incomplete.record(us);
             self.failures += 1;
         }
     }
 
     pub fn add(&mut self, other: &Series) {
         self.histogram.add(&other.histogram);
+        self.incomplete.add(&other.incomplete);
         self.failures += other.failures;
+        self.not_applicable += other.not_applicable;
     }
 }
 
@@ -111,6 +146,8 @@ pub struct Snapshot {
     pub observed: BTreeMap<&'static str, Observation>,
     /// The run over time, oldest window first.
     pub windows: Vec<Window>,
+    /// Whether the target kept answering: the longest stall.
+    pub service: ServiceReport,
 }
 
 enum Message {
@@ -156,17 +193,37 @@ impl Recorder {
 pub struct Collector;
 
 impl Collector {
-    pub fn spawn(started: Instant, active: ActiveUsers) -> Recorder {
+    pub fn spawn(started: Instant, gauges: Gauges) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut snap = Snapshot::default();
             let mut timeline = Timeline::new(WINDOW);
+            let mut service = Service::default();
+            let mut begun_before = 0;
             let mut completed_users = HashSet::new();
             let mut tick = tokio::time::interval_at((started + WINDOW).into(), WINDOW);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut record = |event: Event, at: Instant, snap: &mut Snapshot, timeline: &mut Timeline| {
+            let mut sample = tokio::time::interval_at((started + SAMPLE).into(), SAMPLE);
+            sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut closing = |service: &mut Service| {
+                let begun = (gauges.begun)();
+                let closing = Closing {
+                    active_users: (gauges.active)(),
+                    begun: begun.saturating_sub(begun_before),
+                    service: service.close_window(),
+                };
+                begun_before = begun;
+                closing
+            };
+            let waiting = gauges.waiting.clone();
+            let mut record = |event: Event,
+                              at: Instant,
+                              snap: &mut Snapshot,
+                              timeline: &mut Timeline,
+                              service: &mut Service| {
                 match &event {
                     Event::Journey { journey, elapsed, ok, .. } => timeline.journey(journey, *elapsed, *ok),
+                    Event::Step { ok: true, .. } => service.step_done(at.saturating_duration_since(started)),
                     Event::Error { .. } => timeline.error(),
                     _ => {}
                 }
@@ -177,8 +234,9 @@ impl Collector {
             loop {
                 tokio::select! {
                     biased;
+                    _ = sample.tick() => service.sample(started.elapsed(), waiting()),
                     _ = tick.tick() => {
-                        timeline.close(started.elapsed(), active());
+                        timeline.close(started.elapsed(), closing(&mut service));
                         // After coarsening, windows are wider: so are the ticks.
                         if tick.period() != timeline.width() {
                             tick = tokio::time::interval(timeline.width());
@@ -191,13 +249,18 @@ impl Collector {
                         }
                         for message in batch.drain(..) {
                             match message {
-                                Message::Event(event, at) => record(event, at, &mut snap, &mut timeline),
+                                Message::Event(event, at) => {
+                                    record(event, at, &mut snap, &mut timeline, &mut service);
+                                }
                                 Message::Two(first, second, at) => {
-                                    record(first, at, &mut snap, &mut timeline);
-                                    record(second, at, &mut snap, &mut timeline);
+                                    record(first, at, &mut snap, &mut timeline, &mut service);
+                                    record(second, at, &mut snap, &mut timeline, &mut service);
                                 }
                                 Message::Finish(reply) => {
-                                    snap.windows = timeline.finish(started.elapsed(), active());
+                                    // Work still waiting at the end counts to the end.
+                                    service.sample(started.elapsed(), waiting());
+                                    snap.service = service.report();
+                                    snap.windows = timeline.finish(started.elapsed(), closing(&mut service));
                                     let _ = reply.send(snap);
                                     return;
                                 }
@@ -211,6 +274,24 @@ impl Collector {
     }
 }
 
+/// The series of `step` in `journey` of `persona`, created in the order steps are first seen.
+fn step_series<'a>(
+    snap: &'a mut Snapshot,
+    persona: usize,
+    journey: &'static str,
+    step: &'static str,
+) -> &'a mut Series {
+    let series = &mut snap.journeys.entry((persona, journey)).or_default().steps;
+    let at = match series.iter().position(|(name, _)| *name == step) {
+        Some(at) => at,
+        None => {
+            series.push((step, Series::default()));
+            series.len() - 1
+        }
+    };
+    &mut series[at].1
+}
+
 fn apply(
     snap: &mut Snapshot,
     event: Event,
@@ -220,15 +301,10 @@ fn apply(
 ) {
     match event {
         Event::Step { persona, journey, step, elapsed, ok } => {
-            let series = &mut snap.journeys.entry((persona, journey)).or_default().steps;
-            match series.iter_mut().find(|(name, _)| *name == step) {
-                Some((_, s)) => s.record(elapsed, ok),
-                None => {
-                    let mut s = Series::default();
-                    s.record(elapsed, ok);
-                    series.push((step, s));
-                }
-            }
+            step_series(snap, persona, journey, step).record(elapsed, ok);
+        }
+        Event::NotApplicable { persona, journey, step } => {
+            step_series(snap, persona, journey, step).not_applicable += 1;
         }
         Event::Journey { persona, journey, user, elapsed, ok, cohort } => {
             snap.journeys.entry((persona, journey)).or_default().total.record(elapsed, ok);
@@ -261,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn events_from_many_senders_land_in_one_snapshot() {
         let started = Instant::now();
-        let rec = Collector::spawn(started, std::sync::Arc::new(|| 4));
+        let rec = Collector::spawn(started, Gauges::fixed(4));
         let senders: Vec<_> = (0..4)
             .map(|user| {
                 let rec = rec.clone();

@@ -7,11 +7,13 @@
 
 mod collector;
 mod run;
+pub mod service;
 mod stats;
 pub mod timeline;
 
-pub use collector::{Collector, Event, Observation, Recorder, Series, Snapshot};
+pub use collector::{Collector, Event, Gauges, Observation, Recorder, Series, Snapshot};
 pub use run::{ArrivalReport, EndedBy};
+pub use service::ServiceReport;
 pub use stats::{Stats, format_us};
 pub use timeline::{Timeline, Window, WindowJourney};
 
@@ -46,6 +48,10 @@ impl Histogram {
 
     pub fn count(&self) -> u64 {
         self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The value at quantile `q` (0..=1) in microseconds; 0 when empty.

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Histogram, Series};
 
-/// Count, failures, percentiles (derived from the histogram) and the histogram itself.
+/// Count, failures, percentiles and the histograms themselves. The percentiles and the maximum
+/// are over every journey (or step) that ended: completed ones (`histogram`) and failed or cut
+/// ones (`incomplete`), so that a target that hangs shows in them; `count` is the completed.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Stats {
     pub count: u64,
@@ -16,27 +18,51 @@ pub struct Stats {
     pub p95_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
-    /// The whole HDR histogram, V2 + deflate, base64.
+    /// The completed journeys' (steps') HDR histogram, V2 + deflate, base64.
     pub histogram: Histogram,
+    /// The failed and cut ones' durations (empty in older reports, which did not keep them).
+    #[serde(default, skip_serializing_if = "Histogram::is_empty")]
+    pub incomplete: Histogram,
+    /// Times a step did not apply, and so did not run (an expiry wait with long-lived tokens).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_applicable: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Stats {
     pub fn of(series: &Series) -> Stats {
-        let mut s =
-            Stats { failures: series.failures, histogram: series.histogram.clone(), ..Stats::default() };
+        let mut s = Stats {
+            failures: series.failures,
+            histogram: series.histogram.clone(),
+            incomplete: series.incomplete.clone(),
+            not_applicable: series.not_applicable,
+            ..Stats::default()
+        };
         s.derive();
         s
     }
 
     pub fn merge(&mut self, other: &Stats) {
         self.histogram.add(&other.histogram);
+        self.incomplete.add(&other.incomplete);
         self.failures += other.failures;
+        self.not_applicable += other.not_applicable;
         self.derive();
     }
 
+    /// Every journey (step) that ended, completed or not: what the percentiles are of.
+    pub fn ended(&self) -> Histogram {
+        let mut all = self.histogram.clone();
+        all.add(&self.incomplete);
+        all
+    }
+
     fn derive(&mut self) {
-        let h = &self.histogram;
-        self.count = h.count();
+        self.count = self.histogram.count();
+        let h = &self.ended();
         (self.p50_us, self.p90_us, self.p95_us, self.p99_us) =
             (h.quantile(0.5), h.quantile(0.9), h.quantile(0.95), h.quantile(0.99));
         self.max_us = h.max();

@@ -1,5 +1,6 @@
-//! The run over time: fixed windows (1 s to start with) of journeys completed and failed per
-//! journey, errors and active users, each window's journey latencies kept as a small packed
+//! The run over time: fixed windows (1 s to start with) of journeys begun, completed and failed
+//! per journey, steps completed, whether the target was unavailable ([`super::service`]), errors
+//! and active users, each window's journey latencies kept as a small packed
 //! histogram, so that windows can be merged exactly (across segments, or two by two).
 //!
 //! Memory is bounded: past [`MAX_WINDOWS`] windows, neighbours are merged two by two and the
@@ -33,6 +34,17 @@ pub struct Window {
     pub width_s: f64,
     /// Simulated users started by the window's end.
     pub active_users: usize,
+    /// Journeys begun in the window (attempts: after failures, users back off, and so begin
+    /// fewer).
+    #[serde(default)]
+    pub begun: u64,
+    /// Steps completed successfully in the window.
+    #[serde(default)]
+    pub steps_ok: u64,
+    /// Seconds of the window in which work waited on the target and nothing completed (the whole
+    /// width of a 1 s window, or none; coarser windows add theirs up).
+    #[serde(default)]
+    pub unavailable_s: f64,
     pub errors: u64,
     pub journeys: BTreeMap<String, WindowJourney>,
 }
@@ -42,6 +54,9 @@ impl Window {
     pub fn absorb(&mut self, other: &Window) -> Result<(), String> {
         self.active_users = self.active_users.max(other.active_users);
         self.errors += other.errors;
+        self.begun += other.begun;
+        self.steps_ok += other.steps_ok;
+        self.unavailable_s += other.unavailable_s;
         for (name, theirs) in &other.journeys {
             let mine = self.journeys.entry(name.clone()).or_default();
             let mut h = mine.histogram.unpack()?;
@@ -73,6 +88,15 @@ pub struct Timeline {
     errors: u64,
 }
 
+/// What the collector knows of a window when it closes, besides the journeys.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Closing {
+    pub active_users: usize,
+    /// Journeys begun in the window.
+    pub begun: u64,
+    pub service: super::service::WindowService,
+}
+
 impl Timeline {
     pub fn new(width: Duration) -> Timeline {
         Timeline { width, closed: Vec::new(), open: BTreeMap::new(), errors: 0 }
@@ -96,7 +120,7 @@ impl Timeline {
     }
 
     /// Closes the open window, which ended `end` after the run's start.
-    pub fn close(&mut self, end: Duration, active_users: usize) {
+    pub fn close(&mut self, end: Duration, closing: Closing) {
         let width = self.width.as_secs_f64();
         let start = self.closed.last().map_or(0.0, |w| w.start_s + w.width_s);
         let journeys = std::mem::take(&mut self.open)
@@ -106,7 +130,19 @@ impl Timeline {
         // The last window of a run is usually shorter.
         let width_s = (end.as_secs_f64() - start).clamp(0.0, width);
         let errors = std::mem::take(&mut self.errors);
-        self.closed.push(Window { start_s: start, width_s, active_users, errors, journeys });
+        let Closing { active_users, begun, service } = closing;
+        let unavailable_s = if service.unavailable { width_s } else { 0.0 };
+        let steps_ok = service.steps_ok;
+        self.closed.push(Window {
+            start_s: start,
+            width_s,
+            active_users,
+            begun,
+            steps_ok,
+            unavailable_s,
+            errors,
+            journeys,
+        });
         if self.closed.len() > MAX_WINDOWS {
             self.coarsen();
         }
@@ -127,10 +163,10 @@ impl Timeline {
         self.width *= 2;
     }
 
-    pub fn finish(mut self, end: Duration, active_users: usize) -> Vec<Window> {
+    pub fn finish(mut self, end: Duration, closing: Closing) -> Vec<Window> {
         let start = self.closed.last().map_or(0.0, |w| w.start_s + w.width_s);
         if end.as_secs_f64() > start + 1e-3 || !self.open.is_empty() {
-            self.close(end, active_users);
+            self.close(end, closing);
         }
         self.closed
     }
@@ -140,28 +176,34 @@ impl Timeline {
 mod tests {
     use super::*;
 
+    fn users(active_users: usize) -> Closing {
+        Closing { active_users, ..Closing::default() }
+    }
+
     #[test]
     fn windows_count_what_happened_in_them_and_stay_bounded() {
         let mut t = Timeline::new(Duration::from_secs(1));
         t.journey("j", Duration::from_millis(10), true);
         t.journey("j", Duration::from_millis(30), false);
         t.error();
-        t.close(Duration::from_secs(1), 5);
+        let service = super::super::service::WindowService { steps_ok: 0, unavailable: true };
+        t.close(Duration::from_secs(1), Closing { active_users: 5, begun: 2, service });
         t.journey("j", Duration::from_millis(20), true);
-        let windows = t.finish(Duration::from_millis(1500), 7);
+        let windows = t.finish(Duration::from_millis(1500), users(7));
         assert_eq!(windows.len(), 2);
         let (first, last) = (&windows[0], &windows[1]);
         assert_eq!((first.journeys["j"].count, first.journeys["j"].failures, first.errors), (1, 1, 1));
         assert!((last.start_s, last.width_s, last.active_users) == (1.0, 0.5, 7));
+        assert_eq!((first.begun, first.unavailable_s, last.unavailable_s), (2, 1.0, 0.0));
         assert!(last.journeys["j"].p50_us >= 19_900 && last.journeys["j"].p50_us <= 20_100);
 
         let mut t = Timeline::new(Duration::from_secs(1));
         for s in 1..=(MAX_WINDOWS as u64 + 1) {
             t.journey("j", Duration::from_millis(s), true);
-            t.close(Duration::from_secs(s), 1);
+            t.close(Duration::from_secs(s), users(1));
         }
         assert_eq!(t.width(), Duration::from_secs(2));
-        let windows = t.finish(Duration::from_secs(MAX_WINDOWS as u64 + 1), 1);
+        let windows = t.finish(Duration::from_secs(MAX_WINDOWS as u64 + 1), users(1));
         assert_eq!(windows.len(), MAX_WINDOWS / 2 + 1);
         let total: u64 = windows.iter().map(|w| w.journeys["j"].count).sum();
         assert_eq!(total, MAX_WINDOWS as u64 + 1, "coarsening loses nothing");

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::SetUp;
 use super::task::{Background, Ended, FINISH_WAIT};
 use crate::client::{CallError, Failure, Identity, Login, Method, Netra, Slot, StatusCode};
 use crate::findings::{FindingKind, curl};
@@ -49,18 +50,30 @@ impl Family {
 }
 
 /// The isolation prober, running.
-pub struct Prober(Background<Option<String>>);
+pub struct Prober(Background<SetUpReport>);
+
+/// How the prober's set-up went: failed attempts, and why it never ran or stopped, if so.
+#[derive(Debug, Default)]
+pub struct SetUpReport {
+    pub failures: u64,
+    pub error: Option<String>,
+}
 
 impl Prober {
-    /// Stops the prober after the round under way; returns why probing could not start or was
-    /// cut, if so. A probe still waiting on the target is cut after [`FINISH_WAIT`].
-    pub async fn finish(self) -> Option<String> {
+    /// Stops the prober after the round under way; returns how its set-up went. A probe still
+    /// waiting on the target is cut after [`FINISH_WAIT`].
+    pub async fn finish(self) -> SetUpReport {
         match self.0.finish(FINISH_WAIT).await {
-            Ok(outcome) => outcome,
-            Err(Ended::Cut) => {
-                Some("isolation probes: cut at the run's end, the target did not answer".into())
-            }
-            Err(Ended::Failed(e)) => Some(format!("isolation probes: failed: {e}")),
+            Ok(report) => report,
+            // The probes made so far are in the matrix already.
+            Err(Ended::Cut) => SetUpReport {
+                error: Some("isolation probes: cut at the run's end, the target did not answer".into()),
+                ..SetUpReport::default()
+            },
+            Err(Ended::Failed(e)) => SetUpReport {
+                error: Some(format!("isolation probes: failed: {e}")),
+                ..SetUpReport::default()
+            },
         }
     }
 }
@@ -68,29 +81,54 @@ impl Prober {
 pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String) -> Prober {
     Prober(Background::spawn(move |mut shutdown| async move {
         let mut accounts = 0u32;
-        let mut prober = match new_prober(&netra, &run_tag, &mut accounts).await {
-            Ok(p) => p,
-            Err(e) => return Some(format!("isolation probes: cannot register a prober: {e}")),
+        // Retried for the whole run: a deployment failing it now may not later.
+        let mut setup = SetUp::default();
+        let report = |setup: SetUp, error: Option<String>| SetUpReport { failures: setup.failures, error };
+        let first = setup.retry("isolation probes", &mut shutdown, || {
+            accounts += 1;
+            new_prober(&netra, &run_tag, accounts)
+        });
+        let Some(mut prober) = first.await else {
+            let why = setup
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "isolation probes: the run ended before their set-up".into());
+            return report(setup, Some(why));
         };
         let mut round = 0u64;
-        while shutdown.sleep(every).await {
-            let Some((thread, owner)) = iso.victim() else { continue };
+        loop {
+            let go_on = shutdown.sleep(every).await;
+            // A run shorter than `every` still gets its round, the first, at its end.
+            if !go_on && round > 0 {
+                break;
+            }
+            let Some((thread, owner)) = iso.victim() else { if go_on { continue } else { break } };
             round += 1;
             let limited = probe_round(&netra, &iso, &prober, &thread, owner, round).await;
+            if !go_on {
+                break;
+            }
             if limited {
-                match new_prober(&netra, &run_tag, &mut accounts).await {
-                    Ok(p) => prober = p,
-                    Err(e) => return Some(format!("isolation probes: cannot register a new prober: {e}")),
+                let fresh = setup.retry("isolation probes", &mut shutdown, || {
+                    accounts += 1;
+                    new_prober(&netra, &run_tag, accounts)
+                });
+                match fresh.await {
+                    Some(p) => prober = p,
+                    None => break,
                 }
             }
         }
-        None
+        if round == 0 {
+            return report(setup, Some("isolation probes: no user created a thread to probe".into()));
+        }
+        report(setup, None)
     }))
 }
 
-async fn new_prober(netra: &Netra, run_tag: &str, accounts: &mut u32) -> Result<Login, CallError> {
-    *accounts += 1;
-    let email = format!("nl-{run_tag}-isolation-prober-{accounts}@example.com");
+/// The prober's `account`-th account.
+async fn new_prober(netra: &Netra, run_tag: &str, account: u32) -> Result<Login, CallError> {
+    let email = format!("nl-{run_tag}-isolation-prober-{account}@example.com");
     // With existing accounts the prober has one; a rate-limited one waits for its bucket.
     let fresh = Identity::new(email, "netra-load prober", "enterprise");
     netra.provision(&netra.api().provisioning.identity(fresh, Slot::Prober(3))).await
@@ -211,7 +249,8 @@ async fn probe_round(
             iso.report(f);
         }
     }
-    if round % 5 == 0 {
+    // The first round, then one in five: a short run probes the WebSocket too.
+    if round % 5 == 1 {
         ws_probe(netra, iso, prober, thread, owner).await;
     }
     limited

@@ -5,9 +5,12 @@
 //! crash the server. Which probes a run exercises is decided before it starts (`config`): those
 //! that mint with the signing secret need it, `refresh as access` needs refresh tokens.
 
+use std::collections::BTreeMap;
+
 use crate::client::{Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::{Failure, Login, Netra};
@@ -209,10 +212,27 @@ async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
     }
 }
 
-/// Sends every probe to every surface; returns the checks made and the findings (stamped by
-/// `sink`, not yet reported).
-pub async fn round(netra: &Netra, probes: &[Probe], sink: &FindingSink) -> (u64, Vec<Finding>) {
-    let mut checks = 0;
+/// What one probe got, over the rounds and surfaces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Sendings that got a clear answer (refused, accepted or a server error).
+    pub sent: u64,
+    pub accepted: u64,
+    pub server_errors: u64,
+    /// Neither: a transport failure or an unexpected status, not evidence either way.
+    pub inconclusive: u64,
+}
+
+/// Sends every probe to every surface, adding what each got to `tallies` (by probe name) and
+/// handing them to `publish` after every sending (a round cut at the run's end keeps what it
+/// sent); returns the findings (stamped by `sink`, not yet reported).
+pub async fn round(
+    netra: &Netra,
+    probes: &[Probe],
+    sink: &FindingSink,
+    tallies: &mut BTreeMap<String, Tally>,
+    publish: &(dyn Fn(&BTreeMap<String, Tally>) + Send + Sync),
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     for probe in probes {
         let surfaces: &[Surface] = if netra.has_backend() {
@@ -222,7 +242,16 @@ pub async fn round(netra: &Netra, probes: &[Probe], sink: &FindingSink) -> (u64,
         };
         for &surface in surfaces {
             let verdict = try_probe(netra, surface, probe).await;
-            checks += u64::from(!matches!(verdict, Verdict::Inconclusive));
+            let tally = tallies.entry(probe.probe.to_string()).or_default();
+            match verdict {
+                Verdict::Inconclusive => tally.inconclusive += 1,
+                Verdict::Accepted(_) => (tally.sent, tally.accepted) = (tally.sent + 1, tally.accepted + 1),
+                Verdict::ServerError(_) => {
+                    (tally.sent, tally.server_errors) = (tally.sent + 1, tally.server_errors + 1);
+                }
+                Verdict::Refused => tally.sent += 1,
+            }
+            publish(tallies);
             let (kind, observed) = match verdict {
                 Verdict::Accepted(how) => (probe.probe.kind(), format!("accepted ({how})")),
                 Verdict::ServerError(how) => (FindingKind::JwtServerError, format!("server error ({how})")),
@@ -248,5 +277,5 @@ pub async fn round(netra: &Netra, probes: &[Probe], sink: &FindingSink) -> (u64,
             findings.push(f);
         }
     }
-    (checks, findings)
+    findings
 }

@@ -8,8 +8,9 @@ pub mod isolation;
 pub mod jwt;
 mod task;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,56 +36,138 @@ pub struct ProbeSummary {
     pub rounds: u64,
     /// Probe sendings that got a clear answer (refused, accepted or a server error).
     pub checks: u64,
+    /// What each probe got, by its name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_probe: BTreeMap<String, jwt::Tally>,
     /// Probes not run, with the reason.
     pub skipped: Vec<String>,
-    /// Why the probes could not start, if they could not.
+    /// Failed attempts to set up the probes' users (retried with back-off for the whole run).
+    #[serde(default)]
+    pub setup_failures: u64,
+    /// When the probes could start, in seconds from the run's start (`null`: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_s: Option<f64>,
+    /// Why the probes could not start (the last failed attempt), or were cut.
     pub setup_error: Option<String>,
+    /// The round under way at the run's end was cut (the target did not answer it in time).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut_at_end: bool,
 }
 
-/// The JWT probes, running.
-pub struct JwtProbes(Background<ProbeSummary>);
+/// The first wait after a failed set-up; it doubles with every failure, up to [`MAX_SETUP_BACKOFF`].
+const SETUP_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_SETUP_BACKOFF: Duration = Duration::from_secs(4);
+
+/// How a background prober's set-up went: retried with back-off until it succeeds or the run
+/// ends. Each failure is counted and said (on stderr as it happens; the summary counts them).
+#[derive(Debug, Default)]
+pub struct SetUp {
+    pub failures: u64,
+    pub last_error: Option<String>,
+}
+
+impl SetUp {
+    /// Runs `attempt` until it succeeds (`Some`) or `shutdown` says the run is over (`None`).
+    pub async fn retry<T, F, Fut>(&mut self, what: &str, shutdown: &mut Shutdown, mut attempt: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError>>,
+    {
+        let mut wait = SETUP_BACKOFF;
+        loop {
+            let outcome = tokio::select! {
+                outcome = attempt() => outcome,
+                () = shutdown.recv() => return None,
+            };
+            match outcome {
+                Ok(done) => return Some(done),
+                Err(e) => {
+                    self.failures += 1;
+                    eprintln!(
+                        "{what}: set-up attempt {} failed: {e}; retrying in {} ms",
+                        self.failures,
+                        wait.as_millis()
+                    );
+                    self.last_error = Some(format!("{what}: cannot set up their users: {e}"));
+                }
+            }
+            if !shutdown.sleep(wait).await {
+                return None;
+            }
+            wait = (wait * 2).min(MAX_SETUP_BACKOFF);
+        }
+    }
+}
+
+/// The JWT probes, running. What they did so far is kept beside the task, so that a round cut
+/// at the run's end loses only itself.
+pub struct JwtProbes {
+    task: Background<()>,
+    summary: Arc<Mutex<ProbeSummary>>,
+}
 
 impl JwtProbes {
     /// Stops after the round under way (so the first round always completes) and returns the
     /// summary; a round still waiting on a target that does not answer is cut after
     /// [`FINISH_WAIT`], so that the run ends on time.
     pub async fn finish(self) -> ProbeSummary {
-        self.0.finish(FINISH_WAIT).await.unwrap_or_else(|ended| ProbeSummary {
-            setup_error: Some(match ended {
-                Ended::Cut => "the JWT probes were cut at the run's end: the target did not answer".into(),
-                Ended::Failed(e) => format!("the JWT probes failed: {e}"),
-            }),
-            ..ProbeSummary::default()
-        })
+        let ended = self.task.finish(FINISH_WAIT).await;
+        let mut summary = std::mem::take(&mut *self.summary.lock().unwrap_or_else(|e| e.into_inner()));
+        match ended {
+            Ok(()) => {}
+            Err(Ended::Cut) => summary.cut_at_end = true,
+            Err(Ended::Failed(e)) => summary.setup_error = Some(format!("the JWT probes failed: {e}")),
+        }
+        if summary.cut_at_end && summary.checks == 0 && summary.setup_error.is_none() {
+            summary.setup_error =
+                Some("the JWT probes were cut at the run's end: the target did not answer".into());
+        }
+        summary
     }
 }
 
-/// Starts the JWT probes. `run_tag` makes the probers' emails unique to the run.
+/// Starts the JWT probes. `run_tag` makes the probers' emails unique to the run; `started` is
+/// the run's start.
 pub fn spawn(
     netra: Netra,
     settings: ProbeSettings,
     secret: Option<String>,
     run_tag: String,
     findings: Arc<FindingSink>,
+    started: Instant,
 ) -> JwtProbes {
-    JwtProbes(Background::spawn(move |mut shutdown| async move {
-        let skipped = settings.skipped.iter().map(|(probe, why)| format!("jwt `{probe}`: {why}")).collect();
-        let mut summary = ProbeSummary { skipped, ..ProbeSummary::default() };
+    let skipped = settings.skipped.iter().map(|(probe, why)| format!("jwt `{probe}`: {why}")).collect();
+    let summary = Arc::new(Mutex::new(ProbeSummary { skipped, ..ProbeSummary::default() }));
+    let shared = summary.clone();
+    let update =
+        move |f: &mut dyn FnMut(&mut ProbeSummary)| f(&mut shared.lock().unwrap_or_else(|e| e.into_inner()));
+    let tallied = summary.clone();
+    let publish = move |tallies: &BTreeMap<String, jwt::Tally>| {
+        let mut s = tallied.lock().unwrap_or_else(|e| e.into_inner());
+        s.checks = tallies.values().map(|t| t.sent).sum();
+        s.by_probe.clone_from(tallies);
+    };
+    let task = Background::spawn(move |mut shutdown| async move {
         if settings.jwt.is_empty() {
-            return summary;
+            return;
         }
-        let subjects = match subjects(&netra, &run_tag).await {
-            Ok(s) => s,
-            Err(e) => {
-                summary.setup_error = Some(format!("jwt probes: cannot set up their users: {e}"));
-                return summary;
-            }
+        // A deployment that fails the set-up now (a 500 under the load's first burst) may not
+        // later: retried for the whole run.
+        let mut setup = SetUp::default();
+        let subjects = setup.retry("jwt probes", &mut shutdown, || subjects(&netra, &run_tag)).await;
+        let Some(subjects) = subjects else {
+            let why =
+                setup.last_error.unwrap_or_else(|| "jwt probes: the run ended before their set-up".into());
+            update(&mut |s| (s.setup_failures, s.setup_error) = (setup.failures, Some(why.clone())));
+            return;
         };
+        let at = started.elapsed().as_secs_f64();
+        update(&mut |s| (s.setup_failures, s.started_s) = (setup.failures, Some(at)));
         let probes = jwt::probes(&subjects, secret.as_deref(), &settings.jwt);
+        let mut tallies = BTreeMap::new();
         loop {
-            let (checks, found) = jwt::round(&netra, &probes, &findings).await;
-            summary.rounds += 1;
-            summary.checks += checks;
+            let found = jwt::round(&netra, &probes, &findings, &mut tallies, &publish).await;
+            update(&mut |s| s.rounds += 1);
             for f in found {
                 findings.report(f);
             }
@@ -93,8 +176,8 @@ pub fn spawn(
                 break;
             }
         }
-        summary
-    }))
+    });
+    JwtProbes { task, summary }
 }
 
 /// Three fresh users: `a` with a live pair, `b` whose id a tampered token claims, and one whose

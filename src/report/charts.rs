@@ -148,7 +148,7 @@ pub fn spectra(report: &Report) -> String {
     let lines: Vec<Line> = report
         .journeys
         .iter()
-        .map(|(name, j)| Line { name: name.clone(), points: spectrum(&j.stats.histogram) })
+        .map(|(name, j)| Line { name: name.clone(), points: spectrum(&j.stats.ended()) })
         .collect();
     self::lines("Journey latency by percentile", "percentile", "ms", Axis::Percentile, &lines)
 }
@@ -210,7 +210,25 @@ pub fn over_time(report: &Report) -> Vec<String> {
     }
     let p99 = per_journey(&|j, _| (j.count > 0).then(|| j.p99_us as f64 / 1000.0), None);
     latency.extend(p99.into_iter().map(|l| Line { name: format!("{} p99", l.name), ..l }));
+    // Attempts beside completions: after failures users back off and begin fewer, so an outage
+    // shows as both falling, not as a few failures.
+    let per_second = |f: &dyn Fn(&crate::metrics::Window) -> f64| -> Vec<(f64, f64)> {
+        windows.iter().filter(|w| w.width_s > 0.0).map(|w| (mid(w), f(w) / w.width_s)).collect()
+    };
+    let attempts = vec![
+        Line { name: "begun".into(), points: per_second(&|w| w.begun as f64) },
+        Line {
+            name: "completed".into(),
+            points: per_second(&|w| w.journeys.values().map(|j| j.count).sum::<u64>() as f64),
+        },
+        Line {
+            name: "failed".into(),
+            points: per_second(&|w| w.journeys.values().map(|j| j.failures).sum::<u64>() as f64),
+        },
+        Line { name: "unavailable (share of the window)".into(), points: per_second(&|w| w.unavailable_s) },
+    ];
     vec![
+        lines("Journeys begun and completed per second", "seconds", "journeys/s", Axis::Plain, &attempts),
         lines("Journeys completed per second", "seconds", "journeys/s", Axis::Plain, &throughput),
         lines("Errors and failed journeys per second", "seconds", "per second", Axis::Plain, &errors),
         lines("Active users", "seconds", "users", Axis::Plain, &users),

@@ -102,7 +102,7 @@ fn figures(rows: &mut Vec<Row>, name: &str, b: Option<&Stats>, c: Option<&Stats>
         // A tail needs samples in it: p99 is judged from 100 samples on, p95 from 20.
         let needed = limits.min_samples.max((1.0 / (1.0 - q)).round() as u64);
         let enough = b.count.min(c.count) >= needed;
-        let (bv, cv) = (b.histogram.quantile(q), c.histogram.quantile(q));
+        let (bv, cv) = (b.ended().quantile(q), c.ended().quantile(q));
         let change = if bv == 0 { 0.0 } else { cv as f64 / bv as f64 - 1.0 };
         let outcome = if !enough {
             Outcome::TooFewSamples

@@ -6,9 +6,11 @@ use std::fmt::Write;
 
 use super::render::{
     ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, arrival_line, cohort_lines, error_rows,
-    isolation_line, latency_rows, matrix_rows, ms, observation_lines, target_rows, verdict_line,
+    isolation_line, latency_rows, matrix_rows, ms, observation_lines, probes_line, service_line, target_rows,
+    verdict_line,
 };
-use super::{Report, charts};
+use super::{Report, charts, coverage};
+use crate::verdict::Outcome;
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -31,7 +33,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}\
 .verdict{font-size:1.3em;font-weight:bold;padding:.6em 1em;border-radius:6px}\
-.pass{background:#e3f6e3;color:#175c17}.fail{background:#fde8cf;color:#7a3b00}.breach{background:#fbdada;color:#8a1010}\
+.pass{background:#e3f6e3;color:#175c17}.fail{background:#fde8cf;color:#7a3b00}.breach{background:#fbdada;color:#8a1010}.incomplete{background:#e8e3f6;color:#3b1a7a}\
 .finding{border-left:4px solid #c22;padding:.3em 1em;margin:1em 0;background:#fff6f6}\
 .known{border-left-color:#999;background:#f6f6f6}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5em}\
 .charts svg{display:block;margin:1em 0;max-width:100%;height:auto}.note{color:#666}";
@@ -62,10 +64,11 @@ pub fn page(report: &Report) -> String {
         esc(&title)
     );
     let _ = write!(out, "<h1>{}</h1>", esc(&title));
-    let class = match report.verdict.exit_code {
-        0 => "pass",
-        3 => "breach",
-        _ => "fail",
+    let class = match report.verdict.outcome() {
+        Outcome::Pass => "pass",
+        Outcome::Breach => "breach",
+        Outcome::Incomplete => "incomplete",
+        Outcome::Fail => "fail",
     };
     let _ = write!(out, "<p class=\"verdict {class}\" id=\"verdict\">{}</p>", esc(&verdict_line(report)));
     let faults = if run.target.faults.is_empty() { "none".to_owned() } else { run.target.faults.join(", ") };
@@ -91,11 +94,15 @@ pub fn page(report: &Report) -> String {
     out.push_str("<h2>Targets</h2>");
     table(&mut out, &TARGET_HEAD, &target_rows(report));
     findings(&mut out, report);
+    if !report.coverage.is_empty() {
+        out.push_str("<h2>What was checked</h2>");
+        table(&mut out, &coverage::HEAD, &coverage::rows(&report.coverage));
+    }
     out.push_str("<h2>Latency</h2>");
     table(&mut out, &LATENCY_HEAD, &latency_rows(report));
     out.push_str("<ul>");
-    for line in cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report))
-    {
+    let lines = cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report));
+    for line in lines.chain([service_line(report)]).chain(probes_line(report)) {
         let _ = write!(out, "<li>{}</li>", esc(&line));
     }
     out.push_str("</ul><div class=\"charts\">");

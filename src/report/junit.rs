@@ -1,10 +1,13 @@
 //! `junit.xml` for CI (quick-junit): a test suite per journey holding a test case per target
-//! about it, a suite `run` for the targets about the whole run, and a suite `findings` holding a
-//! test case per finding kind (failed when found, unless the profile knows it).
+//! about it, a suite `run` for the targets about the whole run, a suite `findings` holding a
+//! test case per finding kind (failed when found, unless the profile knows it) and a suite
+//! `probes` with a case per JWT probe and isolation probe family. Only what the run exercised
+//! passes: a check that did not run is `<skipped>` with its reason.
 
 use quick_junit::{NonSuccessKind, Property, Report as Junit, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
+use super::coverage::{CheckKind, Covered, Status};
 
 /// The suite a target belongs to: its journey's, else `run`.
 fn suite_of(name: &str, report: &Report) -> String {
@@ -20,6 +23,20 @@ fn suite_of(name: &str, report: &Report) -> String {
     journey.unwrap_or_else(|| "run".to_owned())
 }
 
+/// `<skipped>` with why the check did not run (a report of an older netra-load did not say).
+fn not_run(covered: Option<&Covered>) -> TestCaseStatus {
+    let mut s = TestCaseStatus::skipped();
+    let why = match covered {
+        Some(c) => c.result(),
+        None => {
+            "not run: this report does not say whether it was exercised (written before the coverage ledger)"
+                .into()
+        }
+    };
+    s.set_message(why);
+    s
+}
+
 pub fn render(report: &Report) -> Result<String, String> {
     let mut junit = Junit::new(format!("netra-load {}", report.run.profile));
     let mut suites: std::collections::BTreeMap<String, TestSuite> = report
@@ -30,7 +47,7 @@ pub fn render(report: &Report) -> Result<String, String> {
     for t in &report.verdict.targets {
         let status = if t.not_run {
             let mut s = TestCaseStatus::skipped();
-            s.set_message("not run: its journey was skipped (see the report's `skipped`)");
+            s.set_message(format!("not run: {}", t.reason.as_deref().unwrap_or("its journey was skipped")));
             s
         } else if t.passed {
             TestCaseStatus::success()
@@ -50,8 +67,12 @@ pub fn render(report: &Report) -> Result<String, String> {
     for kind in crate::findings::FindingKind::ALL {
         let found: Vec<_> = report.findings.iter().filter(|f| f.kind == *kind).collect();
         let unknown: Vec<_> = found.iter().filter(|f| !f.known).collect();
+        let covered = report.coverage.iter().find(|c| c.check == format!("finding {kind}"));
         let status = match unknown.first() {
-            None => TestCaseStatus::success(),
+            None => match covered {
+                Some(c) if c.status != Status::NotRun => TestCaseStatus::success(),
+                _ => not_run(covered),
+            },
             Some(f) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(format!("{} at {}: {}", f.kind, f.endpoint, f.observed))
@@ -78,8 +99,25 @@ pub fn render(report: &Report) -> Result<String, String> {
                 "known finding, seen {} times",
                 found.iter().map(|f| f.count).sum::<u64>()
             ));
+        } else if let Some(c) = covered.filter(|c| c.status != Status::NotRun) {
+            case.set_system_out(c.outcome());
         }
         findings.add_test_case(case);
+    }
+    let mut probes = TestSuite::new("probes");
+    for c in report.coverage.iter().filter(|c| matches!(c.kind, CheckKind::Jwt | CheckKind::Isolation)) {
+        let status = match c.status {
+            Status::Passed => TestCaseStatus::success(),
+            Status::Failed => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("{}: {}", c.check, c.outcome())).set_type(c.kind.to_string());
+                s
+            }
+            Status::NotRun => not_run(Some(c)),
+        };
+        let mut case = TestCase::new(c.check.clone(), status);
+        case.set_classname(format!("netra-load.probes.{}", c.kind)).set_system_out(c.outcome());
+        probes.add_test_case(case);
     }
     for suite in suites.values_mut() {
         suite.add_properties([
@@ -88,5 +126,8 @@ pub fn render(report: &Report) -> Result<String, String> {
         ]);
     }
     junit.add_test_suites(suites.into_values()).add_test_suite(findings);
+    if !probes.test_cases.is_empty() {
+        junit.add_test_suite(probes);
+    }
     junit.to_string().map_err(|e| format!("cannot write JUnit XML: {e}"))
 }

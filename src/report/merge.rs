@@ -129,6 +129,27 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
     let p = &mut out.probes;
     (p.rounds, p.checks) = (p.rounds + r.probes.rounds, p.checks + r.probes.checks);
     p.setup_error = p.setup_error.take().or_else(|| r.probes.setup_error.clone());
+    p.setup_failures += r.probes.setup_failures;
+    p.cut_at_end |= r.probes.cut_at_end;
+    p.started_s = match (p.started_s, r.probes.started_s) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    for (name, t) in &r.probes.by_probe {
+        let mine = p.by_probe.entry(name.clone()).or_default();
+        mine.sent += t.sent;
+        mine.accepted += t.accepted;
+        mine.server_errors += t.server_errors;
+        mine.inconclusive += t.inconclusive;
+    }
+    if out.service.stall_max_us < r.service.stall_max_us {
+        out.service = r.service.clone();
+    }
+    // The targets' rows are judged again on the merged figures.
+    out.coverage.retain(|c| c.kind != super::coverage::CheckKind::Target);
+    let theirs: Vec<_> =
+        r.coverage.iter().filter(|c| c.kind != super::coverage::CheckKind::Target).cloned().collect();
+    super::coverage::merge(&mut out.coverage, &theirs);
     let i = &mut out.isolation;
     i.probes += r.isolation.probes;
     i.responses_scanned += r.isolation.responses_scanned;
@@ -138,6 +159,7 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
     i.leaks_per_million =
         if i.responses_scanned == 0 { 0.0 } else { i.leaks as f64 * 1e6 / i.responses_scanned as f64 };
     i.setup_error = i.setup_error.take().or_else(|| r.isolation.setup_error.clone());
+    i.setup_failures += r.isolation.setup_failures;
     for row in &r.isolation.matrix {
         let key = |m: &crate::isolation::MatrixRow| (m.actor.clone(), m.resource.clone(), m.action.clone());
         match i.matrix.iter_mut().find(|m| key(m) == key(row)) {
@@ -171,8 +193,10 @@ fn add_windows(a: &[Window], b: &[Window]) -> Result<Vec<Window>, String> {
     }
     for (mine, theirs) in a.iter_mut().zip(&b) {
         let users = mine.active_users + theirs.active_users;
+        // The span is unavailable for the whole only where no segment got an answer in it.
+        let unavailable_s = mine.unavailable_s.min(theirs.unavailable_s);
         mine.absorb(theirs).map_err(|e| format!("a window's histogram: {e}"))?;
-        mine.active_users = users;
+        (mine.active_users, mine.unavailable_s) = (users, unavailable_s);
         mine.width_s = mine.width_s.max(theirs.width_s);
     }
     Ok(a)
@@ -201,6 +225,8 @@ fn rejudge(out: &mut Report) -> Result<(), String> {
     }
     let targets =
         out.run.targets.iter().map(|t| Threshold::parse_expr(t)).collect::<Result<Vec<_>, String>>()?;
+    out.coverage.retain(|c| c.kind != super::coverage::CheckKind::Target);
     out.verdict = verdict::judge(&targets, &*out);
+    out.coverage.extend(super::coverage::of_targets(&out.verdict.targets));
     Ok(())
 }

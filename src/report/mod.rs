@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod coverage;
 pub mod html;
 pub mod junit;
 pub mod load;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Histogram;
 pub use crate::metrics::Stats;
-use crate::verdict::{Figures, Verdict};
+use crate::verdict::{Figures, Metric, Verdict};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -199,6 +200,13 @@ pub struct Report {
     pub arrival: Option<crate::metrics::ArrivalReport>,
     pub probes: crate::probes::ProbeSummary,
     pub isolation: crate::isolation::IsolationSummary,
+    /// Whether the target kept answering: the longest stall (availability is the timeline's).
+    #[serde(default)]
+    pub service: crate::metrics::ServiceReport,
+    /// What was checked: every check of the plan, how often it was exercised and what came of
+    /// it, or why it did not run.
+    #[serde(default)]
+    pub coverage: Vec<coverage::Covered>,
     pub verdict: Verdict,
 }
 
@@ -281,12 +289,51 @@ impl Figures for Report {
         self.journeys.values().fold((0, 0), |(d, f), j| (d + j.stats.count, f + j.stats.failures))
     }
 
-    fn not_run(&self, subject: &str) -> bool {
-        self.not_run.iter().any(|n| n == subject)
+    fn availability(&self) -> Option<f64> {
+        let windows = &self.timeline.windows;
+        let width: f64 = windows.iter().map(|w| w.width_s).sum();
+        let unavailable: f64 = windows.iter().map(|w| w.unavailable_s).sum();
+        (width > 0.0).then(|| (1.0 - unavailable / width).clamp(0.0, 1.0))
+    }
+
+    fn stall_max(&self) -> Option<u64> {
+        (!self.timeline.windows.is_empty()).then_some(self.service.stall_max_us)
+    }
+
+    fn dropped(&self) -> Option<(u64, u64)> {
+        self.arrival.as_ref().map(|a| (a.scheduled, a.dropped))
+    }
+
+    fn inapplicable(&self, metric: &Metric) -> Option<String> {
+        if let Some(subject) = metric.subject().filter(|s| self.not_run.iter().any(|n| n == s)) {
+            return Some(format!("`{subject}` does not run (see the skipped personas)"));
+        }
+        match metric {
+            Metric::Cohort(n) => {
+                let cohort = crate::journeys::cohort_journey().name;
+                let runs =
+                    self.run.personas.iter().any(|p| p.journey == cohort && !self.not_run.contains(&p.name));
+                if !runs {
+                    Some(format!("no persona runs {cohort}, whose users make the cohorts"))
+                } else if self.arrival.is_none() && self.run.users < *n {
+                    Some(format!("the run has {} users: a cohort of {n} needs as many", self.run.users))
+                } else {
+                    None
+                }
+            }
+            Metric::DroppedRate if self.arrival.is_none() => {
+                Some("the closed model drops nothing (the open model, --arrival-rate, does)".into())
+            }
+            _ => None,
+        }
     }
 
     fn breached(&self) -> bool {
         self.findings.iter().any(|f| !f.known)
+    }
+
+    fn incomplete(&self) -> bool {
+        self.coverage.iter().any(|c| c.incomplete)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Report, Stats};
+use super::{Report, Stats, coverage};
 use crate::metrics::format_us;
 
 pub(crate) fn ms(us: u64) -> String {
@@ -32,7 +32,8 @@ pub(crate) fn latency_rows(report: &Report) -> Vec<Vec<String>> {
             // The order of steps within their journeys; unknown steps follow alphabetically.
             (crate::journeys::Step::rank(step), *step)
         });
-        for (step, stats) in steps {
+        // A step that only ever did not apply has no figures to show.
+        for (step, stats) in steps.into_iter().filter(|(_, s)| s.count + s.failures > 0) {
             rows.push(stats_row(format!("  {step}"), stats));
         }
     }
@@ -46,17 +47,21 @@ pub(crate) fn target_rows(report: &Report) -> Vec<Vec<String>> {
         .iter()
         .map(|t| {
             let result = match (t.not_run, t.passed) {
-                (true, _) => "skipped",
-                (false, true) => "pass",
-                (false, false) => "FAIL",
+                (true, _) => format!("not run: {}", t.reason.as_deref().unwrap_or("its journey was skipped")),
+                (false, true) => "pass".to_owned(),
+                (false, false) => "FAIL".to_owned(),
             };
-            vec![t.expr.clone(), t.observed.clone(), result.to_owned()]
+            vec![t.expr.clone(), t.observed.clone(), result]
         })
         .collect()
 }
 
+/// The cohorts, when the journey that makes them ran.
 pub(crate) fn cohort_lines(report: &Report) -> Vec<String> {
     let cohort = crate::journeys::cohort_journey().name;
+    if !report.journeys.contains_key(cohort) {
+        return Vec::new();
+    }
     report
         .cohorts
         .values()
@@ -125,9 +130,76 @@ pub(crate) fn matrix_rows(report: &Report) -> Vec<Vec<String>> {
 pub(crate) const MATRIX_HEAD: [&str; 7] =
     ["actor", "resource", "action", "expected", "refused", "allowed", "inconclusive"];
 
+/// Whether the target kept answering, and how many journeys users began: an outage shows
+/// here even when back-off kept the failures few.
+pub(crate) fn service_line(report: &Report) -> String {
+    let windows = &report.timeline.windows;
+    let width: f64 = windows.iter().map(|w| w.width_s).sum();
+    let unavailable: f64 = windows.iter().map(|w| w.unavailable_s).sum();
+    let begun: u64 = windows.iter().map(|w| w.begun).sum();
+    let s = &report.service;
+    // Neighbouring unavailable windows as one span.
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for w in windows.iter().filter(|w| w.unavailable_s > 0.0) {
+        match spans.last_mut() {
+            Some((_, end)) if (*end - w.start_s).abs() < 1e-6 => *end = w.start_s + w.width_s,
+            _ => spans.push((w.start_s, w.start_s + w.width_s)),
+        }
+    }
+    let at = if spans.is_empty() {
+        String::new()
+    } else {
+        let shown: Vec<String> = spans.iter().take(5).map(|(a, b)| format!("{a:.0}-{b:.0} s")).collect();
+        format!(" ({}{})", shown.join(", "), if spans.len() > 5 { ", ..." } else { "" })
+    };
+    format!(
+        "service: unavailable {unavailable:.0} s of {width:.1} s{at}; longest stall {} (ending at {:.1} s); {begun} journeys begun",
+        ms(s.stall_max_us),
+        s.stall_at_s
+    )
+}
+
+/// What the JWT probes did, their set-up included.
+pub(crate) fn probes_line(report: &Report) -> Option<String> {
+    let p = &report.probes;
+    if p.by_probe.is_empty() && p.setup_error.is_none() && p.setup_failures == 0 {
+        return None;
+    }
+    let mut line = String::from("JWT probes: ");
+    if p.setup_failures > 0 {
+        line.push_str(&format!("set-up failed {} times; ", p.setup_failures));
+    }
+    match (p.started_s, &p.setup_error) {
+        (None, Some(e)) => line.push_str(&format!("never ran: {e}")),
+        (started, _) => {
+            let accepted: u64 = p.by_probe.values().map(|t| t.accepted + t.server_errors).sum();
+            let from = started.filter(|s| *s >= 1.0).map(|s| format!(" from {s:.1} s")).unwrap_or_default();
+            line.push_str(&format!(
+                "{} rounds{from}, {} sent, {accepted} accepted or answered 5xx",
+                p.rounds, p.checks
+            ));
+            if p.cut_at_end {
+                line.push_str("; the last round was cut at the run's end");
+            }
+        }
+    }
+    Some(line)
+}
+
 pub(crate) fn verdict_line(report: &Report) -> String {
     let v = &report.verdict;
     let missed = v.targets.iter().filter(|t| !t.passed).count();
+    if v.outcome() == crate::verdict::Outcome::Incomplete {
+        let never: Vec<&str> =
+            report.coverage.iter().filter(|c| c.incomplete).map(|c| c.check.as_str()).collect();
+        return format!(
+            "verdict: INCOMPLETE ({} checks asked for never ran: {}{}; {missed} of {} targets missed)",
+            never.len(),
+            never.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+            if never.len() > 3 { ", ..." } else { "" },
+            v.targets.len()
+        );
+    }
     match v.exit_code {
         0 => {
             let not_run = v.targets.iter().filter(|t| t.not_run).count();
@@ -153,14 +225,18 @@ pub(crate) fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0))
         .collect();
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) }
-                })
-                .collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                // Names and results read from the left; figures line up on the right.
+                if i == 0 || head[i] == "result" {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
         padded.join("  ").trim_end().to_owned()
     };
     writeln!(out, "{}", line(head.to_vec()))?;
@@ -234,9 +310,17 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     {
         writeln!(out, "{line}")?;
     }
+    writeln!(out, "{}", service_line(report))?;
     writeln!(out, "{}", isolation_line(report))?;
+    if let Some(line) = probes_line(report) {
+        writeln!(out, "{line}")?;
+    }
     for line in &report.skipped {
         writeln!(out, "skipped {line}")?;
+    }
+    if !report.coverage.is_empty() {
+        writeln!(out, "\nwhat was checked:")?;
+        text_table(out, &coverage::HEAD, &coverage::rows(&report.coverage))?;
     }
     if !report.errors.is_empty() {
         writeln!(out)?;
@@ -282,9 +366,19 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     md_table(out, &TARGET_HEAD, &target_rows(report))?;
     writeln!(out, "\n## Latency\n")?;
     md_table(out, &LATENCY_HEAD, &latency_rows(report))?;
-    writeln!(out, "\n## Cohorts\n")?;
-    for line in cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report))
-    {
+    if !report.coverage.is_empty() {
+        writeln!(out, "\n## What was checked\n")?;
+        md_table(out, &coverage::HEAD, &coverage::rows(&report.coverage))?;
+    }
+    if !report.skipped.is_empty() {
+        writeln!(out, "\n## Skipped\n")?;
+        for line in &report.skipped {
+            writeln!(out, "- {line}")?;
+        }
+    }
+    writeln!(out, "\n## Run\n")?;
+    let lines = cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report));
+    for line in lines.chain([service_line(report)]).chain(probes_line(report)) {
         writeln!(out, "- {line}")?;
     }
     writeln!(out, "\n## Isolation\n\n{}\n", isolation_line(report))?;

@@ -150,7 +150,8 @@ fn detects(step: &str, kind: FindingKind) -> bool {
 /// Why the probes or steps the plan meant to run never did, as far as the report tells.
 fn runtime_reason(report: &Report) -> String {
     let run = &report.run;
-    match report.probes.setup_error.as_deref().or(report.isolation.setup_error.as_deref()) {
+    let jwt = report.probes.setup_error.as_deref().filter(|_| report.probes.started_s.is_none());
+    match jwt.or(report.isolation.setup_error.as_deref()) {
         Some(e) => e.to_owned(),
         None => format!(
             "the run ({:.1} s, ended by {}) was too short or its journeys failed first",
@@ -163,11 +164,14 @@ fn jwt(probe: JwtProbe, report: &Report) -> Tally {
     let p = &report.probes;
     let tally = p.by_probe.get(&probe.to_string()).copied().unwrap_or_default();
     let found = tally.accepted + tally.server_errors;
-    let why = match &p.setup_error {
-        Some(e) if p.setup_failures > 0 => format!("{e} ({} attempts failed)", p.setup_failures),
-        Some(e) => e.clone(),
-        None if p.rounds == 0 => "no round of the JWT probes completed".to_owned(),
-        None => format!("no answer to it in {} rounds ({} inconclusive)", p.rounds, tally.inconclusive),
+    let why = match (&p.setup_error, p.started_s) {
+        (Some(e), None) if p.setup_failures > 0 => format!("{e} ({} attempts failed)", p.setup_failures),
+        (Some(e), None) => e.clone(),
+        _ if p.rounds == 0 && p.cut_at_end => {
+            "the run ended before the first round of the JWT probes reached it".to_owned()
+        }
+        _ if p.rounds == 0 => "no round of the JWT probes completed".to_owned(),
+        _ => format!("no clear answer to it in {} rounds ({} inconclusive)", p.rounds, tally.inconclusive),
     };
     (tally.sent, found, found > 0, None, why)
 }

@@ -375,6 +375,100 @@ fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// Figures with nothing in them but what a test sets.
+    #[derive(Default)]
+    struct Fake {
+        availability: Option<f64>,
+        dropped: Option<(u64, u64)>,
+        breached: bool,
+        incomplete: bool,
+        users: usize,
+    }
+
+    impl Figures for Fake {
+        fn journey(&self, _: &str) -> Option<&Stats> {
+            None
+        }
+        fn persona(&self, _: &str) -> Option<&Stats> {
+            None
+        }
+        fn step(&self, _: &str) -> Stats {
+            Stats::default()
+        }
+        fn cohort(&self, _: usize) -> Option<u64> {
+            None
+        }
+        fn trend(&self, _: &str, _: f64) -> Option<(u64, u64)> {
+            None
+        }
+        fn journeys_done_and_failed(&self) -> (u64, u64) {
+            (100, 0)
+        }
+        fn availability(&self) -> Option<f64> {
+            self.availability
+        }
+        fn stall_max(&self) -> Option<u64> {
+            Some(10_000)
+        }
+        fn dropped(&self) -> Option<(u64, u64)> {
+            self.dropped
+        }
+        fn inapplicable(&self, metric: &Metric) -> Option<String> {
+            match metric {
+                Metric::Cohort(n) if self.users < *n => Some(format!("only {} users", self.users)),
+                _ => None,
+            }
+        }
+        fn breached(&self) -> bool {
+            self.breached
+        }
+        fn incomplete(&self) -> bool {
+            self.incomplete
+        }
+    }
+
+    fn targets(rules: &[(&str, &str)]) -> Vec<Threshold> {
+        rules.iter().map(|(n, r)| Threshold::parse(n, r).unwrap()).collect()
+    }
+
+    #[test]
+    fn breach_wins_over_incomplete_which_wins_over_a_missed_target() {
+        let t = targets(&[("availability", "> 90%"), ("errors.rate", "< 1%")]);
+        let judged = |f: &Fake| {
+            let v = judge(&t, f);
+            (v.outcome(), v.exit_code)
+        };
+        let up = Fake { availability: Some(1.0), ..Fake::default() };
+        assert_eq!(judged(&up), (Outcome::Pass, crate::exit::OK));
+        let down = Fake { availability: Some(0.5), ..Fake::default() };
+        assert_eq!(judged(&down), (Outcome::Fail, crate::exit::MISSED));
+        let unchecked = Fake { incomplete: true, ..down };
+        assert_eq!(judged(&unchecked), (Outcome::Incomplete, crate::exit::INCOMPLETE));
+        let breached = Fake { breached: true, ..unchecked };
+        assert_eq!(judged(&breached), (Outcome::Breach, crate::exit::BREACH));
+        // Availability is met above its limit, never at it.
+        let edge = Fake { availability: Some(0.9), ..Fake::default() };
+        assert_eq!(judged(&edge).0, Outcome::Fail);
+    }
+
+    #[test]
+    fn targets_that_cannot_apply_are_not_run_with_the_reason_and_no_data_still_fails() {
+        let t = targets(&[("cohort.10", "< 500ms"), ("dropped.rate", "< 1%"), ("journey.x.p99", "< 1s")]);
+        let v = judge(&t, &Fake { users: 5, dropped: Some((200, 1)), ..Fake::default() });
+        let cohort = &v.targets[0];
+        assert!(
+            cohort.not_run && cohort.passed && cohort.reason.as_deref() == Some("only 5 users"),
+            "{cohort:?}"
+        );
+        assert!(v.targets[1].passed && v.targets[1].observed == "0.500%", "{:?}", v.targets[1]);
+        assert!(
+            !v.targets[2].passed && v.targets[2].observed == "no data",
+            "a journey that measured nothing"
+        );
+        let dropping = judge(&t[1..2], &Fake { dropped: Some((100, 19)), ..Fake::default() });
+        assert_eq!(dropping.outcome(), Outcome::Fail);
+    }
+
     #[test]
     fn trends_parse_as_percent_changes() {
         let t = Threshold::parse("trend.signup-chat.p50", "< +50%").unwrap();

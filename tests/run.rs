@@ -73,7 +73,10 @@ fn added_latency_shows_in_every_backend_step_and_not_in_the_auth_steps() {
 fn injected_server_errors_are_counted_by_kind_and_miss_the_error_target() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["--profile", "smoke", "--target-fault", "error-rate=0.5"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // FAIL; or INCOMPLETE when every step that checks something (e.g. the thread list, for
+    // list_leak) met a 500, and so that check never ran.
+    assert!(matches!(out.status.code(), Some(1 | 4)), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("errors.rate < 1%"), "{}", text(&out.stdout));
     let r = report(dir.path());
     let errors = r["errors"].as_array().unwrap();
     let http_500 = errors.iter().find(|e| e["kind"] == "http_500").expect("500s are counted");

@@ -47,7 +47,8 @@ pub struct ProbeSummary {
     /// When the probes could start, in seconds from the run's start (`null`: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_s: Option<f64>,
-    /// Why the probes could not start (the last failed attempt), or were cut.
+    /// The last failed set-up attempt's error (the probes may have started after it, see
+    /// `started_s`), or why they were cut before sending anything.
     pub setup_error: Option<String>,
     /// The round under way at the run's end was cut (the target did not answer it in time).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -162,7 +163,10 @@ pub fn spawn(
             return;
         };
         let at = started.elapsed().as_secs_f64();
-        update(&mut |s| (s.setup_failures, s.started_s) = (setup.failures, Some(at)));
+        update(&mut |s| {
+            (s.setup_failures, s.started_s, s.setup_error) =
+                (setup.failures, Some(at), setup.last_error.clone());
+        });
         let probes = jwt::probes(&subjects, secret.as_deref(), &settings.jwt);
         let mut tallies = BTreeMap::new();
         loop {

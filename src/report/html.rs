@@ -5,9 +5,9 @@
 use std::fmt::Write;
 
 use super::render::{
-    ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, arrival_line, cohort_lines, error_rows,
+    ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, WINDOW_HEAD, arrival_line, cohort_lines, error_rows,
     isolation_line, latency_rows, matrix_rows, ms, observation_lines, probes_line, service_line, target_rows,
-    verdict_line,
+    verdict_line, window_rows,
 };
 use super::{Report, charts, coverage};
 use crate::verdict::Outcome;
@@ -108,6 +108,9 @@ pub fn page(report: &Report) -> String {
     out.push_str("</ul><div class=\"charts\">");
     out.push_str(&charts::spectra(report));
     out.push_str("</div><h2>Over time</h2>");
+    if !report.timeline.windows.is_empty() {
+        table(&mut out, &WINDOW_HEAD, &window_rows(report, 30));
+    }
     trend(&mut out, report);
     out.push_str("<div class=\"charts\">");
     for chart in charts::over_time(report) {

@@ -321,6 +321,12 @@ impl Figures for Report {
                     None
                 }
             }
+            Metric::Step { name, .. } => {
+                let s = self.step(name);
+                (s.count + s.failures == 0 && s.not_applicable > 0).then(|| {
+                    format!("`{name}` did not apply to this deployment (e.g. access tokens living longer than token-refresh waits out)")
+                })
+            }
             Metric::DroppedRate if self.arrival.is_none() => {
                 Some("the closed model drops nothing (the open model, --arrival-rate, does)".into())
             }

@@ -159,6 +159,35 @@ pub(crate) fn service_line(report: &Report) -> String {
     )
 }
 
+pub(crate) const WINDOW_HEAD: [&str; 6] = ["from", "to", "begun", "completed", "failed", "unavailable"];
+
+/// Journeys begun (attempts), completed and failed over time, and the unavailable seconds: at
+/// most `rows` rows, neighbouring windows added up. After failures users back off and begin
+/// fewer journeys: an outage shows as attempts falling with the completions.
+pub(crate) fn window_rows(report: &Report, rows: usize) -> Vec<Vec<String>> {
+    let windows = &report.timeline.windows;
+    let per_row = windows.len().div_ceil(rows.max(1)).max(1);
+    windows
+        .chunks(per_row)
+        .map(|group| {
+            let (first, last) = (&group[0], &group[group.len() - 1]);
+            let sum =
+                |f: &dyn Fn(&crate::metrics::Window) -> u64| group.iter().map(f).sum::<u64>().to_string();
+            let completed = sum(&|w| w.journeys.values().map(|j| j.count).sum());
+            let failed = sum(&|w| w.journeys.values().map(|j| j.failures).sum());
+            let unavailable: f64 = group.iter().map(|w| w.unavailable_s).sum();
+            vec![
+                format!("{:.1}s", first.start_s),
+                format!("{:.1}s", last.start_s + last.width_s),
+                sum(&|w| w.begun),
+                completed,
+                failed,
+                if unavailable > 0.0 { format!("{unavailable:.1}s") } else { "-".to_owned() },
+            ]
+        })
+        .collect()
+}
+
 /// What the JWT probes did, their set-up included.
 pub(crate) fn probes_line(report: &Report) -> Option<String> {
     let p = &report.probes;
@@ -166,7 +195,10 @@ pub(crate) fn probes_line(report: &Report) -> Option<String> {
         return None;
     }
     let mut line = String::from("JWT probes: ");
-    if p.setup_failures > 0 {
+    if p.setup_failures > 0 && p.started_s.is_some() {
+        let last = p.setup_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default();
+        line.push_str(&format!("set-up failed {} times{last}, then ", p.setup_failures));
+    } else if p.setup_failures > 0 {
         line.push_str(&format!("set-up failed {} times; ", p.setup_failures));
     }
     match (p.started_s, &p.setup_error) {
@@ -380,6 +412,10 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let lines = cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report));
     for line in lines.chain([service_line(report)]).chain(probes_line(report)) {
         writeln!(out, "- {line}")?;
+    }
+    if !report.timeline.windows.is_empty() {
+        writeln!(out, "\n## Over time\n")?;
+        md_table(out, &WINDOW_HEAD, &window_rows(report, 30))?;
     }
     writeln!(out, "\n## Isolation\n\n{}\n", isolation_line(report))?;
     if !report.isolation.matrix.is_empty() {

@@ -1,32 +1,30 @@
 //! The coverage ledger: what each check of the run's plan came to. A check the plan skipped is
 //! `not run` with the plan's reason; one the plan meant to run but that was never exercised (the
-//! probes' set-up failed for the whole run, no step that checks it completed) is `not run` with
-//! the reason the run gives, and makes the run INCOMPLETE. Counts come from the report's
-//! figures: the steps that check a finding kind, the responses scanned, the probes sent.
+//! probes' set-up failed for the whole run, no step that checks it completed, no user of a
+//! persona began a journey) is `not run` with the reason the run gives, and makes the run
+//! INCOMPLETE. Counts come from the report's figures: the steps that check a finding kind and
+//! completed, the answers scanned, the probes that got a clear answer.
 
 use crate::checks::{Check, Planned};
+use crate::config::PersonaPlan;
 use crate::findings::FindingKind;
 use crate::isolation::LEAK_KINDS;
 use crate::journeys::{JOURNEYS, Step};
 use crate::probes::JwtProbe;
-use crate::probes::isolation::Family;
+use crate::probes::isolation::{FINDS, Family, WS_RESOURCE};
 use crate::report::Report;
-use crate::report::coverage::{CheckKind, Covered, Status};
+use crate::report::coverage::{CheckKind, Covered, NOT_APPLICABLE, Status};
 
-/// Every planned check but the targets (which the verdict judges, [`of_targets`](crate::report::coverage::of_targets)).
-pub fn ledger(planned: &[Planned], report: &Report) -> Vec<Covered> {
-    planned.iter().filter(|p| !matches!(p.check, Check::Target(_))).map(|p| covered(p, report)).collect()
+/// Every planned check but the targets (which the verdict judges,
+/// [`of_targets`](crate::report::coverage::of_targets)), then every running persona.
+pub fn ledger(planned: &[Planned], personas: &[PersonaPlan], report: &Report) -> Vec<Covered> {
+    let checks = planned.iter().filter(|p| !matches!(p.check, Check::Target(_))).map(|p| covered(p, report));
+    checks.chain(personas.iter().filter(|p| p.runs).map(|p| persona(p, report))).collect()
 }
 
-fn covered(planned: &Planned, report: &Report) -> Covered {
-    let (kind, unit, found_as) = match planned.check {
-        Check::Detector(_) => (CheckKind::Detector, "checks", "found"),
-        Check::Jwt(_) => (CheckKind::Jwt, "sent", "accepted"),
-        Check::Isolation(_) => (CheckKind::Isolation, "probes", "allowed"),
-        Check::Target(_) => (CheckKind::Target, "judged", "missed"),
-    };
-    let mut row = Covered {
-        check: planned.check.to_string(),
+fn row(check: String, kind: CheckKind, unit: &str, found_as: &str) -> Covered {
+    Covered {
+        check,
         kind,
         exercised: 0,
         unit: unit.into(),
@@ -34,137 +32,153 @@ fn covered(planned: &Planned, report: &Report) -> Covered {
         found_as: found_as.into(),
         observed: None,
         status: Status::NotRun,
-        reason: planned.skipped.clone(),
+        reason: None,
         incomplete: false,
+    }
+}
+
+/// What one finder counted: how often it checked, what it found (and whether anything found is
+/// not known to the profile), in what unit, and why it never checked if it did not.
+struct Counted {
+    exercised: u64,
+    found: u64,
+    failed: bool,
+    unit: String,
+    why_not: String,
+}
+
+fn covered(planned: &Planned, report: &Report) -> Covered {
+    let mut row = match planned.check {
+        Check::Detector(_) => row(planned.check.to_string(), CheckKind::Detector, "checks", "found"),
+        Check::Jwt(_) => row(planned.check.to_string(), CheckKind::Jwt, "answered", "accepted or 5xx"),
+        Check::Isolation(_) => row(planned.check.to_string(), CheckKind::Isolation, "probes", "allowed"),
+        Check::Target(_) => row(planned.check.to_string(), CheckKind::Target, "judged", "missed"),
     };
     if planned.skipped.is_some() {
+        row.reason = planned.skipped.clone();
         return row;
     }
-    let (exercised, found, failed, unit, why_not) = match &planned.check {
-        Check::Detector(kind) => detector(*kind, report),
-        Check::Jwt(probe) => jwt(*probe, report),
-        Check::Isolation(family) => isolation(*family, report),
+    let (counted, inapplicable) = match &planned.check {
+        Check::Detector(kind) => (detector(*kind, report), not_applicable(*kind, report)),
+        Check::Jwt(probe) => (jwt(*probe, report), None),
+        Check::Isolation(family) => (isolation(*family, report), None),
         // The verdict judges targets.
         Check::Target(_) => return row,
     };
-    (row.exercised, row.found, row.unit) = (exercised, found, unit.unwrap_or(row.unit));
-    let inapplicable = match &planned.check {
-        Check::Detector(kind) => not_applicable(*kind, report),
-        _ => None,
-    };
-    if exercised == 0 {
+    // What was found was checked, whatever the counts say.
+    (row.exercised, row.found, row.unit) =
+        (counted.exercised.max(counted.found), counted.found, counted.unit);
+    if row.exercised == 0 {
         // A step that could not apply here is the deployment's nature, not a run that fell short.
         row.incomplete = inapplicable.is_none();
-        row.reason = Some(inapplicable.unwrap_or(why_not));
+        row.reason = Some(inapplicable.unwrap_or(counted.why_not));
     } else {
-        row.status = if failed { Status::Failed } else { Status::Passed };
+        row.status = if counted.failed { Status::Failed } else { Status::Passed };
     }
     row
 }
 
-/// Exercised, found, failed (found and not known), the unit when not the kind's, and why it did
-/// not run if it did not.
-type Tally = (u64, u64, bool, Option<String>, String);
+/// Findings of `kinds`: how many, and whether any is not known to the profile.
+fn findings_of(report: &Report, kinds: &[FindingKind]) -> (u64, bool) {
+    let of_kind = report.findings.iter().filter(|f| kinds.contains(&f.kind));
+    (of_kind.clone().map(|f| f.count).sum(), of_kind.clone().any(|f| !f.known))
+}
 
-fn detector(kind: FindingKind, report: &Report) -> Tally {
-    let of_kind = report.findings.iter().filter(|f| f.kind == kind);
-    let found: u64 = of_kind.clone().map(|f| f.count).sum();
-    let failed = of_kind.clone().any(|f| !f.known);
-    // Each finder that ran adds what it exercised.
-    let mut exercised = 0;
-    let mut units = Vec::new();
-    let steps_of = |journey: &str, step: Step| {
+fn detector(kind: FindingKind, report: &Report) -> Counted {
+    let (found, failed) = findings_of(report, &[kind]);
+    // Each finder adds what it checked.
+    let mut parts: Vec<(&str, u64)> = Vec::new();
+    let completed = |journey: &str, step: Step| {
         report.journeys.get(journey).and_then(|j| j.steps.get(step.name())).map_or(0, |s| s.count)
     };
     for journey in JOURNEYS.iter().filter(|j| j.finds.contains(&kind)) {
         let checking: Vec<Step> =
             journey.steps.iter().copied().filter(|s| s.detects().contains(&kind)).collect();
-        let (count, unit) = if checking.is_empty() {
-            // The journey as a whole is the check (a bystander within its limits).
-            let j = report.journeys.get(journey.name);
-            (j.map_or(0, |j| j.stats.count + j.stats.failures), "journeys")
+        if checking.is_empty() {
+            // The completed journey as a whole is the check (a bystander within its limits).
+            parts.push(("journeys", report.journeys.get(journey.name).map_or(0, |j| j.stats.count)));
         } else {
-            (checking.iter().map(|s| steps_of(journey.name, *s)).sum::<u64>(), "steps")
-        };
-        if count > 0 {
-            exercised += count;
-            units.push(unit);
+            parts.push(("steps", checking.iter().map(|s| completed(journey.name, *s)).sum()));
         }
     }
     if LEAK_KINDS.contains(&kind) {
-        let scanned = if kind == FindingKind::DataLeak {
-            report.isolation.responses_scanned
+        if kind == FindingKind::DataLeak {
+            parts.push(("responses scanned", report.isolation.responses_scanned));
         } else {
             // The steps whose answers can show this leak.
             let exposing = JOURNEYS.iter().flat_map(|j| j.steps.iter().map(move |s| (j.name, *s)));
-            exposing.filter(|(_, s)| s.exposes() == Some(kind)).map(|(j, s)| steps_of(j, s)).sum()
-        };
-        if scanned > 0 {
-            exercised += scanned;
-            units.push(if kind == FindingKind::DataLeak { "responses scanned" } else { "answers scanned" });
+            let answers = exposing.filter(|(_, s)| s.exposes() == Some(kind)).map(|(j, s)| completed(j, s));
+            parts.push(("answers scanned", answers.sum()));
         }
     }
+    let finds = |p: &&JwtProbe| p.finds().contains(&kind);
     let probes = &report.probes.by_probe;
-    let jwt: u64 = <JwtProbe as strum::VariantArray>::VARIANTS
+    let answered = <JwtProbe as strum::VariantArray>::VARIANTS
         .iter()
-        .filter(|p| p.finds().contains(&kind))
-        .filter_map(|p| probes.get(&p.to_string()))
-        .map(|t| t.sent)
-        .sum();
-    if jwt > 0 {
-        exercised += jwt;
-        units.push("probes sent");
+        .filter(finds)
+        .filter_map(|p| probes.get(&p.to_string()));
+    parts.push(("probes answered", answered.map(|t| t.sent).sum()));
+    if FINDS.contains(&kind) {
+        parts.push(("probes", clear_isolation_answers(report, |_| true).0));
     }
-    if crate::probes::isolation::FINDS.contains(&kind) && report.isolation.probes > 0 {
-        exercised += report.isolation.probes;
-        units.push("probes");
-    }
+    parts.retain(|(_, n)| *n > 0);
+    let mut units: Vec<&str> = parts.iter().map(|(unit, _)| *unit).collect();
+    units.sort_unstable();
     units.dedup();
-    let unit = if units.len() == 1 { units[0].to_owned() } else { "checks".to_owned() };
-    let why = format!("nothing that checks {kind} completed: {}", runtime_reason(report));
-    (exercised, found, failed, Some(unit), why)
+    let unit = if units.len() == 1 { units[0] } else { "checks" };
+    Counted {
+        exercised: parts.iter().map(|(_, n)| n).sum(),
+        found,
+        failed,
+        unit: unit.to_owned(),
+        why_not: why_not(kind, report),
+    }
+}
+
+/// Why no finder of `kind` ever checked, as far as the report tells.
+fn why_not(kind: FindingKind, report: &Report) -> String {
+    let by_jwt_only = !JOURNEYS.iter().any(|j| j.finds.contains(&kind)) && !LEAK_KINDS.contains(&kind);
+    let p = &report.probes;
+    let probes_never_started = p.started_s.is_none() && p.setup_error.is_some();
+    if by_jwt_only && !FINDS.contains(&kind) && probes_never_started {
+        return p.setup_error.clone().unwrap_or_default();
+    }
+    if FINDS.contains(&kind) {
+        if let Some(e) = &report.isolation.setup_error {
+            return e.clone();
+        }
+    }
+    let run = &report.run;
+    format!(
+        "no step that checks {kind} completed in the run ({:.1} s, ended by {}): too short, or its journeys failed first",
+        run.duration_s, run.ended_by
+    )
 }
 
 /// The steps checking `kind` that never applied (and so are no fault of the run's), if the
 /// detector's only chance was such a step.
 fn not_applicable(kind: FindingKind, report: &Report) -> Option<String> {
+    let detects = |step: &str| {
+        <Step as strum::VariantArray>::VARIANTS
+            .iter()
+            .any(|s| s.name() == step && s.detects().contains(&kind))
+    };
     let steps: Vec<&str> = report
         .journeys
         .values()
         .flat_map(|j| j.steps.iter())
-        .filter(|(name, s)| s.not_applicable > 0 && s.count == 0 && detects(name, kind))
+        .filter(|(name, s)| s.not_applicable > 0 && s.count == 0 && detects(name))
         .map(|(name, _)| name.as_str())
         .collect();
-    (!steps.is_empty()).then(|| {
-        format!(
-            "{} did not apply to this deployment (e.g. access tokens living longer than token-refresh waits out)",
-            steps.join(", ")
-        )
-    })
+    (!steps.is_empty()).then(|| format!("{} {NOT_APPLICABLE}", steps.join(", ")))
 }
 
-fn detects(step: &str, kind: FindingKind) -> bool {
-    <Step as strum::VariantArray>::VARIANTS.iter().any(|s| s.name() == step && s.detects().contains(&kind))
-}
-
-/// Why the probes or steps the plan meant to run never did, as far as the report tells.
-fn runtime_reason(report: &Report) -> String {
-    let run = &report.run;
-    let jwt = report.probes.setup_error.as_deref().filter(|_| report.probes.started_s.is_none());
-    match jwt.or(report.isolation.setup_error.as_deref()) {
-        Some(e) => e.to_owned(),
-        None => format!(
-            "the run ({:.1} s, ended by {}) was too short or its journeys failed first",
-            run.duration_s, run.ended_by
-        ),
-    }
-}
-
-fn jwt(probe: JwtProbe, report: &Report) -> Tally {
+fn jwt(probe: JwtProbe, report: &Report) -> Counted {
     let p = &report.probes;
     let tally = p.by_probe.get(&probe.to_string()).copied().unwrap_or_default();
+    let (_, unknown) = findings_of(report, &probe.finds());
     let found = tally.accepted + tally.server_errors;
-    let why = match (&p.setup_error, p.started_s) {
+    let why_not = match (&p.setup_error, p.started_s) {
         (Some(e), None) if p.setup_failures > 0 => format!("{e} ({} attempts failed)", p.setup_failures),
         (Some(e), None) => e.clone(),
         _ if p.rounds == 0 && p.cut_at_end => {
@@ -173,23 +187,53 @@ fn jwt(probe: JwtProbe, report: &Report) -> Tally {
         _ if p.rounds == 0 => "no round of the JWT probes completed".to_owned(),
         _ => format!("no clear answer to it in {} rounds ({} inconclusive)", p.rounds, tally.inconclusive),
     };
-    (tally.sent, found, found > 0, None, why)
+    // A token accepted is a failure unless the profile knows the finding it makes.
+    Counted { exercised: tally.sent, found, failed: found > 0 && unknown, unit: "answered".into(), why_not }
 }
 
-fn isolation(family: Family, report: &Report) -> Tally {
-    let i = &report.isolation;
+/// Refused and allowed answers of the matrix rows `which` keeps (inconclusive ones are no check).
+fn clear_isolation_answers(
+    report: &Report,
+    which: impl Fn(&crate::isolation::MatrixRow) -> bool,
+) -> (u64, u64) {
+    let rows = report.isolation.matrix.iter().filter(|r| which(r));
+    rows.fold((0, 0), |(clear, allowed), r| {
+        (clear + r.cell.refused + r.cell.allowed, allowed + r.cell.allowed)
+    })
+}
+
+fn isolation(family: Family, report: &Report) -> Counted {
+    let actor = family.actor().to_string();
     let websocket = family == Family::WebSocket;
-    let actor = match family {
-        Family::WebSocket => Family::OtherUser.to_string(),
-        other => other.to_string(),
+    let (exercised, allowed) =
+        clear_isolation_answers(report, |r| r.actor == actor && (r.resource == WS_RESOURCE) == websocket);
+    let (_, unknown) = findings_of(report, FINDS);
+    let why_not = report
+        .isolation
+        .setup_error
+        .clone()
+        .unwrap_or_else(|| "no probe got a clear answer (all inconclusive)".into());
+    Counted { exercised, found: allowed, failed: allowed > 0 && unknown, unit: "probes".into(), why_not }
+}
+
+/// A running persona: it ran if any of its users began a journey.
+fn persona(plan: &PersonaPlan, report: &Report) -> Covered {
+    let mut row = row(
+        format!("persona {} ({})", plan.name, plan.journey.name),
+        CheckKind::Persona,
+        "journeys",
+        "failed",
+    );
+    let Some(p) = report.personas.get(&plan.name) else {
+        row.reason = Some(format!(
+            "none of the run's {} users began a journey of it (weights share the users: give it more users or weight)",
+            report.run.users
+        ));
+        row.incomplete = true;
+        return row;
     };
-    let rows = i.matrix.iter().filter(|r| r.actor == actor && r.resource.contains("WebSocket") == websocket);
-    let (mut exercised, mut allowed) = (0, 0);
-    for r in rows {
-        exercised += r.cell.refused + r.cell.allowed;
-        allowed += r.cell.allowed;
-    }
-    let why =
-        i.setup_error.clone().unwrap_or_else(|| "no probe got a clear answer (all inconclusive)".into());
-    (exercised, allowed, allowed > 0, None, why)
+    (row.exercised, row.found) = (p.stats.count + p.stats.failures, p.stats.failures);
+    // Its failures are the targets' to judge (errors.rate): it ran.
+    row.status = Status::Passed;
+    row
 }

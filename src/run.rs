@@ -58,9 +58,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     for finding in &mut report.findings {
         finding.known = config.known_findings.contains(&finding.kind);
     }
-    report.coverage = crate::coverage::ledger(&config.plan.checks, &report);
-    report.verdict = verdict::judge(&config.targets, &report);
-    report.coverage.extend(report::coverage::of_targets(&report.verdict.targets));
+    report.coverage = crate::coverage::ledger(&config.plan.checks, &config.plan.personas, &report);
+    report.judge(&config.targets);
     let folder = report.write_run_folder(&config.report_dir)?;
     if !config.quiet {
         let mut out = std::io::stdout().lock();

@@ -97,7 +97,7 @@ fn junit_xml_reads_as_junit_with_a_suite_per_journey_and_failures_for_findings()
         .filter(|s| !["findings", "probes"].contains(&s.name.as_str()))
         .map(|s| s.tests)
         .sum();
-    assert_eq!(cases, targets, "a case per target");
+    assert_eq!(cases, targets + 1, "a case per target, and one for whether every check asked for ran");
     // And a case per JWT probe and isolation probe family.
     let probes = suites.suites.iter().find(|s| s.name == "probes").unwrap();
     assert!(probes.cases.iter().any(|c| c.name.ends_with("jwt probe `alg none`")), "{:?}", probes.cases);

@@ -155,7 +155,8 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     }
     // A run that stops being answered, or cannot keep its schedule, never passes: these hold
     // unless the profile sets its own.
-    for (name, rule) in crate::verdict::DEFAULT_TARGETS {
+    let open = arrival.map(|_| crate::verdict::DEFAULT_OPEN_TARGETS).unwrap_or_default();
+    for (name, rule) in crate::verdict::DEFAULT_TARGETS.iter().chain(open) {
         if !targets.iter().any(|t| t.name == *name) {
             targets.push(Threshold::parse(name, rule).expect("the default targets parse"));
         }

@@ -20,7 +20,7 @@
 //! - Register and login are the same in every journey, as the dialect provisions users; they are
 //!   performed here, the other steps by the journey's own [`Progress`].
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Context, Live, Progress, Step};
@@ -79,7 +79,11 @@ pub async fn wait_on_purpose(ctx: &Context, user: &User, until: Instant) {
     // Set until the wait is over: if the run ends meanwhile, the runner reads it after the step
     // was dropped.
     user.on_purpose.store(true, Ordering::Relaxed);
+    let began = Instant::now();
     tokio::time::sleep_until(until.into()).await;
+    // What the step waited on purpose is not time the target took.
+    let waited = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+    user.waited_on_purpose_us.fetch_add(waited, Ordering::Relaxed);
     user.on_purpose.store(false, Ordering::Relaxed);
 }
 
@@ -103,6 +107,8 @@ pub struct User {
     pub login: Option<Login>,
     /// Waiting on purpose now ([`wait_on_purpose`]).
     on_purpose: AtomicBool,
+    /// Microseconds the step under way has waited on purpose so far.
+    waited_on_purpose_us: AtomicU64,
 }
 
 impl User {
@@ -162,6 +168,7 @@ impl Run {
             canary: String::new(),
             login: None,
             on_purpose: AtomicBool::new(false),
+            waited_on_purpose_us: AtomicU64::new(0),
         };
         Run { user, journey: (ctx.journey.start)(), started, failed: false, failures_in_row }
     }
@@ -210,7 +217,10 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
     if step == steps[0] {
         ctx.live.journeys_started.fetch_add(1, Ordering::Relaxed);
     }
-    let busy = Waiting::new(&ctx.live);
+    // Held until the step is over, its connections closed included (a hang-up on a hung target
+    // is waiting on it too).
+    let _busy = Waiting::new(&ctx.live);
+    run.user.waited_on_purpose_us.store(0, Ordering::Relaxed);
     let started = Instant::now();
     let outcome = {
         // Each journey's future is boxed on its own (by its `perform`): one future holding every
@@ -228,7 +238,6 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             () = stopped(&ctx.stop) => (step == Step::Hold).then_some(Ok(())),
         }
     };
-    drop(busy);
     let (journey, persona) = (ctx.journey.name, ctx.persona);
     // One clock read for the step's end, its event and its journey's.
     let now = Instant::now();
@@ -248,11 +257,13 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         run.failed = true;
         run.close().await;
         let waited = now.saturating_duration_since(started);
-        if waited >= UNANSWERED && !run.user.on_purpose.load(Ordering::Relaxed) {
+        let on_purpose = Duration::from_micros(run.user.waited_on_purpose_us.load(Ordering::Relaxed));
+        let on_target = waited.saturating_sub(on_purpose);
+        if on_target >= UNANSWERED && !run.user.on_purpose.load(Ordering::Relaxed) {
             let message = format!(
                 "{}: no answer in the {:.1} s before the run ended",
                 step.name(),
-                waited.as_secs_f64()
+                on_target.as_secs_f64()
             );
             ctx.recorder.send(Event::Error { kind: Failure::UnansweredAtEnd.as_str(), message });
             ctx.recorder.send(Event::Step {

@@ -159,6 +159,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             None
         }
     };
+    recorder.users_done();
     ticker.finish();
     stopper.abort();
     let probes = prober.finish().await;

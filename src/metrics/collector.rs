@@ -154,6 +154,8 @@ enum Message {
     Event(Event, Instant),
     /// Two events at once (a journey's last step and the journey): one message instead of two.
     Two(Event, Event, Instant),
+    /// The users stopped at this time: work still waiting then waited until then.
+    UsersDone(Instant),
     Finish(oneshot::Sender<Snapshot>),
 }
 
@@ -177,6 +179,11 @@ impl Recorder {
     /// `send_at` for two events, in this order.
     pub fn send_two_at(&self, first: Event, second: Event, at: Instant) {
         let _ = self.tx.send(Message::Two(first, second, at));
+    }
+
+    /// The users have stopped (the run's end, before the probes finish).
+    pub fn users_done(&self) {
+        let _ = self.tx.send(Message::UsersDone(Instant::now()));
     }
 
     /// Stops collecting and returns everything recorded before this call.
@@ -233,16 +240,9 @@ impl Collector {
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 tokio::select! {
+                    // Events first: a window closes, and work is sampled, after what happened
+                    // before them was read (the collector reads far faster than users send).
                     biased;
-                    _ = sample.tick() => service.sample(started.elapsed(), waiting()),
-                    _ = tick.tick() => {
-                        timeline.close(started.elapsed(), closing(&mut service));
-                        // After coarsening, windows are wider: so are the ticks.
-                        if tick.period() != timeline.width() {
-                            tick = tokio::time::interval(timeline.width());
-                            tick.tick().await;
-                        }
-                    }
                     n = rx.recv_many(&mut batch, BATCH) => {
                         if n == 0 {
                             return;
@@ -256,15 +256,25 @@ impl Collector {
                                     record(first, at, &mut snap, &mut timeline, &mut service);
                                     record(second, at, &mut snap, &mut timeline, &mut service);
                                 }
+                                Message::UsersDone(at) => service.end(at.saturating_duration_since(started)),
                                 Message::Finish(reply) => {
                                     // Work still waiting at the end counts to the end.
-                                    service.sample(started.elapsed(), waiting());
+                                    service.end(started.elapsed());
                                     snap.service = service.report();
                                     snap.windows = timeline.finish(started.elapsed(), closing(&mut service));
                                     let _ = reply.send(snap);
                                     return;
                                 }
                             }
+                        }
+                    }
+                    _ = sample.tick() => service.sample(started.elapsed(), waiting()),
+                    _ = tick.tick() => {
+                        timeline.close(started.elapsed(), closing(&mut service));
+                        // After coarsening, windows are wider: so are the ticks.
+                        if tick.period() != timeline.width() {
+                            tick = tokio::time::interval(timeline.width());
+                            tick.tick().await;
                         }
                     }
                 }

@@ -126,6 +126,10 @@ impl Packed {
         Packed(h.to_bytes())
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The histogram; an empty one for an empty packing.
     pub fn unpack(&self) -> Result<Histogram, String> {
         if self.0.is_empty() { Ok(Histogram::default()) } else { Histogram::from_bytes(&self.0) }

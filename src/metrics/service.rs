@@ -33,6 +33,8 @@ pub struct Service {
     idle_seen: bool,
     /// Whether the open window was sampled at all.
     sampled: bool,
+    /// Whether the last sample found work waiting.
+    last_waiting: bool,
 }
 
 /// What one closed window held.
@@ -51,15 +53,27 @@ impl Service {
         self.steps_ok += 1;
     }
 
-    /// A sample `at` after the run's start: is work waiting on the target?
+    /// A sample `at` after the run's start: is work waiting on the target? A stall is measured
+    /// when it ends (a step completes, nothing waits, the run ends), by the times the events
+    /// carry: a step the collector has not read yet cannot lengthen one.
     pub fn sample(&mut self, at: Duration, waiting: bool) {
         self.sampled = true;
-        if waiting {
-            self.gap(at);
-        } else {
+        self.last_waiting = waiting;
+        if !waiting {
             self.idle_seen = true;
+            self.gap(at);
             self.gap_from = self.gap_from.max(at);
         }
+    }
+
+    /// The users stopped `at` after the run's start: work waiting at the last sample waited
+    /// until then (and what comes after, the probes finishing, is no stall).
+    pub fn end(&mut self, at: Duration) {
+        if self.last_waiting {
+            self.gap(at);
+        }
+        self.gap_from = self.gap_from.max(at);
+        self.last_waiting = false;
     }
 
     fn gap(&mut self, at: Duration) {
@@ -105,6 +119,7 @@ mod tests {
         }
         assert_eq!(s.close_window(), WindowService { steps_ok: 0, unavailable: true });
         s.sample(ms(1100), true);
+        assert_eq!(s.report().stall_max_us, 150_000, "a stall counts once it ends");
         s.step_done(ms(2500));
         assert_eq!((s.report().stall_max_us, s.report().stall_at_s), (2_350_000, 2.5));
         assert!(!s.close_window().unavailable);
@@ -117,5 +132,11 @@ mod tests {
         assert_eq!(s.report().stall_max_us, 2_350_000);
         assert!(!s.close_window().unavailable, "a window with idle samples is not an outage");
         assert!(!s.close_window().unavailable, "an unsampled window says nothing");
+        // Still waiting when the run ends: the stall lasts until then, and no longer.
+        s.sample(ms(9300), true);
+        s.end(ms(12_000));
+        assert_eq!(s.report().stall_max_us, 2_800_000);
+        s.sample(ms(13_000), false);
+        assert_eq!(s.report().stall_max_us, 2_800_000);
     }
 }

@@ -16,7 +16,8 @@ use super::{Histogram, Packed};
 /// The most windows a timeline keeps.
 pub const MAX_WINDOWS: usize = 600;
 
-/// One journey in one window.
+/// One journey in one window. Its percentiles are over every journey that ended in it, failed
+/// and cut ones included (a hang shows in the window it ended in).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct WindowJourney {
     pub count: u64,
@@ -25,6 +26,18 @@ pub struct WindowJourney {
     pub p99_us: u64,
     /// The successful journeys' durations.
     pub histogram: Packed,
+    /// The failed and cut journeys' durations (empty in older reports).
+    #[serde(default, skip_serializing_if = "Packed::is_empty")]
+    pub incomplete: Packed,
+}
+
+impl WindowJourney {
+    /// Every journey that ended in the window, completed or not.
+    pub fn ended(&self) -> Result<Histogram, String> {
+        let mut all = self.histogram.unpack()?;
+        all.add(&self.incomplete.unpack()?);
+        Ok(all)
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -59,22 +72,27 @@ impl Window {
         self.unavailable_s += other.unavailable_s;
         for (name, theirs) in &other.journeys {
             let mine = self.journeys.entry(name.clone()).or_default();
-            let mut h = mine.histogram.unpack()?;
-            h.add(&theirs.histogram.unpack()?);
-            *mine = WindowJourney::of(&h, mine.failures + theirs.failures);
+            let (mut ok, mut failed) = (mine.histogram.unpack()?, mine.incomplete.unpack()?);
+            ok.add(&theirs.histogram.unpack()?);
+            failed.add(&theirs.incomplete.unpack()?);
+            *mine = WindowJourney::of(&ok, &failed, mine.failures + theirs.failures);
         }
         Ok(())
     }
 }
 
 impl WindowJourney {
-    pub fn of(h: &Histogram, failures: u64) -> WindowJourney {
+    /// From the completed journeys' histogram and the failed ones'.
+    pub fn of(ok: &Histogram, failed: &Histogram, failures: u64) -> WindowJourney {
+        let mut all = ok.clone();
+        all.add(failed);
         WindowJourney {
-            count: h.count(),
+            count: ok.count(),
             failures,
-            p50_us: h.quantile(0.5),
-            p99_us: h.quantile(0.99),
-            histogram: Packed::pack(h),
+            p50_us: all.quantile(0.5),
+            p99_us: all.quantile(0.99),
+            histogram: Packed::pack(ok),
+            incomplete: if failed.is_empty() { Packed::default() } else { Packed::pack(failed) },
         }
     }
 }
@@ -84,7 +102,8 @@ impl WindowJourney {
 pub struct Timeline {
     width: Duration,
     closed: Vec<Window>,
-    open: BTreeMap<&'static str, (Histogram, u64)>,
+    /// Per journey: the completed ones' durations, the failed ones', and how many failed.
+    open: BTreeMap<&'static str, (Histogram, Histogram, u64)>,
     errors: u64,
 }
 
@@ -107,10 +126,12 @@ impl Timeline {
     }
 
     pub fn journey(&mut self, journey: &'static str, elapsed: Duration, ok: bool) {
-        let (h, failures) = self.open.entry(journey).or_default();
+        let (completed, failed, failures) = self.open.entry(journey).or_default();
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         if ok {
-            h.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+            completed.record(us);
         } else {
+            failed.record(us);
             *failures += 1;
         }
     }
@@ -125,7 +146,9 @@ impl Timeline {
         let start = self.closed.last().map_or(0.0, |w| w.start_s + w.width_s);
         let journeys = std::mem::take(&mut self.open)
             .into_iter()
-            .map(|(name, (h, failures))| (name.to_owned(), WindowJourney::of(&h, failures)))
+            .map(|(name, (ok, failed, failures))| {
+                (name.to_owned(), WindowJourney::of(&ok, &failed, failures))
+            })
             .collect();
         // The last window of a run is usually shorter.
         let width_s = (end.as_secs_f64() - start).clamp(0.0, width);

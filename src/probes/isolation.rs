@@ -18,6 +18,9 @@ use crate::client::{CallError, Failure, Identity, Login, Method, Netra, Slot, St
 use crate::findings::{FindingKind, curl};
 use crate::isolation::{Isolation, Outcome};
 
+/// The matrix's resource for the WebSocket probe (the WebSocket family's rows).
+pub const WS_RESOURCE: &str = "thread (WebSocket)";
+
 /// What the isolation probes find.
 pub const FINDS: &[FindingKind] = &[FindingKind::Bola];
 
@@ -41,7 +44,7 @@ pub enum Family {
 impl Family {
     /// The actor the matrix names: the WebSocket's is the other user too (the resource says it is
     /// the WebSocket).
-    fn actor(self) -> Family {
+    pub fn actor(self) -> Family {
         match self {
             Family::WebSocket => Family::OtherUser,
             other => other,
@@ -84,7 +87,7 @@ pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String
         // Retried for the whole run: a deployment failing it now may not later.
         let mut setup = SetUp::default();
         let report = |setup: SetUp, error: Option<String>| SetUpReport { failures: setup.failures, error };
-        let first = setup.retry("isolation probes", &mut shutdown, || {
+        let first = setup.retry("isolation probes", &mut shutdown, |_| {
             accounts += 1;
             new_prober(&netra, &run_tag, accounts)
         });
@@ -109,7 +112,7 @@ pub fn spawn(netra: Netra, iso: Arc<Isolation>, every: Duration, run_tag: String
                 break;
             }
             if limited {
-                let fresh = setup.retry("isolation probes", &mut shutdown, || {
+                let fresh = setup.retry("isolation probes", &mut shutdown, |_| {
                     accounts += 1;
                     new_prober(&netra, &run_tag, accounts)
                 });
@@ -271,7 +274,7 @@ async fn ws_probe(netra: &Netra, iso: &Isolation, prober: &Login, thread: &str, 
         }
     };
     let actor = Family::WebSocket.actor().to_string();
-    iso.tally(&actor, "thread (WebSocket)", "chat", "ACCESS_DENIED", outcome);
+    iso.tally(&actor, WS_RESOURCE, "chat", "ACCESS_DENIED", outcome);
     if outcome == Outcome::Allowed {
         let mut f = iso.stamp(FindingKind::Bola, "WS user_message (other user)");
         f.users = vec!["the prober".into(), format!("user {owner}")];

@@ -68,19 +68,17 @@ pub struct SetUp {
 }
 
 impl SetUp {
-    /// Runs `attempt` until it succeeds (`Some`) or `shutdown` says the run is over (`None`).
+    /// Runs `attempt` (given its number, from 1) until it succeeds (`Some`) or the run is over
+    /// (`None`). An attempt under way when the run ends may finish (within the task's grace
+    /// period): a short run still gets its probes when the set-up succeeds at once.
     pub async fn retry<T, F, Fut>(&mut self, what: &str, shutdown: &mut Shutdown, mut attempt: F) -> Option<T>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(u64) -> Fut,
         Fut: std::future::Future<Output = Result<T, CallError>>,
     {
         let mut wait = SETUP_BACKOFF;
         loop {
-            let outcome = tokio::select! {
-                outcome = attempt() => outcome,
-                () = shutdown.recv() => return None,
-            };
-            match outcome {
+            match attempt(self.failures + 1).await {
                 Ok(done) => return Some(done),
                 Err(e) => {
                     self.failures += 1;
@@ -108,7 +106,8 @@ pub struct JwtProbes {
 }
 
 impl JwtProbes {
-    /// Stops after the round under way (so the first round always completes) and returns the
+    /// Stops after the round under way (so the first round completes when the target answers in
+    /// time) and returns the
     /// summary; a round still waiting on a target that does not answer is cut after
     /// [`FINISH_WAIT`], so that the run ends on time.
     pub async fn finish(self) -> ProbeSummary {
@@ -155,7 +154,7 @@ pub fn spawn(
         // A deployment that fails the set-up now (a 500 under the load's first burst) may not
         // later: retried for the whole run.
         let mut setup = SetUp::default();
-        let subjects = setup.retry("jwt probes", &mut shutdown, || subjects(&netra, &run_tag)).await;
+        let subjects = setup.retry("jwt probes", &mut shutdown, |n| subjects(&netra, &run_tag, n)).await;
         let Some(subjects) = subjects else {
             let why =
                 setup.last_error.unwrap_or_else(|| "jwt probes: the run ended before their set-up".into());
@@ -186,11 +185,12 @@ pub fn spawn(
 
 /// Three fresh users: `a` with a live pair, `b` whose id a tampered token claims, and one whose
 /// pair was logged out.
-async fn subjects(netra: &Netra, run_tag: &str) -> Result<jwt::Subjects, CallError> {
+async fn subjects(netra: &Netra, run_tag: &str, attempt: u64) -> Result<jwt::Subjects, CallError> {
     let mut users = Vec::new();
     for (slot, who) in ["a", "b", "r"].into_iter().enumerate() {
-        let fresh =
-            Identity::new(format!("nl-{run_tag}-prober-{who}@example.com"), "netra-load prober", "free");
+        // Each attempt registers users of its own: one that failed halfway left some behind.
+        let email = format!("nl-{run_tag}-prober-{who}{attempt}@example.com");
+        let fresh = Identity::new(email, "netra-load prober", "free");
         let identity = netra.api().provisioning.identity(fresh, Slot::Prober(slot));
         users.push(netra.provision(&identity).await?);
     }

@@ -204,11 +204,12 @@ pub fn over_time(report: &Report) -> Vec<String> {
         name: "active users".into(),
         points: windows.iter().map(|w| (w.start_s + w.width_s, w.active_users as f64)).collect(),
     }];
-    let mut latency = per_journey(&|j, _| (j.count > 0).then(|| j.p50_us as f64 / 1000.0), None);
+    // Over every journey that ended in the window, failed ones too.
+    let mut latency = per_journey(&|j, _| (j.count + j.failures > 0).then(|| j.p50_us as f64 / 1000.0), None);
     for l in &mut latency {
         l.name.push_str(" p50");
     }
-    let p99 = per_journey(&|j, _| (j.count > 0).then(|| j.p99_us as f64 / 1000.0), None);
+    let p99 = per_journey(&|j, _| (j.count + j.failures > 0).then(|| j.p99_us as f64 / 1000.0), None);
     latency.extend(p99.into_iter().map(|l| Line { name: format!("{} p99", l.name), ..l }));
     // Attempts beside completions: after failures users back off and begin fewer, so an outage
     // shows as both falling, not as a few failures.
@@ -225,7 +226,6 @@ pub fn over_time(report: &Report) -> Vec<String> {
             name: "failed".into(),
             points: per_second(&|w| w.journeys.values().map(|j| j.failures).sum::<u64>() as f64),
         },
-        Line { name: "unavailable (share of the window)".into(), points: per_second(&|w| w.unavailable_s) },
     ];
     vec![
         lines("Journeys begun and completed per second", "seconds", "journeys/s", Axis::Plain, &attempts),

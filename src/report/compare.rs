@@ -97,12 +97,14 @@ fn figures(rows: &mut Vec<Row>, name: &str, b: Option<&Stats>, c: Option<&Stats>
         });
         return;
     };
-    let samples = format!("{} / {}", b.count, c.count);
+    // The quantiles are over every journey that ended, failed ones too: so are the samples.
+    let (b_all, c_all) = (b.ended(), c.ended());
+    let samples = format!("{} / {}", b_all.count(), c_all.count());
     for (label, q) in QUANTILES {
         // A tail needs samples in it: p99 is judged from 100 samples on, p95 from 20.
         let needed = limits.min_samples.max((1.0 / (1.0 - q)).round() as u64);
-        let enough = b.count.min(c.count) >= needed;
-        let (bv, cv) = (b.ended().quantile(q), c.ended().quantile(q));
+        let enough = b_all.count().min(c_all.count()) >= needed;
+        let (bv, cv) = (b_all.quantile(q), c_all.quantile(q));
         let change = if bv == 0 { 0.0 } else { cv as f64 / bv as f64 - 1.0 };
         let outcome = if !enough {
             Outcome::TooFewSamples

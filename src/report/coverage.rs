@@ -18,7 +18,13 @@ pub enum CheckKind {
     Isolation,
     /// A target of the profile.
     Target,
+    /// A persona of the profile that runs against this deployment: did any user begin it?
+    Persona,
 }
+
+/// Why a detector whose only step never applied did not run.
+pub const NOT_APPLICABLE: &str =
+    "did not apply to this deployment (e.g. access tokens living longer than token-refresh waits out)";
 
 /// What became of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
@@ -85,9 +91,13 @@ impl Covered {
 /// The rows a reader sees: every detector, the JWT probes and the isolation probes each as one
 /// row (each probe's and family's own rows are in `report.json`); targets have their own table.
 pub fn rows(coverage: &[Covered]) -> Vec<Vec<String>> {
+    // Personas only when one never ran: that one is news.
+    let shown = |c: &&Covered| {
+        c.kind == CheckKind::Detector || (c.kind == CheckKind::Persona && c.status == Status::NotRun)
+    };
     let mut rows: Vec<Vec<String>> = coverage
         .iter()
-        .filter(|c| c.kind == CheckKind::Detector)
+        .filter(shown)
         .map(|c| vec![c.check.clone(), c.exercised.to_string(), c.result()])
         .collect();
     for (kind, name) in [(CheckKind::Jwt, "JWT probes"), (CheckKind::Isolation, "cross-user probes")] {

@@ -63,6 +63,23 @@ pub fn render(report: &Report) -> Result<String, String> {
         let name = if suite == "run" { "run".to_owned() } else { format!("journey {suite}") };
         suites.entry(suite).or_insert_with(|| TestSuite::new(name)).add_test_case(case);
     }
+    // An INCOMPLETE run must not read green to a CI that reads only JUnit.
+    if !report.coverage.is_empty() {
+        let never: Vec<&Covered> = report.coverage.iter().filter(|c| c.incomplete).collect();
+        let status = if never.is_empty() {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let names: Vec<&str> = never.iter().map(|c| c.check.as_str()).collect();
+            s.set_message(format!("INCOMPLETE: never ran: {}", names.join(", ")))
+                .set_type("incomplete")
+                .set_description(never.iter().map(|c| c.result()).collect::<Vec<_>>().join("\n"));
+            s
+        };
+        let mut case = TestCase::new("every check asked for ran", status);
+        case.set_classname("netra-load.coverage");
+        suites.entry("run".to_owned()).or_insert_with(|| TestSuite::new("run")).add_test_case(case);
+    }
     let mut findings = TestSuite::new("findings");
     for kind in crate::findings::FindingKind::ALL {
         let found: Vec<_> = report.findings.iter().filter(|f| f.kind == *kind).collect();

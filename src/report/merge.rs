@@ -5,7 +5,7 @@
 
 use super::{Cohort, Report};
 use crate::metrics::{EndedBy, Window};
-use crate::verdict::{self, Threshold};
+use crate::verdict::Threshold;
 
 pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     let mut reports = reports.into_iter();
@@ -225,8 +225,6 @@ fn rejudge(out: &mut Report) -> Result<(), String> {
     }
     let targets =
         out.run.targets.iter().map(|t| Threshold::parse_expr(t)).collect::<Result<Vec<_>, String>>()?;
-    out.coverage.retain(|c| c.kind != super::coverage::CheckKind::Target);
-    out.verdict = verdict::judge(&targets, &*out);
-    out.coverage.extend(super::coverage::of_targets(&out.verdict.targets));
+    out.judge(&targets);
     Ok(())
 }

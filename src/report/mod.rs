@@ -78,7 +78,7 @@ impl TimelineReport {
         let merged = |windows: &[&crate::metrics::Window]| -> Option<u64> {
             let mut h = Histogram::default();
             for w in windows {
-                h.add(&w.journeys[journey].histogram.unpack().ok()?);
+                h.add(&w.journeys[journey].ended().ok()?);
             }
             (h.count() > 0).then(|| h.quantile(q))
         };
@@ -260,6 +260,24 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Judges `targets` on the figures (the coverage ledger's checks say whether the run is
+    /// complete) and adds the targets' rows to the ledger.
+    pub fn judge(&mut self, targets: &[crate::verdict::Threshold]) {
+        self.coverage.retain(|c| c.kind != coverage::CheckKind::Target);
+        self.verdict = crate::verdict::judge(targets, self);
+        self.coverage.extend(coverage::of_targets(&self.verdict.targets));
+    }
+}
+
+impl TimelineReport {
+    /// Seconds the windows span, and of them unavailable.
+    pub fn unavailable(&self) -> (f64, f64) {
+        let width = self.windows.iter().map(|w| w.width_s).sum();
+        (width, self.windows.iter().map(|w| w.unavailable_s).sum())
+    }
+}
+
 impl Figures for Report {
     fn journey(&self, name: &str) -> Option<&Stats> {
         self.journeys.get(name).map(|j| &j.stats)
@@ -290,9 +308,7 @@ impl Figures for Report {
     }
 
     fn availability(&self) -> Option<f64> {
-        let windows = &self.timeline.windows;
-        let width: f64 = windows.iter().map(|w| w.width_s).sum();
-        let unavailable: f64 = windows.iter().map(|w| w.unavailable_s).sum();
+        let (width, unavailable) = self.timeline.unavailable();
         (width > 0.0).then(|| (1.0 - unavailable / width).clamp(0.0, 1.0))
     }
 
@@ -311,21 +327,26 @@ impl Figures for Report {
         match metric {
             Metric::Cohort(n) => {
                 let cohort = crate::journeys::cohort_journey().name;
-                let runs =
-                    self.run.personas.iter().any(|p| p.journey == cohort && !self.not_run.contains(&p.name));
-                if !runs {
+                let running: Vec<&PersonaConfig> =
+                    self.run.personas.iter().filter(|p| !self.not_run.contains(&p.name)).collect();
+                let total: usize = running.iter().map(|p| p.weight).sum();
+                let share: usize = running.iter().filter(|p| p.journey == cohort).map(|p| p.weight).sum();
+                // The closed model shares its users among the personas by weight (about).
+                let users = (self.run.users * share).div_ceil(total.max(1));
+                if share == 0 {
                     Some(format!("no persona runs {cohort}, whose users make the cohorts"))
-                } else if self.arrival.is_none() && self.run.users < *n {
-                    Some(format!("the run has {} users: a cohort of {n} needs as many", self.run.users))
+                } else if self.arrival.is_none() && users < *n && self.completions_us.len() < *n {
+                    Some(format!(
+                        "about {users} of the run's users run {cohort}: a cohort of {n} needs as many"
+                    ))
                 } else {
                     None
                 }
             }
             Metric::Step { name, .. } => {
                 let s = self.step(name);
-                (s.count + s.failures == 0 && s.not_applicable > 0).then(|| {
-                    format!("`{name}` did not apply to this deployment (e.g. access tokens living longer than token-refresh waits out)")
-                })
+                (s.count + s.failures == 0 && s.not_applicable > 0)
+                    .then(|| format!("`{name}` {}", coverage::NOT_APPLICABLE))
             }
             Metric::DroppedRate if self.arrival.is_none() => {
                 Some("the closed model drops nothing (the open model, --arrival-rate, does)".into())

@@ -134,8 +134,7 @@ pub(crate) const MATRIX_HEAD: [&str; 7] =
 /// here even when back-off kept the failures few.
 pub(crate) fn service_line(report: &Report) -> String {
     let windows = &report.timeline.windows;
-    let width: f64 = windows.iter().map(|w| w.width_s).sum();
-    let unavailable: f64 = windows.iter().map(|w| w.unavailable_s).sum();
+    let (width, unavailable) = report.timeline.unavailable();
     let begun: u64 = windows.iter().map(|w| w.begun).sum();
     let s = &report.service;
     // Neighbouring unavailable windows as one span.

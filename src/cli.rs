@@ -11,13 +11,15 @@ use crate::reference::{Dialect, Fault, Rate, parse_duration};
 
 /// The exit codes of a run, in the order the verdict takes them.
 const EXIT_CODES: &str = "\
-Exit codes of a run (the verdict's precedence: BREACH over INCOMPLETE over FAIL over PASS):
-  0  PASS: every target met, every check asked for exercised
-  1  FAIL: a target missed (availability, stalls and drops are targets too)
-  3  BREACH: an isolation or security finding not in [expect] known_findings
-  4  INCOMPLETE: a check the profile asks for never ran (e.g. the probes' set-up failed throughout)
-  2  bad input, or the deployment unreachable at the start (before any user starts)
-  130  interrupted (the report of what ran is written)";
+Exit codes of a run:
+  0    PASS: every target met, every check asked for exercised
+  1    FAIL: a target missed (availability, stalls and drops are targets too)
+  2    bad input, or the deployment unreachable at the start (before any user starts)
+  3    BREACH: an isolation or security finding not in [expect] known_findings
+  4    INCOMPLETE: a check asked for never ran (the probes' set-up failed throughout, a persona
+       got no user, no step that checks a finding completed)
+  130  interrupted (the report of what ran is written)
+Precedence: BREACH (3) over INCOMPLETE (4) over FAIL (1) over PASS (0).";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -73,7 +73,11 @@ fn covered(planned: &Planned, report: &Report) -> Covered {
         row.incomplete = inapplicable.is_none();
         row.reason = Some(inapplicable.unwrap_or(counted.why_not));
     } else {
-        row.status = if counted.failed { Status::Failed } else { Status::Passed };
+        row.status = match (counted.failed, counted.found) {
+            (true, _) => Status::Failed,
+            (false, 0) => Status::Passed,
+            (false, _) => Status::Known,
+        };
     }
     row
 }
@@ -226,7 +230,7 @@ fn persona(plan: &PersonaPlan, report: &Report) -> Covered {
     );
     let Some(p) = report.personas.get(&plan.name) else {
         row.reason = Some(format!(
-            "none of the run's {} users began a journey of it (weights share the users: give it more users or weight)",
+            "none of the run's {} users began a journey of it (the personas share the users by weight: give the run more --users)",
             report.run.users
         ));
         row.incomplete = true;

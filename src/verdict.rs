@@ -122,12 +122,18 @@ impl Threshold {
     pub fn parse(name: &str, rule: &str) -> Result<Threshold, String> {
         let bad = |why: &str| format!("bad target `{name} = \"{rule}\"`: {why}");
         let metric = parse_metric(name).map_err(|e| bad(&e))?;
-        let value = if metric == Metric::Availability {
-            rule.trim().strip_prefix('>').ok_or_else(|| bad("write it as \"> SHARE\", e.g. \"> 95%\""))?
-        } else {
-            rule.trim().strip_prefix('<').ok_or_else(|| bad("write it as \"< VALUE\", e.g. \"< 5s\""))?
-        }
-        .trim();
+        let example = match metric {
+            Metric::Availability => "\"> 90%\"",
+            Metric::ErrorRate | Metric::DroppedRate => "\"< 1%\"",
+            Metric::Trend { .. } => "\"< +50%\"",
+            _ => "\"< 5s\"",
+        };
+        let (sign, how) = if metric == Metric::Availability { ('>', "> SHARE") } else { ('<', "< VALUE") };
+        let value = rule
+            .trim()
+            .strip_prefix(sign)
+            .ok_or_else(|| bad(&format!("write it as \"{how}\", e.g. {example}")))?
+            .trim();
         let threshold = if matches!(metric, Metric::Trend { .. }) {
             value
                 .strip_suffix('%')

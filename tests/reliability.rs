@@ -44,8 +44,8 @@ fn a_target_that_hangs_past_the_call_timeout_cannot_hold_the_run() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let r = report(dir.path());
     on_time(&r, wall, 3.0);
-    assert!(r["observations"]["steps_cut_at_end"]["count"].as_u64().unwrap() > 0, "{}", r["observations"]);
-    // Users that had waited on the stuck target fail their journeys: it is not a pass.
+    // Users that had waited on the stuck target fail their journeys (and only those that had
+    // just begun a step are merely cut): it is not a pass.
     assert!(error_count(&r, "unanswered_at_end") > 0, "{}", r["errors"]);
 }
 

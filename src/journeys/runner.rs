@@ -253,13 +253,14 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         // Cut at the run's end. A step that had just begun is no evidence either way, nor one
         // waiting on purpose; one that had waited long on the target is a target that stopped
         // answering, and fails its journey.
-        ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1, expected: None });
         run.failed = true;
         run.close().await;
         let waited = now.saturating_duration_since(started);
         let on_purpose = Duration::from_micros(run.user.waited_on_purpose_us.load(Ordering::Relaxed));
         let on_target = waited.saturating_sub(on_purpose);
-        if on_target >= UNANSWERED && !run.user.on_purpose.load(Ordering::Relaxed) {
+        if on_target < UNANSWERED || run.user.on_purpose.load(Ordering::Relaxed) {
+            ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1, expected: None });
+        } else {
             let message = format!(
                 "{}: no answer in the {:.1} s before the run ended",
                 step.name(),
@@ -300,7 +301,12 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             run.failed = true;
             run.failures_in_row = run.failures_in_row.saturating_add(1);
             run.close().await;
-            let message = format!("{}: {}", step.name(), e.detail);
+            // Details of status errors name their step already.
+            let message = if e.detail.starts_with(step.name()) {
+                e.detail.clone()
+            } else {
+                format!("{}: {}", step.name(), e.detail)
+            };
             ctx.recorder.send(Event::Error { kind: e.kind.as_str(), message });
             ctx.recorder.send(finish(run, false));
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);

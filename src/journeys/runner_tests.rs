@@ -147,7 +147,9 @@ async fn steps_in_flight_at_the_end_are_cut_and_fail_only_when_they_waited_long(
         assert_eq!(run_step(&ctx, &mut run, Step::ListThreads, 0).await, Done::Cut);
         let _stop = ender.await.unwrap();
         let snap = ctx.recorder.finish().await;
-        assert_eq!(snap.observed["steps_cut_at_end"].count, 1);
+        // Only a step cut without blame is counted as cut; one that waited long failed.
+        let cut = snap.observed.get("steps_cut_at_end").map_or(0, |o| o.count);
+        assert_eq!(cut, u64::from(!unanswered));
         let failed = snap.journeys.get(&(0, "scripted")).map_or(0, |j| j.total.failures);
         assert_eq!(
             (snap.errors.contains_key("unanswered_at_end"), failed),

@@ -207,6 +207,9 @@ impl Collector {
             let mut timeline = Timeline::new(WINDOW);
             let mut service = Service::default();
             let mut begun_before = 0;
+            // When the users stopped: the run's time ends there (the probes finishing after it
+            // are no time the target served or failed users).
+            let mut users_done: Option<Duration> = None;
             let mut completed_users = HashSet::new();
             let mut tick = tokio::time::interval_at((started + WINDOW).into(), WINDOW);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -256,20 +259,25 @@ impl Collector {
                                     record(first, at, &mut snap, &mut timeline, &mut service);
                                     record(second, at, &mut snap, &mut timeline, &mut service);
                                 }
-                                Message::UsersDone(at) => service.end(at.saturating_duration_since(started)),
+                                Message::UsersDone(at) => {
+                                    let at = at.saturating_duration_since(started);
+                                    service.end(at);
+                                    users_done = Some(at);
+                                }
                                 Message::Finish(reply) => {
                                     // Work still waiting at the end counts to the end.
-                                    service.end(started.elapsed());
+                                    let end = users_done.unwrap_or_else(|| started.elapsed());
+                                    service.end(end);
                                     snap.service = service.report();
-                                    snap.windows = timeline.finish(started.elapsed(), closing(&mut service));
+                                    snap.windows = timeline.finish(end, closing(&mut service));
                                     let _ = reply.send(snap);
                                     return;
                                 }
                             }
                         }
                     }
-                    _ = sample.tick() => service.sample(started.elapsed(), waiting()),
-                    _ = tick.tick() => {
+                    _ = sample.tick(), if users_done.is_none() => service.sample(started.elapsed(), waiting()),
+                    _ = tick.tick(), if users_done.is_none() => {
                         timeline.close(started.elapsed(), closing(&mut service));
                         // After coarsening, windows are wider: so are the ticks.
                         if tick.period() != timeline.width() {

@@ -36,6 +36,8 @@ pub enum Status {
     /// Exercised, and it found what it looks for (a finding not known to the profile, a token
     /// accepted, another user's thread allowed, a target missed).
     Failed,
+    /// Exercised, and it found only what the profile knows (`[expect] known_findings`).
+    Known,
     /// Not exercised: `reason` says why.
     NotRun,
 }
@@ -82,6 +84,7 @@ impl Covered {
         match self.status {
             Status::Passed => format!("passed: {}", self.outcome()),
             Status::Failed => format!("FAILED: {}", self.outcome()),
+            Status::Known => format!("known finding: {}", self.outcome()),
             Status::NotRun if self.incomplete => format!("NOT RUN: {reason}"),
             Status::NotRun => format!("not run: {reason}"),
         }
@@ -116,9 +119,14 @@ pub fn rows(coverage: &[Covered]) -> Vec<Vec<String>> {
             let mut text = format!("{exercised} {}, {found} {}", first.unit, first.found_as);
             if !failed.is_empty() {
                 text = format!("FAILED: {text} ({})", failed.join(", "));
+            } else if group.iter().any(|c| c.status == Status::Known) {
+                text.push_str(" (known findings)");
             }
             if ran < group.len() {
-                text.push_str(&format!("; {} of {} not run", group.len() - ran, group.len()));
+                let names: Vec<&str> =
+                    group.iter().filter(|c| c.status == Status::NotRun).map(|c| c.check.as_str()).collect();
+                let named = if names.len() <= 3 { format!(": {}", names.join(", ")) } else { String::new() };
+                text.push_str(&format!("; {} of {} not run{named}", group.len() - ran, group.len()));
             }
             text
         };
@@ -141,6 +149,7 @@ pub fn merge(mine: &mut Vec<Covered>, theirs: &[Covered]) {
         m.found += t.found;
         m.status = match (m.status, t.status) {
             (Status::Failed, _) | (_, Status::Failed) => Status::Failed,
+            (Status::Known, _) | (_, Status::Known) => Status::Known,
             (Status::Passed, _) | (_, Status::Passed) => Status::Passed,
             _ => Status::NotRun,
         };

@@ -151,7 +151,18 @@ pub fn page(report: &Report) -> String {
 fn findings(out: &mut String, report: &Report) {
     let _ = write!(out, "<h2>Findings ({})</h2>", report.findings.len());
     if report.findings.is_empty() {
-        out.push_str("<p>None: no user saw another user's data, and every security check held.</p>");
+        // Only what ran held: say what did not.
+        let checks = report.coverage.iter().filter(|c| c.kind != coverage::CheckKind::Target);
+        let (ran, not_run): (Vec<_>, Vec<_>) = checks.partition(|c| c.status != coverage::Status::NotRun);
+        let never = not_run.iter().filter(|c| c.incomplete).count();
+        let mut line = format!("None: the {} checks that ran held", ran.len());
+        if !not_run.is_empty() {
+            line.push_str(&format!("; {} did not run (see What was checked)", not_run.len()));
+        }
+        if never > 0 {
+            line.push_str(&format!(", {never} of them asked for: the run is INCOMPLETE"));
+        }
+        let _ = write!(out, "<p>{}.</p>", esc(&line));
     }
     for f in &report.findings {
         let known = if f.known { " known" } else { "" };

@@ -337,7 +337,8 @@ impl Figures for Report {
                     Some(format!("no persona runs {cohort}, whose users make the cohorts"))
                 } else if self.arrival.is_none() && users < *n && self.completions_us.len() < *n {
                     Some(format!(
-                        "about {users} of the run's users run {cohort}: a cohort of {n} needs as many"
+                        "{users} of the run's {} users run {cohort} (by weight): a cohort of {n} needs {n}",
+                        self.run.users
                     ))
                 } else {
                     None

@@ -62,12 +62,16 @@ pub(crate) fn cohort_lines(report: &Report) -> Vec<String> {
     if !report.journeys.contains_key(cohort) {
         return Vec::new();
     }
+    // A cohort whose target could not apply is that target's to explain.
+    let not_run =
+        |n: usize| report.verdict.targets.iter().any(|t| t.not_run && t.name == format!("cohort.{n}"));
     report
         .cohorts
         .values()
-        .map(|c| match c.completed_us {
-            Some(us) => format!("first {} users through {cohort} in {}", c.users, ms(us)),
-            None => format!("fewer than {} users completed {cohort}", c.users),
+        .filter_map(|c| match c.completed_us {
+            Some(us) => Some(format!("first {} users through {cohort} in {}", c.users, ms(us))),
+            None if not_run(c.users) => None,
+            None => Some(format!("fewer than {} users completed {cohort}", c.users)),
         })
         .collect()
 }
@@ -102,8 +106,9 @@ pub(crate) fn error_rows(report: &Report) -> Vec<Vec<String>> {
 pub(crate) fn isolation_line(report: &Report) -> String {
     let i = &report.isolation;
     let allowed: u64 = i.matrix.iter().map(|r| r.cell.allowed).sum();
+    let clear: u64 = i.matrix.iter().map(|r| r.cell.allowed + r.cell.refused).sum();
     format!(
-        "isolation: {} responses scanned, {} leaks ({:.1} per million); {} cross-user probes, {allowed} allowed; {} ids and {} canaries in the ledger",
+        "isolation: {} responses scanned, {} leaks ({:.1} per million); {} cross-user probes ({clear} with a clear answer), {allowed} allowed; {} ids and {} canaries in the ledger",
         i.responses_scanned, i.leaks, i.leaks_per_million, i.probes, i.ledger_ids, i.canaries
     )
 }
@@ -152,7 +157,7 @@ pub(crate) fn service_line(report: &Report) -> String {
         format!(" ({}{})", shown.join(", "), if spans.len() > 5 { ", ..." } else { "" })
     };
     format!(
-        "service: unavailable {unavailable:.0} s of {width:.1} s{at}; longest stall {} (ending at {:.1} s); {begun} journeys begun",
+        "service: {unavailable:.0} s of {width:.1} s unavailable{at} (users waited, on the target or backing off after its failures, and no step completed); longest stall {} (ending at {:.1} s); {begun} journeys begun",
         ms(s.stall_max_us),
         s.stall_at_s
     )
@@ -205,8 +210,9 @@ pub(crate) fn probes_line(report: &Report) -> Option<String> {
         (started, _) => {
             let accepted: u64 = p.by_probe.values().map(|t| t.accepted + t.server_errors).sum();
             let from = started.filter(|s| *s >= 1.0).map(|s| format!(" from {s:.1} s")).unwrap_or_default();
+            let rounds = if p.rounds == 1 { "round" } else { "rounds" };
             line.push_str(&format!(
-                "{} rounds{from}, {} sent, {accepted} accepted or answered 5xx",
+                "{} {rounds}{from}, {} answered, {accepted} accepted or answered 5xx",
                 p.rounds, p.checks
             ));
             if p.cut_at_end {

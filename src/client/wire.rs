@@ -7,7 +7,9 @@
 //! moves large futures around. Measured beside oha on GET /health: ~2x oha's CPU per request,
 //! mostly there (docs/performance.md). The pool here does only what a load generator needs: reuse
 //! an idle connection of the origin, or open one; a request that a reused connection could not
-//! even send (closed while idle) is sent again on a fresh one, as hyper-util's client does.
+//! even send (closed while idle) is sent again on a fresh one, as hyper-util's client does, and
+//! so is a GET whose reused connection closed before any answer (the server closed it while idle
+//! as the request went out: it never saw it).
 //! Timeouts are deadlines on the connections ([`super::deadline`]), not a timer per request.
 
 use std::sync::{Arc, Mutex};
@@ -166,15 +168,23 @@ impl Client {
         let mut req = req;
         let resp = loop {
             self.inner.deadlines.arm(&conn.deadline, timeout);
+            // A GET on a reused connection may go out as the server closes it: kept to resend.
+            let spare = (reused && req.method() == Method::GET).then(|| again(&req));
             match conn.sender.try_send_request(req).await {
                 Ok(resp) => break resp,
                 Err(_) if conn.deadline.expired() => return Err(Error::Timeout),
-                Err(mut e) => match e.take_message() {
-                    // Never sent, on a connection that was idle: it closed meanwhile; once more
-                    // on a new connection.
-                    Some(again) if reused => {
+                Err(mut e) => match (e.take_message(), spare) {
+                    // Never sent, or a GET closed on before any answer, on a connection that was
+                    // idle: it closed meanwhile; once more on a new connection.
+                    (Some(resend), _) if reused => {
                         conn.deadline.disarm();
-                        req = again;
+                        req = resend;
+                        conn = self.connect(&origin, timeout).await?;
+                        reused = false;
+                    }
+                    (None, Some(resend)) if e.error().is_incomplete_message() => {
+                        conn.deadline.disarm();
+                        req = resend;
                         conn = self.connect(&origin, timeout).await?;
                         reused = false;
                     }
@@ -276,6 +286,15 @@ impl Request {
         let (head, body) = client.exchange(origin, req, timeout).await?;
         Ok(Response { status: head.status, headers: head.headers, body, url: uri })
     }
+}
+
+/// A copy of a request, to send it again.
+fn again(req: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
+    let mut copy = http::Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.headers_mut() = req.headers().clone();
+    copy
 }
 
 async fn tls(

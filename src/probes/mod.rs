@@ -55,7 +55,7 @@ pub struct ProbeSummary {
     pub cut_at_end: bool,
 }
 
-/// The first wait after a failed set-up; it doubles with every failure, up to [`MAX_SETUP_BACKOFF`].
+/// The first wait after a failed set-up; it doubles with every failure, up to the second.
 const SETUP_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_SETUP_BACKOFF: Duration = Duration::from_secs(4);
 
@@ -107,9 +107,8 @@ pub struct JwtProbes {
 
 impl JwtProbes {
     /// Stops after the round under way (so the first round completes when the target answers in
-    /// time) and returns the
-    /// summary; a round still waiting on a target that does not answer is cut after
-    /// [`FINISH_WAIT`], so that the run ends on time.
+    /// time) and returns the summary; a round still waiting on a target that does not answer is
+    /// cut after [`FINISH_WAIT`], so that the run ends on time, and keeps what it sent.
     pub async fn finish(self) -> ProbeSummary {
         let ended = self.task.finish(FINISH_WAIT).await;
         let mut summary = std::mem::take(&mut *self.summary.lock().unwrap_or_else(|e| e.into_inner()));

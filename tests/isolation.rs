@@ -52,7 +52,12 @@ fn named_findings<'a>(r: &'a Value, kind: &str) -> Vec<&'a Value> {
 
 #[test]
 fn each_isolation_fault_is_found_as_its_own_kind() {
-    let cases = [("idor", "bola"), ("list-leak", "list_leak"), ("export-leak", "export_leak")];
+    let cases = [
+        ("idor", "bola"),
+        ("list-leak", "list_leak"),
+        ("export-leak", "export_leak"),
+        ("error-echo", "error_leak"),
+    ];
     for (fault, kind) in cases {
         let (code, r, stdout) =
             isolation_run(&["--users", "50", "--run-time", "3s", "--target-fault", fault]);

@@ -84,6 +84,9 @@ finding_kinds! {
     DataLeak = "data_leak", High;
     /// isolation probes: another user's thread was readable, writable or deletable.
     Bola = "bola", High;
+    /// isolation probes: a refusal's error body held the thread owner's data (its canary, or an
+    /// id the prober did not send).
+    ErrorLeak = "error_leak", High;
 }
 
 impl std::fmt::Display for FindingKind {

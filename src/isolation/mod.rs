@@ -133,6 +133,21 @@ impl Isolation {
         recent.get(rand::random_range(0..recent.len())).cloned()
     }
 
+    /// Someone's data in `body` that a prober who sent only the id `asked` could not know: the
+    /// first canary of any user's, else the first id of any user's other than `asked`, with its
+    /// owner. (The prober owns nothing: whatever it is shown of the users' is theirs.)
+    pub fn foreign_data(&self, body: &[u8], asked: &str) -> Option<(Actor, String)> {
+        if let Some((value, owner)) =
+            scan::canaries(body).find_map(|v| self.canaries.owner(v).map(|owner| (v, owner)))
+        {
+            return Some((owner, format!("the canary {}", scan::canary(value))));
+        }
+        let asked = scan::uuid_value(asked);
+        scan::uuids(body)
+            .filter(|v| Some(*v) != asked)
+            .find_map(|v| self.ids.owner(v).map(|owner| (owner, format!("the id {}", uuid_text(v)))))
+    }
+
     /// Counts one probe outcome in the matrix.
     pub fn tally(&self, actor: &str, resource: &str, action: &str, expected: &str, outcome: Outcome) {
         self.probes.fetch_add(1, Ordering::Relaxed);

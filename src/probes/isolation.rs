@@ -2,7 +2,9 @@
 //! recently created thread and tries it: read, update, list and post messages, delete (one round
 //! in ten, since a broken deployment then really deletes it), and chat to it over the WebSocket;
 //! then reads it with no token and with a tampered token. Each must be refused (401, 403 or 404;
-//! over the WebSocket an `error` frame `ACCESS_DENIED`). Allowed is the finding `bola`.
+//! over the WebSocket an `error` frame `ACCESS_DENIED`). Allowed is the finding `bola`. Every
+//! answer is read: one that is not allowed but holds the owner's data (its canary, or an id the
+//! prober did not send), such as a 403 quoting the thread's title, is `error_leak`.
 //!
 //! A prober that gets rate limited registers a fresh account, so probes keep their rate against a
 //! per-user limiter without measuring it.
@@ -22,7 +24,7 @@ use crate::isolation::{Isolation, Outcome};
 pub const WS_RESOURCE: &str = "thread (WebSocket)";
 
 /// What the isolation probes find.
-pub const FINDS: &[FindingKind] = &[FindingKind::Bola];
+pub const FINDS: &[FindingKind] = &[FindingKind::Bola, FindingKind::ErrorLeak];
 
 /// Who the probes act as: the families of isolation probes (each a row group of the matrix).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display, strum::VariantArray)]
@@ -219,14 +221,14 @@ async fn probe_round(
         if let Some(body) = &body {
             req = req.json(body);
         }
-        let outcome = match netra.fetch("isolation probe", req).await {
+        let answer = netra.fetch("isolation probe", req).await;
+        let outcome = match &answer {
             Ok((s, _)) if netra.api().refused.contains(&s.as_u16()) => Outcome::Refused,
             // A 2xx is evidence only with a real answer (JSON, or nothing for a delete): a body
             // of garbage says nothing about access.
             Ok((s, body))
                 if s.is_success()
-                    && (body.is_empty()
-                        || serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok()) =>
+                    && (body.is_empty() || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()) =>
             {
                 Outcome::Allowed
             }
@@ -237,19 +239,36 @@ async fn probe_round(
             _ => Outcome::Inconclusive,
         };
         iso.tally(&actor.actor().to_string(), &resource.to_string(), action, &expected, outcome);
-        if outcome == Outcome::Allowed {
-            let endpoint = format!("{method} {}", resource.template());
-            let mut f = iso.stamp(FindingKind::Bola, &format!("{endpoint} ({actor})"));
-            f.users = vec!["the prober".into(), format!("user {owner}")];
-            f.expected = format!("{actor} {action} of user {owner}'s {resource} is {expected}");
-            f.observed = format!("allowed: {method} {p} answered 2xx");
-            let bearer = token.map(|_| match actor {
-                Family::TamperedToken => "<tampered access token of the prober>",
-                _ => "<access token of the prober>",
-            });
-            let body = body.map(|b| b.to_string());
-            f.reproducer = curl(method.as_str(), &netra.backend_url(&p), bearer, body.as_deref());
-            iso.report(f);
+        let bearer = token.map(|_| match actor {
+            Family::TamperedToken => "<tampered access token of the prober>",
+            _ => "<access token of the prober>",
+        });
+        let sent = body.map(|b| b.to_string());
+        let endpoint = format!("{method} {} ({actor})", resource.template());
+        match &answer {
+            Ok(_) if outcome == Outcome::Allowed => {
+                let mut f = iso.stamp(FindingKind::Bola, &endpoint);
+                f.users = vec!["the prober".into(), format!("user {owner}")];
+                f.expected = format!("{actor} {action} of user {owner}'s {resource} is {expected}");
+                f.observed = format!("allowed: {method} {p} answered 2xx");
+                f.reproducer = curl(method.as_str(), &netra.backend_url(&p), bearer, sent.as_deref());
+                iso.report(f);
+            }
+            // Any other answer, a refusal's error body above all, must not carry the owner's
+            // data (an allowed one is bola already).
+            Ok((status, answered)) => {
+                if let Some((whose, what)) = iso.foreign_data(answered, thread) {
+                    let mut f = iso.stamp(FindingKind::ErrorLeak, &endpoint);
+                    // The viewer first, then the owner whose data it was shown (as bola names them).
+                    f.users = vec!["the prober".into(), format!("user {whose}")];
+                    f.expected =
+                        format!("{actor} {action} of user {owner}'s {resource} is refused without its data");
+                    f.observed = format!("{status}: the answer to {method} {p} holds {what} of user {whose}");
+                    f.reproducer = curl(method.as_str(), &netra.backend_url(&p), bearer, sent.as_deref());
+                    iso.report(f);
+                }
+            }
+            Err(_) => {}
         }
     }
     // The first round, then one in five: a short run probes the WebSocket too.

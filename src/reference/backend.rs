@@ -104,6 +104,17 @@ async fn create_thread(
     (StatusCode::CREATED, Json(p.store.create_thread(&user, body.title, body.metadata)))
 }
 
+/// Why the caller may not act on thread `id`: with the `error-echo` fault, a refusal of another
+/// user's thread quotes its title (the owner's data) in the error body.
+fn refusal(p: &Shared, id: Uuid, denied: Denied) -> ApiError {
+    match (denied, p.config.faults.error_echo.then(|| p.store.title_of(id)).flatten()) {
+        (Denied::Forbidden, Some(title)) => {
+            ApiError::new(StatusCode::FORBIDDEN, format!("Access denied to thread '{title}'"))
+        }
+        (denied, _) => denied.into(),
+    }
+}
+
 /// A thread id from the path; anything that is not an id cannot name a thread: 404.
 fn thread_id(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse().map_err(|_| Denied::NotFound.into())
@@ -114,7 +125,8 @@ async fn get_thread(
     Extension(AuthUser(user)): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = p.store.thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    let id = thread_id(&id)?;
+    let thread = p.store.thread_mut(user.id, id, p.config.faults.idor).map_err(|d| refusal(&p, id, d))?;
     Ok(Json(thread.to_json()))
 }
 
@@ -124,7 +136,8 @@ async fn update_thread(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ThreadBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut thread = p.store.thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    let id = thread_id(&id)?;
+    let mut thread = p.store.thread_mut(user.id, id, p.config.faults.idor).map_err(|d| refusal(&p, id, d))?;
     thread.update(body.title, body.metadata);
     Ok(Json(thread.to_json()))
 }
@@ -134,7 +147,8 @@ async fn delete_thread(
     Extension(AuthUser(user)): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    p.store.delete_thread(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    let id = thread_id(&id)?;
+    p.store.delete_thread(user.id, id, p.config.faults.idor).map_err(|d| refusal(&p, id, d))?;
     Ok(Json(json!({"success": true})))
 }
 
@@ -143,7 +157,8 @@ async fn list_messages(
     Extension(AuthUser(user)): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let thread = p.store.thread_mut(user.id, thread_id(&id)?, p.config.faults.idor)?;
+    let id = thread_id(&id)?;
+    let thread = p.store.thread_mut(user.id, id, p.config.faults.idor).map_err(|d| refusal(&p, id, d))?;
     Ok(Json(json!({"thread_id": thread.id, "total": thread.messages.len(), "messages": thread.messages})))
 }
 
@@ -165,7 +180,8 @@ async fn post_message(
         return Err(ApiError::unprocessable("`content` must not be empty"));
     }
     let thread = thread_id(&id)?;
-    let owner = p.store.thread_mut(user.id, thread, p.config.faults.idor)?.owner;
+    let owner =
+        p.store.thread_mut(user.id, thread, p.config.faults.idor).map_err(|d| refusal(&p, thread, d))?.owner;
     if !user.state().quota.try_use(user.plan) {
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, agent::QUOTA_EXCEEDED_MESSAGE));
     }

@@ -166,6 +166,9 @@ faults! {
         SharedRateLimit = "shared-rate-limit" => shared_rate_limit;
         /// The backend accepts tokens with any signature, including `alg: none`.
         WeakJwt = "weak-jwt" => weak_jwt;
+        /// A refusal of another user's thread quotes the thread's title (its owner's data) in
+        /// its error body.
+        ErrorEcho = "error-echo" => error_echo;
     }
     values {
         /// With this probability an agent event is also sent to another user's connection.

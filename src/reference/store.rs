@@ -248,6 +248,11 @@ impl Store {
         Ok(thread)
     }
 
+    /// A thread's title, if the thread exists.
+    pub fn title_of(&self, id: Uuid) -> Option<String> {
+        self.threads.get(&id).map(|t| t.title.clone())
+    }
+
     pub fn delete_thread(&self, caller: Uuid, id: Uuid, allow_foreign: bool) -> Result<(), Denied> {
         let owner = self.thread_mut(caller, id, allow_foreign)?.owner;
         self.threads.remove(&id);

@@ -49,6 +49,20 @@ async fn idor_makes_other_users_threads_readable_writable_deletable() {
     proves!("idor", idor);
 }
 
+async fn error_echo(env: &Env) -> bool {
+    let (alice, bob) = (env.register().await, env.register().await);
+    let id = env.thread(&alice, "alice's secret title").await;
+    let path = env.api(&format!("/api/threads/{id}"));
+    let (status, _, body) = env.call(Method::GET, &path, Some(&bob.access), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "refused either way");
+    body.to_string().contains("alice's secret title")
+}
+
+#[tokio::test]
+async fn error_echo_quotes_the_owners_thread_title_in_the_refusal() {
+    proves!("error-echo", error_echo);
+}
+
 async fn list_leak(env: &Env) -> bool {
     let (alice, bob) = (env.register().await, env.register().await);
     let id = env.thread(&alice, "alice's").await;

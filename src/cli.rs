@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::reference::{Dialect, Fault, Rate, parse_duration};
+use crate::reference::{Dialect, Fault, Rate, WsFanout, parse_duration};
 
 /// The exit codes of a run, in the order the verdict takes them.
 const EXIT_CODES: &str = "\
@@ -175,6 +175,11 @@ pub struct TargetArgs {
     /// Which state of Netra to imitate: reference, s1 or beta (see docs/netra-api.md).
     #[arg(long, value_name = "D", default_value = "reference")]
     pub dialect: Dialect,
+
+    /// Which connections an agent turn's events reach: every connection of the thread's owner
+    /// (owner), or only the one that sent the message (origin).
+    #[arg(long, value_name = "F", default_value = "owner", value_parser = WsFanout::parse)]
+    pub ws_fanout: WsFanout,
 }
 
 #[derive(Debug, Args, Default)]

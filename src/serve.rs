@@ -33,6 +33,7 @@ pub fn resolve(args: TargetArgs) -> anyhow::Result<(ReferenceConfig, &'static st
         agent_latency: args.agent_latency,
         faults,
         dialect: args.dialect,
+        ws_fanout: args.ws_fanout,
     };
     Ok((config, secret_source))
 }

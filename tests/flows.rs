@@ -59,3 +59,34 @@ fn connections_dropped_by_the_server_are_recovered_and_nothing_is_lost() {
     assert!(j["steps"]["reconnect"]["p50_us"].as_u64().unwrap() > 0, "time to recover is measured");
     assert!(r["findings"].as_array().unwrap().iter().all(|f| f["kind"] != "message_lost"));
 }
+
+#[test]
+fn multi_device_follows_the_deployments_fan_out_reading() {
+    // A target whose agent answers only the connection that asked: within the contract.
+    let profile = |api: &str| {
+        format!(
+            "[run]\nusers = 3\nrun_time = \"3s\"\n[target]\nws_fanout = \"origin\"\n{api}\
+             [[persona]]\nname = \"devices\"\njourney = \"multi-device\"\n[targets]\n\"errors.rate\" = \"< 1%\"\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Read as the reference reads it (every connection of the owner), the other devices wait
+    // for a turn that never comes to them: the journeys fail.
+    std::fs::write(dir.path().join("owner.toml"), profile("")).unwrap();
+    let out = run(dir.path(), &["--profile", dir.path().join("owner.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // Told the deployment's reading, the same target passes.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("origin.toml"), profile("[api]\nws_fanout = \"origin\"\n")).unwrap();
+    let out = run(dir.path(), &["--profile", dir.path().join("origin.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    assert!(r["journeys"]["multi-device"]["count"].as_u64().unwrap() > 0);
+    assert!(r["findings"].as_array().unwrap().is_empty(), "{}", r["findings"]);
+
+    // Any other value is refused before the run, naming both readings.
+    std::fs::write(dir.path().join("bad.toml"), profile("[api]\nws_fanout = \"everyone\"\n")).unwrap();
+    let out = run(dir.path(), &["--profile", dir.path().join("bad.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("owner, origin"), "{}", text(&out.stderr));
+}

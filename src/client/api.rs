@@ -179,6 +179,9 @@ pub struct Api {
     pub messages: String,
     pub export: String,
     pub ws_path: String,
+    /// Which of a user's connections get an agent turn's events: all the owner's, or only the
+    /// one that sent the message (both within the contract).
+    pub ws_fanout: crate::reference::WsFanout,
     pub origin: Option<String>,
     pub transport: Transport,
     /// Type and content field of a connection's first chat message, and of the later ones.
@@ -216,6 +219,7 @@ impl Default for Api {
             messages: s("/api/threads/{id}/messages"),
             export: s("/api/history/export?format=json"),
             ws_path: s("/ws"),
+            ws_fanout: crate::reference::WsFanout::Owner,
             origin: None,
             transport: Transport::Header,
             first_message: (s("user_message"), s("content")),

@@ -28,6 +28,8 @@ pub struct ApiSettings {
     pub messages: Option<String>,
     pub export: Option<String>,
     pub ws_path: Option<String>,
+    /// owner (default) or origin: which of a user's connections get an agent turn's events.
+    pub ws_fanout: Option<String>,
     pub origin: Option<String>,
     /// header | subprotocol-raw | subprotocol-b64url | query
     pub token_transport: Option<String>,
@@ -98,6 +100,9 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
     set(&mut api.message.1, &s.message_field);
     set(&mut api.post_field, &s.post_field);
     api.origin = s.origin.clone();
+    if let Some(fanout) = &s.ws_fanout {
+        api.ws_fanout = crate::reference::WsFanout::parse(fanout)?;
+    }
     if let Some(t) = &s.token_transport {
         api.transport = t.parse::<Transport>()?;
     }

@@ -327,6 +327,9 @@ fn embedded(
     if let Some(latency) = &t.agent_latency {
         config.agent_latency = parse_duration(latency).map_err(at)?;
     }
+    if let Some(fanout) = &t.ws_fanout {
+        config.ws_fanout = crate::reference::WsFanout::parse(fanout).map_err(at)?;
+    }
     if let Some(dialect) = &t.dialect {
         config.dialect = dialect.parse().map_err(at)?;
     }

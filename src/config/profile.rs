@@ -79,6 +79,8 @@ pub struct TargetSettings {
     pub access_ttl: Option<String>,
     /// reference or s1: which state of Netra the embedded target imitates.
     pub dialect: Option<String>,
+    /// owner or origin: which connections an agent turn's events reach.
+    pub ws_fanout: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -74,16 +74,22 @@ impl Connections {
     }
 }
 
-/// Sends a frame to the owner's connections and, under `ws-crosstalk`, maybe to a stranger's.
-/// The stranger is served first: once the owner has a turn's last event, whatever a stranger got
-/// of it is already queued, so a test can prove absence with a ping instead of a sleep.
-async fn emit(p: &Shared, owner: Uuid, text: String) {
+/// Sends a frame to the owner's connections (with `ws_fanout` origin, to the one the message came
+/// from, when it came over a WebSocket) and, under `ws-crosstalk`, maybe to a stranger's. The
+/// stranger is served first: once the owner has a turn's last event, whatever a stranger got of
+/// it is already queued, so a test can prove absence with a ping instead of a sleep.
+async fn emit(p: &Shared, owner: Uuid, origin: Option<(Uuid, Uuid)>, text: String) {
     if chance(p.config.faults.ws_crosstalk)
         && let Some(stranger) = p.connections.someone_else(owner)
     {
         let _ = stranger.send(Outgoing::Frame(text.clone())).await;
     }
-    for outbox in p.connections.of(owner) {
+    let only = origin.filter(|_| p.config.ws_fanout == super::WsFanout::Origin);
+    let outboxes = match only {
+        Some((user, conn)) => p.connections.one(user, conn).into_iter().collect(),
+        None => p.connections.of(owner),
+    };
+    for outbox in outboxes {
         // A connection that closed meanwhile just misses the event.
         let _ = outbox.send(Outgoing::Frame(text.clone())).await;
     }
@@ -94,7 +100,8 @@ async fn emit(p: &Shared, owner: Uuid, text: String) {
 pub fn spawn_turn(p: Shared, owner: Uuid, thread_id: Uuid, origin: Option<(Uuid, Uuid)>, content: String) {
     tokio::spawn(async move {
         let run_id = new_id();
-        emit(&p, owner, frame("agent_started", json!({"thread_id": thread_id, "run_id": run_id}))).await;
+        emit(&p, owner, origin, frame("agent_started", json!({"thread_id": thread_id, "run_id": run_id})))
+            .await;
         if chance(p.config.faults.ws_drop)
             && let Some(outbox) = origin.and_then(|(user, conn)| p.connections.one(user, conn))
         {
@@ -103,13 +110,13 @@ pub fn spawn_turn(p: Shared, owner: Uuid, thread_id: Uuid, origin: Option<(Uuid,
         let think = p.config.agent_latency;
         pause(think / 2).await;
         let thought = json!({"thread_id": thread_id, "run_id": run_id, "thought": "Reading the message"});
-        emit(&p, owner, frame("agent_thinking", thought)).await;
+        emit(&p, owner, origin, frame("agent_thinking", thought)).await;
         pause(think - think / 2).await;
         injected_delay(&p).await;
         let reply = format!("You said: \"{content}\"");
         p.store.append(thread_id, Role::Assistant, reply.clone());
         let done = json!({"thread_id": thread_id, "run_id": run_id, "result": {"content": reply}});
-        emit(&p, owner, frame("agent_completed", done)).await;
+        emit(&p, owner, origin, frame("agent_completed", done)).await;
     });
 }
 

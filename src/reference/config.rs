@@ -30,6 +30,28 @@ pub struct ReferenceConfig {
     pub agent_latency: Duration,
     pub faults: Faults,
     pub dialect: Dialect,
+    /// Which connections an agent turn's events reach.
+    pub ws_fanout: WsFanout,
+}
+
+/// Which of a user's WebSocket connections an agent turn's events reach. The contract allows
+/// both readings (`docs/netra-api.md`): every connection of the thread's owner, or only the one
+/// that sent the message (a turn posted over REST still reaches the owner's connections).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, strum::Display, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
+pub enum WsFanout {
+    /// Every connection of the thread's owner (the reference's reading).
+    #[default]
+    Owner,
+    /// Only the connection the message came from.
+    Origin,
+}
+
+impl WsFanout {
+    /// Parses `owner` or `origin`, naming both on anything else.
+    pub fn parse(text: &str) -> Result<WsFanout, String> {
+        text.trim().parse().map_err(|_| format!("unknown ws_fanout `{text}`; known: owner, origin"))
+    }
 }
 
 /// Which state of Netra the target imitates (`docs/netra-api.md`): the reference dialect, or
@@ -86,6 +108,7 @@ impl Default for ReferenceConfig {
             agent_latency: Duration::from_millis(5),
             faults: Faults::default(),
             dialect: Dialect::Reference,
+            ws_fanout: WsFanout::Owner,
         }
     }
 }

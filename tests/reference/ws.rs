@@ -7,6 +7,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::common::{config, roomy, start};
+use netra_load::reference::{ReferenceConfig, WsFanout};
 
 #[tokio::test]
 async fn the_upgrade_is_refused_without_a_valid_token() {
@@ -99,6 +100,20 @@ async fn another_users_thread_is_denied_and_its_events_never_cross() {
     let unknown =
         bob_ws.turn(json!({"content": "x", "thread_id": "00000000-0000-4000-8000-000000000000"})).await;
     assert_eq!(unknown[0]["payload"]["code"], "INVALID_MESSAGE");
+}
+
+#[tokio::test]
+async fn with_origin_fanout_a_turn_reaches_only_the_connection_that_sent_it() {
+    let env = start(ReferenceConfig { ws_fanout: WsFanout::Origin, ..roomy() }).await;
+    let alice = env.register().await;
+    let thread = env.thread(&alice, "mine").await;
+    let (mut first, mut second) = (env.ws(&alice.access).await, env.ws(&alice.access).await);
+    let frames = first.turn(json!({"content": "only here", "thread_id": thread})).await;
+    assert_eq!(frames.last().unwrap()["type"], "agent_completed");
+    // The turn went to the sender alone: the other connection's next frame is its own pong.
+    second.send(json!({"type": "ping", "payload": {}})).await;
+    let next = second.next().await;
+    assert_eq!(next["type"], "pong", "the other connection received {next}");
 }
 
 #[tokio::test]

@@ -21,11 +21,28 @@ fn the_clean_target_refuses_every_forged_token_everywhere() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let r = report(dir.path());
     let probes = &r["probes"];
-    // 10 probes (the secret of the embedded target is known) x 3 surfaces, but the WebSocket
-    // client cannot send a token without `Bearer`.
-    assert_eq!((probes["rounds"].as_u64(), probes["checks"].as_u64()), (Some(1), Some(29)), "{probes}");
+    // 10 token probes (the secret of the embedded target is known) x 3 surfaces, but the
+    // WebSocket client cannot send a token without `Bearer`; and one wrong password.
+    assert_eq!((probes["rounds"].as_u64(), probes["checks"].as_u64()), (Some(1), Some(30)), "{probes}");
+    assert_eq!(probes["by_probe"]["wrong password"]["sent"], 1, "{probes}");
     assert_eq!(probes["skipped"], serde_json::json!([]));
     assert!(kinds(&r).is_empty());
+}
+
+#[test]
+fn a_login_that_takes_any_password_is_found_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "smoke", "--target-fault", "any-password"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(!stdout.contains("pw-"), "no password is printed: {stdout}");
+    let r = report(dir.path());
+    support::assert_schema(&r);
+    assert_eq!(kinds(&r), BTreeSet::from(["credential_accepted"]));
+    let f = &r["findings"][0];
+    assert_eq!(f["endpoint"], "POST /auth/login [wrong password]");
+    assert!(f["reproducer"].as_str().unwrap().contains("<a wrong password>"), "{f}");
+    assert!(!support::all_text(&dir.path().join("reports")).contains("pw-"), "no password in any report");
 }
 
 #[test]
@@ -85,5 +102,8 @@ fn against_a_deployment_with_an_unknown_secret_the_minting_probes_are_skipped() 
     let skipped = r["probes"]["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 4, "{skipped:?}");
     assert!(skipped.iter().all(|s| s.as_str().unwrap().contains("needs the signing secret")));
-    assert_eq!(r["probes"]["checks"], 17, "6 probes x 3 surfaces, less the WebSocket without Bearer");
+    assert_eq!(
+        r["probes"]["checks"], 18,
+        "6 probes x 3 surfaces, less the WebSocket without Bearer, and one wrong password"
+    );
 }

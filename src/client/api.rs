@@ -137,6 +137,12 @@ impl Provisioning {
         !matches!(self, Provisioning::Mint(_))
     }
 
+    /// Whether users log in with a password (register or existing accounts), which a wrong one
+    /// must not open.
+    pub fn has_passwords(&self) -> bool {
+        matches!(self, Provisioning::Register | Provisioning::Login(_))
+    }
+
     /// Whether a user keeps its account (and so its data) from one journey, or run, to the next.
     pub fn reuses_accounts(&self) -> bool {
         matches!(self, Provisioning::Login(_))

@@ -170,6 +170,11 @@ pub fn jwt_probes(on: bool, every: Option<Duration>, secret_known: bool, reach: 
             Requires::RefreshToken if !reach.api.provisioning.has_sessions() => {
                 settings.skipped.push((probe, "the users have no refresh token (minted)".into()));
             }
+            Requires::Password if !reach.api.provisioning.has_passwords() => {
+                settings
+                    .skipped
+                    .push((probe, "the users log in without a password (minted or dev login)".into()));
+            }
             _ => settings.jwt.push(probe),
         }
     }
@@ -252,7 +257,8 @@ mod tests {
         assert!(!refresher.runs && refresher.note.as_deref().unwrap().contains("minted users"));
         let chatter = s1.plan.personas.iter().find(|p| p.name == "chatter").unwrap();
         assert!(chatter.runs && chatter.steps[0] == Step::Login, "{:?}", chatter.steps);
-        assert_eq!(s1.plan.probes.skipped.len(), 1, "{:?}", s1.plan.probes.skipped);
+        // Minted users have neither refresh tokens nor passwords.
+        assert_eq!(s1.plan.probes.skipped.len(), 2, "{:?}", s1.plan.probes.skipped);
         assert!(s1.plan.not_run.contains(&"token-refresh".to_owned()));
         let checks = &s1.plan.checks;
         assert!(

@@ -74,6 +74,8 @@ finding_kinds! {
     JwtAccepted = "jwt_accepted", High;
     /// JWT probes: a bad token made the server answer 5xx.
     JwtServerError = "jwt_server_error", High;
+    /// JWT probes: a login with a wrong password for an existing account succeeded.
+    CredentialAccepted = "credential_accepted", High;
     /// isolation scanner: a thread list held another user's canary or id.
     ListLeak = "list_leak", High;
     /// isolation scanner: the export held another user's canary or id.

@@ -1,5 +1,7 @@
 //! JWT hardening probes: forged, expired, mistyped and revoked tokens, each sent to the auth
-//! service (`GET /auth/verify`), the backend (`GET /api/users/profile`) and the WebSocket upgrade.
+//! service (`GET /auth/verify`), the backend (`GET /api/users/profile`) and the WebSocket upgrade;
+//! and a login to the prober's own account with a wrong password (`credential_accepted` when it
+//! opens it).
 //! Each must be refused (401 or 403). Accepted is the finding `jwt_accepted` (or, for a token
 //! revoked by logout, `logout_not_revoked`); a 5xx is `jwt_server_error`: a bad token must not
 //! crash the server. Which probes a run exercises is decided before it starts (`config`): those
@@ -39,6 +41,9 @@ pub enum JwtProbe {
     UnexpectedAud,
     #[strum(to_string = "no exp")]
     NoExp,
+    /// Not a token: a login to the prober's own account with a wrong password.
+    #[strum(to_string = "wrong password")]
+    WrongPassword,
 }
 
 /// What a probe needs besides a live user.
@@ -49,6 +54,8 @@ pub enum Requires {
     Secret,
     /// A refresh token (minted users have none).
     RefreshToken,
+    /// Users who log in with a password (not minted or dev-login ones).
+    Password,
 }
 
 impl JwtProbe {
@@ -58,6 +65,7 @@ impl JwtProbe {
                 Requires::Secret
             }
             JwtProbe::RefreshAsAccess => Requires::RefreshToken,
+            JwtProbe::WrongPassword => Requires::Password,
             _ => Requires::Nothing,
         }
     }
@@ -66,6 +74,7 @@ impl JwtProbe {
     pub fn kind(self) -> FindingKind {
         match self {
             JwtProbe::RevokedByLogout => FindingKind::LogoutNotRevoked,
+            JwtProbe::WrongPassword => FindingKind::CredentialAccepted,
             _ => FindingKind::JwtAccepted,
         }
     }
@@ -82,12 +91,16 @@ pub struct Probe {
     pub token: String,
     /// Sent without the `Bearer ` prefix.
     pub raw_header: bool,
+    /// For `wrong password`: the account's email and the wrong password to log in with.
+    pub login: Option<(String, String)>,
 }
 
-/// The users the probes start from: `a` holds a live pair, `revoked` a pair logged out, `b` is
-/// the other user whose id a tampered token claims.
+/// The users the probes start from: `a` holds a live pair (and its account's email and password,
+/// when it has one), `revoked` a pair logged out, `b` is the other user whose id a tampered token
+/// claims.
 pub struct Subjects {
     pub a: Login,
+    pub a_account: Option<(String, String)>,
     pub b: Login,
     pub revoked: Login,
 }
@@ -141,9 +154,18 @@ pub fn probes(s: &Subjects, secret: Option<&str>, which: &[JwtProbe]) -> Vec<Pro
                     }
                     sign(&no_exp, key)
                 }
+                // Not a token: the round logs in instead.
+                JwtProbe::WrongPassword => String::new(),
             };
-            Probe { probe, token, raw_header: probe == JwtProbe::NoBearerPrefix }
+            let login = (probe == JwtProbe::WrongPassword)
+                .then(|| {
+                    s.a_account.as_ref().map(|(email, password)| (email.clone(), format!("{password}-wrong")))
+                })
+                .flatten();
+            Probe { probe, token, raw_header: probe == JwtProbe::NoBearerPrefix, login }
         })
+        // A wrong password needs an account with a password (the plan runs it only then).
+        .filter(|p| p.probe != JwtProbe::WrongPassword || p.login.is_some())
         .collect()
 }
 
@@ -153,6 +175,8 @@ enum Surface {
     Auth,
     Backend,
     WebSocket,
+    /// The login, for `wrong password`.
+    Login,
 }
 
 impl Surface {
@@ -161,6 +185,7 @@ impl Surface {
             Surface::Auth => "GET /auth/verify",
             Surface::Backend => "GET /api/users/profile",
             Surface::WebSocket => "GET /ws (upgrade)",
+            Surface::Login => "POST /auth/login",
         }
     }
 }
@@ -170,6 +195,7 @@ fn url(netra: &Netra, surface: Surface) -> String {
         Surface::Auth => netra.auth_url(&netra.api().verify),
         Surface::Backend => netra.backend_url(&netra.api().profile),
         Surface::WebSocket => netra.ws_url().to_owned(),
+        Surface::Login => netra.auth_url(&netra.api().login),
     }
 }
 
@@ -188,6 +214,16 @@ pub enum Verdict {
 }
 
 async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
+    if let (Surface::Login, Some((email, wrong))) = (surface, &probe.login) {
+        return match netra.login(email, wrong).await {
+            Ok(_) => Verdict::Accepted("logged in with a wrong password".into()),
+            Err(e) => match e.kind {
+                Failure::Status(400 | 401 | 403 | 422) => Verdict::Refused,
+                Failure::Status(s @ 500..=599) => Verdict::ServerError(format!("{s}")),
+                _ => Verdict::Inconclusive,
+            },
+        };
+    }
     if let Surface::WebSocket = surface {
         if probe.raw_header {
             return Verdict::Inconclusive; // the WebSocket client always sends `Bearer`
@@ -235,7 +271,9 @@ pub async fn round(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for probe in probes {
-        let surfaces: &[Surface] = if netra.has_backend() {
+        let surfaces: &[Surface] = if probe.probe == JwtProbe::WrongPassword {
+            &[Surface::Login]
+        } else if netra.has_backend() {
             &[Surface::Auth, Surface::Backend, Surface::WebSocket]
         } else {
             &[Surface::Auth]
@@ -260,11 +298,20 @@ pub async fn round(
             let name = probe.probe;
             let endpoint = format!("{} [{name}]", surface.endpoint());
             let mut f = sink.stamp(kind, vec!["prober".into()], &endpoint);
-            f.expected = format!("a token that is `{name}` is refused with 401 or 403");
+            f.expected = match probe.probe {
+                JwtProbe::WrongPassword => "a login with a wrong password is refused (401)".to_owned(),
+                _ => format!("a token that is `{name}` is refused with 401 or 403"),
+            };
             f.observed = format!("{name}: {observed}");
             let placeholder = format!("<{name} token of the prober>");
             let url = url(netra, surface);
             f.reproducer = match surface {
+                Surface::Login => curl(
+                    "POST",
+                    &url,
+                    None,
+                    Some(r#"{"email": "<the prober's email>", "password": "<a wrong password>"}"#),
+                ),
                 // curl cannot speak WebSocket: say what to send.
                 Surface::WebSocket => {
                     format!(

@@ -186,16 +186,21 @@ pub fn spawn(
 /// pair was logged out.
 async fn subjects(netra: &Netra, run_tag: &str, attempt: u64) -> Result<jwt::Subjects, CallError> {
     let mut users = Vec::new();
+    let mut a_account = None;
     for (slot, who) in ["a", "b", "r"].into_iter().enumerate() {
         // Each attempt registers users of its own: one that failed halfway left some behind.
         let email = format!("nl-{run_tag}-prober-{who}{attempt}@example.com");
         let fresh = Identity::new(email, "netra-load prober", "free");
         let identity = netra.api().provisioning.identity(fresh, Slot::Prober(slot));
         users.push(netra.provision(&identity).await?);
+        if slot == 0 && netra.api().provisioning.has_passwords() {
+            // The account a wrong password must not open.
+            a_account = Some((identity.email, identity.password));
+        }
     }
     let revoked = users.pop().expect("three users");
     netra.logout(&revoked.access).await?;
     let b = users.pop().expect("two users");
     let a = users.pop().expect("one user");
-    Ok(jwt::Subjects { a, b, revoked })
+    Ok(jwt::Subjects { a, a_account, b, revoked })
 }

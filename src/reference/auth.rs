@@ -106,7 +106,7 @@ async fn register(
 async fn login(State(p): State<Shared>, ApiJson(body): ApiJson<LoginBody>) -> Result<Json<Value>, ApiError> {
     let invalid = || ApiError::unauthorized("Invalid credentials");
     let user = p.store.by_email(&body.email).ok_or_else(invalid)?;
-    if !password::verify(&body.password, &user.password_hash) {
+    if !p.config.faults.any_password && !password::verify(&body.password, &user.password_hash) {
         return Err(invalid());
     }
     let pair = p.sessions.login(&p.jwt, &user);

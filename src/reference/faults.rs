@@ -169,6 +169,8 @@ faults! {
         /// A refusal of another user's thread quotes the thread's title (its owner's data) in
         /// its error body.
         ErrorEcho = "error-echo" => error_echo;
+        /// The login accepts any password for an existing account.
+        AnyPassword = "any-password" => any_password;
     }
     values {
         /// With this probability an agent event is also sent to another user's connection.

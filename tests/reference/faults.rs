@@ -115,6 +115,17 @@ async fn no_revoke(env: &Env) -> bool {
     used == StatusCode::OK
 }
 
+async fn any_password(env: &Env) -> bool {
+    let who = env.register().await;
+    let body = json!({"email": who.email, "password": "not the password"});
+    env.call(Method::POST, &env.auth("/auth/login"), None, Some(body)).await.0 == StatusCode::OK
+}
+
+#[tokio::test]
+async fn any_password_opens_an_existing_account_with_a_wrong_password() {
+    proves!("any-password", any_password);
+}
+
 #[tokio::test]
 async fn no_revoke_leaves_tokens_valid_after_logout() {
     proves!("no-revoke", no_revoke);

@@ -165,11 +165,14 @@ pub fn spawn(
             (s.setup_failures, s.started_s, s.setup_error) =
                 (setup.failures, Some(at), setup.last_error.clone());
         });
-        let probes = jwt::probes(&subjects, secret.as_deref(), &settings.jwt);
+        let mut probes = jwt::probes(&subjects, secret.as_deref(), &settings.jwt);
         let mut tallies = BTreeMap::new();
         loop {
             let found = jwt::round(&netra, &probes, &findings, &mut tallies, &publish).await;
             update(&mut |s| s.rounds += 1);
+            // A wrong password once a run: a deployment's lockout after failed logins must not
+            // lock a real account out.
+            probes.retain(|p| p.probe != JwtProbe::WrongPassword);
             for f in found {
                 findings.report(f);
             }

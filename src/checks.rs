@@ -1,7 +1,8 @@
 //! Every assertion netra-load makes that a report can list, in one vocabulary: the detector of
-//! each finding kind, each JWT probe, each family of isolation probes, and each target of the
-//! profile. The configuration decides before the run which of them it will exercise, and why
-//! the others are not ([`Planned`]).
+//! each finding kind, each JWT probe and each family of isolation probes. The configuration
+//! decides before the run which of them it will exercise, and why the others are not
+//! ([`Planned`]); the profile's targets are the verdict's (`crate::verdict`), which says which
+//! cannot apply to a run.
 //!
 //! Who finds what is read from the registries, never listed here: the journeys' table says which
 //! findings each journey's checks report and its steps which leaks the scanner can name in what
@@ -27,8 +28,6 @@ pub enum Check {
     Jwt(JwtProbe),
     /// One family of cross-user isolation probes.
     Isolation(Family),
-    /// A target of the profile, by its metric's name.
-    Target(String),
 }
 
 impl fmt::Display for Check {
@@ -37,7 +36,6 @@ impl fmt::Display for Check {
             Check::Detector(kind) => write!(f, "finding {kind}"),
             Check::Jwt(probe) => write!(f, "jwt probe `{probe}`"),
             Check::Isolation(family) => write!(f, "isolation probes as {family}"),
-            Check::Target(name) => write!(f, "target {name}"),
         }
     }
 }

@@ -15,10 +15,10 @@ use crate::probes::isolation::{FINDS, Family, WS_RESOURCE};
 use crate::report::Report;
 use crate::report::coverage::{CheckKind, Covered, NOT_APPLICABLE, Status};
 
-/// Every planned check but the targets (which the verdict judges,
+/// Every planned check (the targets are the verdict's,
 /// [`of_targets`](crate::report::coverage::of_targets)), then every running persona.
 pub fn ledger(planned: &[Planned], personas: &[PersonaPlan], report: &Report) -> Vec<Covered> {
-    let checks = planned.iter().filter(|p| !matches!(p.check, Check::Target(_))).map(|p| covered(p, report));
+    let checks = planned.iter().map(|p| covered(p, report));
     checks.chain(personas.iter().filter(|p| p.runs).map(|p| persona(p, report))).collect()
 }
 
@@ -52,7 +52,6 @@ fn covered(planned: &Planned, report: &Report) -> Covered {
         Check::Detector(_) => row(planned.check.to_string(), CheckKind::Detector, "checks", "found"),
         Check::Jwt(_) => row(planned.check.to_string(), CheckKind::Jwt, "answered", "accepted or 5xx"),
         Check::Isolation(_) => row(planned.check.to_string(), CheckKind::Isolation, "probes", "allowed"),
-        Check::Target(_) => row(planned.check.to_string(), CheckKind::Target, "judged", "missed"),
     };
     if planned.skipped.is_some() {
         row.reason = planned.skipped.clone();
@@ -62,8 +61,6 @@ fn covered(planned: &Planned, report: &Report) -> Covered {
         Check::Detector(kind) => (detector(*kind, report), not_applicable(*kind, report)),
         Check::Jwt(probe) => (jwt(*probe, report), None),
         Check::Isolation(family) => (isolation(*family, report), None),
-        // The verdict judges targets.
-        Check::Target(_) => return row,
     };
     // What was found was checked, whatever the counts say.
     (row.exercised, row.found, row.unit) =

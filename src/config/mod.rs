@@ -250,8 +250,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         not_run,
         checks: Vec::new(),
     };
-    let asked =
-        plan::Asked { jwt: p.probes.jwt, isolation: p.isolation.probes, short_tokens, targets: &targets };
+    let asked = plan::Asked { jwt: p.probes.jwt, isolation: p.isolation.probes, short_tokens };
     plan.checks = plan::checks(&plan, &asked);
     Ok(RunConfig {
         plan,

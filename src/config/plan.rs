@@ -17,7 +17,6 @@ use crate::probes::isolation::Family;
 use crate::probes::jwt::Requires;
 use crate::probes::{JwtProbe, ProbeSettings};
 use crate::reference::Secret;
-use crate::verdict::Threshold;
 
 /// How the run stops.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -182,7 +181,7 @@ pub fn jwt_probes(on: bool, every: Option<Duration>, secret_known: bool, reach: 
 }
 
 /// What the profile asks for that the plan's figures do not hold.
-pub struct Asked<'a> {
+pub struct Asked {
     /// `[probes] jwt`.
     pub jwt: bool,
     /// `[isolation] probes`.
@@ -190,12 +189,11 @@ pub struct Asked<'a> {
     /// Whether access tokens are short-lived enough for token-refresh to wait them out (known
     /// for the embedded server only).
     pub short_tokens: Option<bool>,
-    pub targets: &'a [Threshold],
 }
 
-/// Every check, exercised or not: the finding kinds' detectors, the JWT probes, the isolation
-/// probe families and the targets.
-pub fn checks(plan: &Plan, asked: &Asked<'_>) -> Vec<Planned> {
+/// Every check, exercised or not: the finding kinds' detectors, the JWT probes and the isolation
+/// probe families.
+pub fn checks(plan: &Plan, asked: &Asked) -> Vec<Planned> {
     let running: Vec<&'static Journey> = plan.personas.iter().filter(|p| p.runs).map(|p| p.journey).collect();
     let run = Exercised {
         journeys: &running,
@@ -221,14 +219,7 @@ pub fn checks(plan: &Plan, asked: &Asked<'_>) -> Vec<Planned> {
         };
         planned.push(Planned { check: Check::Isolation(family), skipped });
     }
-    for t in asked.targets {
-        let skipped = t
-            .metric
-            .subject()
-            .filter(|s| plan.not_run.iter().any(|n| n == s))
-            .map(|s| format!("`{s}` does not run (see the skipped personas)"));
-        planned.push(Planned { check: Check::Target(t.name.clone()), skipped });
-    }
+    // Targets are the verdict's: it says which cannot apply, and why (`Figures::inapplicable`).
     planned
 }
 
@@ -265,8 +256,6 @@ mod tests {
             skipped(checks, &Check::Jwt(JwtProbe::RefreshAsAccess)).unwrap().contains("no refresh token")
         );
         assert_eq!(skipped(checks, &Check::Jwt(JwtProbe::Expired)), None, "the embedded secret is known");
-        let target = skipped(checks, &Check::Target("journey.signup-chat.p99".into()));
-        assert_eq!(target, None);
 
         // The reference dialect registers; the embedded server's tokens live 900 s.
         let chat = resolve(args("chat", None)).unwrap();

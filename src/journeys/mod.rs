@@ -49,7 +49,8 @@ pub trait Steps: Default + Send + 'static {
         step: Step,
     ) -> impl Future<Output = Result<(), CallError>> + Send;
 
-    /// Whether `step` applies now; one that does not is skipped, unrecorded.
+    /// Whether `step` applies now; one that does not is skipped, untimed, and counted as not
+    /// applying (so its detector is `not run`, not blamed on the run).
     fn applies(&self, _step: Step) -> bool {
         true
     }

@@ -7,8 +7,7 @@
 //! Who finds what is read from the registries, never listed here: the journeys' table says which
 //! findings each journey's checks report and its steps which leaks the scanner can name in what
 //! they receive; the JWT probes say what each finds, the isolation probes theirs. What keeps a
-//! detector from finding although it runs (a burst too small to tell, tokens too long-lived to
-//! wait out) is known before the run too, and said.
+//! detector from finding although it runs (tokens too long-lived to wait out) is known before the run too, and said.
 
 use std::fmt;
 
@@ -16,7 +15,6 @@ use crate::findings::FindingKind;
 use crate::isolation::LEAK_KINDS;
 use crate::journeys::Journey;
 use crate::journeys::MAX_EXPIRY_WAIT_S;
-use crate::journeys::runner::{BYSTANDER_CALLS, tells_neighbours};
 use crate::probes::JwtProbe;
 use crate::probes::isolation::Family;
 
@@ -54,8 +52,6 @@ pub struct Exercised<'a> {
     pub jwt: &'a [JwtProbe],
     pub isolation_probes: bool,
     pub scan: bool,
-    /// Requests a fresh user may send at once (`[expect] burst`).
-    pub burst: u32,
     /// Whether access tokens are short-lived enough for token-refresh to wait them out: known
     /// for the embedded server, not for a deployment (`None`: it runs if they are).
     pub short_tokens: Option<bool>,
@@ -87,6 +83,11 @@ fn finders(kind: FindingKind, run: &Exercised<'_>) -> Vec<Finder> {
             });
         }
     }
+    if matches!(kind, FindingKind::NoisyNeighbour | FindingKind::ConcurrencyError) {
+        // Every journey's 429s are judged by its account's own requests (`client::Budget`), its
+        // 5xx by replays (`journeys::concurrency`).
+        all.push(Finder { name: "any journey".into(), runs: !run.journeys.is_empty() });
+    }
     if <JwtProbe as strum::VariantArray>::VARIANTS.iter().any(|p| p.finds().contains(&kind)) {
         let runs = run.jwt.iter().any(|p| p.finds().contains(&kind));
         all.push(Finder { name: "the JWT probes".into(), runs });
@@ -100,10 +101,6 @@ fn finders(kind: FindingKind, run: &Exercised<'_>) -> Vec<Finder> {
 /// What keeps a detector from running although its finder runs.
 fn blocked(kind: FindingKind, run: &Exercised<'_>) -> Option<String> {
     match kind {
-        FindingKind::NoisyNeighbour if !tells_neighbours(run.burst) => Some(format!(
-            "a bystander makes up to {BYSTANDER_CALLS} calls, not fewer than the expected burst of {}: a 429 would not tell a neighbour's flood",
-            run.burst
-        )),
         FindingKind::ExpiredTokenAccepted if run.short_tokens == Some(false) => Some(format!(
             "token-refresh waits out access tokens of at most {MAX_EXPIRY_WAIT_S} s, and these live longer: set [target] access_ttl = \"2s\""
         )),
@@ -149,7 +146,7 @@ mod tests {
     use super::*;
 
     fn exercised<'a>(journeys: &'a [&'static Journey], jwt: &'a [JwtProbe]) -> Exercised<'a> {
-        Exercised { journeys, jwt, isolation_probes: false, scan: true, burst: 20, short_tokens: None }
+        Exercised { journeys, jwt, isolation_probes: false, scan: true, short_tokens: None }
     }
 
     fn running(planned: Vec<Planned>) -> Vec<String> {
@@ -178,7 +175,8 @@ mod tests {
                 "finding jwt_server_error",
                 "finding list_leak",
                 "finding ws_crosstalk",
-                "finding data_leak"
+                "finding data_leak",
+                "finding concurrency_error"
             ],
             "signup-chat lists threads and chats, but exports nothing"
         );
@@ -196,11 +194,14 @@ mod tests {
 
     #[test]
     fn detectors_known_not_to_find_are_said_before_the_run() {
-        let signup = crate::journeys::find("signup-chat").unwrap();
         let refresh = crate::journeys::find("token-refresh").unwrap();
-        let (signups, refreshes) = ([signup], [refresh]);
-        let small = Exercised { burst: BYSTANDER_CALLS, ..exercised(&signups, &[]) };
-        assert!(!running(detectors(&small)).contains(&"finding noisy_neighbour".to_owned()));
+        let refreshes = [refresh];
+        let refreshing = exercised(&refreshes, &[]);
+        assert!(
+            running(detectors(&refreshing)).contains(&"finding noisy_neighbour".to_owned()),
+            "any journey"
+        );
+        assert!(!running(detectors(&exercised(&[], &[]))).contains(&"finding noisy_neighbour".to_owned()));
         let long = Exercised { short_tokens: Some(false), ..exercised(&refreshes, &[]) };
         let unknown = exercised(&refreshes, &[]);
         assert!(!running(detectors(&long)).contains(&"finding expired_token_accepted".to_owned()));

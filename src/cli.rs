@@ -13,7 +13,8 @@ use crate::reference::{Dialect, Fault, Rate, WsFanout, parse_duration};
 const EXIT_CODES: &str = "\
 Exit codes of a run:
   0    PASS: every target met, every check asked for exercised
-  1    FAIL: a target missed (availability, stalls and drops are targets too)
+  1    FAIL: a target missed (availability, stalls and drops are targets too), or a
+       reliability defect (concurrency_error) not in [expect] known_findings
   2    bad input, or the deployment unreachable at the start (before any user starts)
   3    BREACH: an isolation or security finding not in [expect] known_findings
   4    INCOMPLETE: a check asked for never ran (the probes' set-up failed throughout, a persona

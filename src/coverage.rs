@@ -102,6 +102,11 @@ fn detector(kind: FindingKind, report: &Report) -> Counted {
             parts.push(("steps", checking.iter().map(|s| completed(journey.name, *s)).sum()));
         }
     }
+    if matches!(kind, FindingKind::NoisyNeighbour | FindingKind::ConcurrencyError) {
+        // Every step that completed was throttled by no neighbour, and met no 5xx.
+        let steps = report.journeys.values().flat_map(|j| j.steps.values());
+        parts.push(("steps", steps.map(|s| s.count).sum()));
+    }
     if LEAK_KINDS.contains(&kind) {
         if kind == FindingKind::DataLeak {
             parts.push(("responses scanned", report.isolation.responses_scanned));
@@ -177,7 +182,7 @@ fn not_applicable(kind: FindingKind, report: &Report) -> Option<String> {
 fn jwt(probe: JwtProbe, report: &Report) -> Counted {
     let p = &report.probes;
     let tally = p.by_probe.get(&probe.to_string()).copied().unwrap_or_default();
-    let (_, unknown) = findings_of(report, &probe.finds());
+    let (_, unknown) = findings_of(report, probe.finds());
     let found = tally.accepted + tally.server_errors;
     let why_not = match (&p.setup_error, p.started_s) {
         (Some(e), None) if p.setup_failures > 0 => format!("{e} ({} attempts failed)", p.setup_failures),

@@ -293,16 +293,19 @@ pub trait Figures {
     /// Why a target on `metric` cannot apply to this run, if it cannot (its journey, step or
     /// persona did not run; a cohort larger than the run's users; drops in the closed model).
     fn inapplicable(&self, metric: &Metric) -> Option<String>;
-    /// Whether a finding not known to the profile was reported.
+    /// Whether a finding not known to the profile, and a breach, was reported.
     fn breached(&self) -> bool;
+    /// Whether a reliability defect not known to the profile was reported (a FAIL).
+    fn defective(&self) -> bool;
     /// Whether a check the profile asked for never ran (the probes' set-up failed throughout,
     /// no step that checks it completed).
     fn incomplete(&self) -> bool;
 }
 
-/// Judges every target on the run's figures. Exit code 1 when any target is missed; 4
-/// (INCOMPLETE) wins over it when a check the profile asked for never ran, and 3 (a breach) over
-/// both when a finding not known to the profile was reported.
+/// Judges every target on the run's figures. Exit code 1 when any target is missed or a
+/// reliability defect was found; 4 (INCOMPLETE) wins over it when a check the profile asked for
+/// never ran, and 3 (a breach) over both when a finding not known to the profile, other than a
+/// reliability defect, was reported.
 pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
     let results: Vec<TargetResult> = targets
         .iter()
@@ -335,7 +338,7 @@ pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
         Outcome::Breach
     } else if figures.incomplete() {
         Outcome::Incomplete
-    } else if missed {
+    } else if missed || figures.defective() {
         Outcome::Fail
     } else {
         Outcome::Pass
@@ -391,6 +394,7 @@ mod tests {
         availability: Option<f64>,
         dropped: Option<(u64, u64)>,
         breached: bool,
+        defective: bool,
         incomplete: bool,
         users: usize,
     }
@@ -432,6 +436,9 @@ mod tests {
         fn breached(&self) -> bool {
             self.breached
         }
+        fn defective(&self) -> bool {
+            self.defective
+        }
         fn incomplete(&self) -> bool {
             self.incomplete
         }
@@ -452,6 +459,14 @@ mod tests {
         assert_eq!(judged(&up), (Outcome::Pass, crate::exit::OK));
         let down = Fake { availability: Some(0.5), ..Fake::default() };
         assert_eq!(judged(&down), (Outcome::Fail, crate::exit::MISSED));
+        let defect = Fake { defective: true, ..up };
+        assert_eq!(
+            judged(&defect),
+            (Outcome::Fail, crate::exit::MISSED),
+            "a reliability defect is no breach"
+        );
+        let defect_unchecked = Fake { incomplete: true, ..defect };
+        assert_eq!(judged(&defect_unchecked).0, Outcome::Incomplete);
         let unchecked = Fake { incomplete: true, ..down };
         assert_eq!(judged(&unchecked), (Outcome::Incomplete, crate::exit::INCOMPLETE));
         let breached = Fake { breached: true, ..unchecked };

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::json;
-use support::{Target, all_text, report, run, spawn_target, text};
+use support::{Target, all_text, report, run, spawn_target, spawn_target_with, text};
 
 /// Registers `n` accounts on `target` and writes them to `dir/users.csv`; returns the passwords.
 fn accounts(target: &Target, dir: &Path, n: usize) -> Vec<String> {
@@ -106,4 +106,30 @@ fn too_few_accounts_is_one_clear_line() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("open model"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn existing_accounts_that_empty_their_own_buckets_are_no_noisy_neighbours() {
+    // Each account carries its bucket from journey to journey: a bystander-sized journey, over
+    // and over, empties it. That is the account's own doing.
+    let target = spawn_target_with(&["--burst", "8", "--rate-limit", "30/min"]);
+    let dir = tempfile::tempdir().unwrap();
+    // Exactly as many accounts as 3 users need (the probers' 4 and one per user).
+    accounts(&target, dir.path(), 7);
+    std::fs::write(
+        dir.path().join("own.toml"),
+        "[run]\nusers = 3\nrun_time = \"3s\"\n[expect]\nburst = 8\n[api]\ncredentials = \"users.csv\"\n\
+         [[persona]]\nname = \"chatter\"\njourney = \"signup-chat\"\n",
+    )
+    .unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("own.toml");
+    let urls = ["--auth-url", target.auth_url.as_str(), "--backend-url", target.backend_url.as_str()];
+    let out = run(runs.path(), &[&["--profile", profile.to_str().unwrap()][..], &urls].concat());
+    let r = report(runs.path());
+    let stdout = text(&out.stdout);
+    let throttled = r["errors"].as_array().unwrap().iter().any(|e| e["kind"] == "http_429");
+    assert!(throttled, "the buckets ran dry: {}", r["errors"]);
+    assert_eq!(r["findings"], json!([]), "{stdout}");
+    assert_ne!(out.status.code(), Some(3), "{stdout}");
 }

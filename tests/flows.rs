@@ -14,7 +14,7 @@ fn every_flow_runs_clean_with_every_step_measured() {
     support::assert_schema(&r);
     let expect = [
         ("consistency", &["register", "login", "auth_me", "profile"][..]),
-        ("data-export", &["create_thread", "post_messages", "export"]),
+        ("data-export", &["create_thread", "post_messages", "export", "usage"]),
         (
             "multi-device",
             &[
@@ -89,4 +89,25 @@ fn multi_device_follows_the_deployments_fan_out_reading() {
     let out = run(dir.path(), &["--profile", dir.path().join("bad.toml").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("owner, origin"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_usage_counter_that_loses_concurrent_messages_is_usage_miscounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["--profile", "flows", "--users", "8", "--iterations", "2", "--target-fault", "lost-usage"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let r = report(dir.path());
+    let findings = r["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["kind"] == "usage_miscounted"), "{findings:?}");
+    let f = &findings[0];
+    assert_eq!(f["endpoint"], "POST /api/threads/{id}/messages", "{f}");
+    let observed = f["observed"].as_str().unwrap();
+    assert!(
+        observed.contains("3 messages posted at once were accepted") && observed.contains("from 0 to"),
+        "{observed}"
+    );
+    assert!(f["reproducer"].as_str().unwrap().contains("/api/v1/user/quota"), "{f}");
 }

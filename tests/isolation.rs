@@ -63,7 +63,14 @@ fn each_isolation_fault_is_found_as_its_own_kind() {
             isolation_run(&["--users", "50", "--run-time", "3s", "--target-fault", fault]);
         assert_eq!(code, Some(3), "{fault}: {stdout}");
         assert_eq!(kinds(&r), BTreeSet::from([kind]), "{fault}");
-        assert!(!named_findings(&r, kind).is_empty());
+        let found = named_findings(&r, kind);
+        assert!(!found.is_empty());
+        if fault == "error-echo" {
+            // Over HTTP and over the WebSocket alike: the refusal quotes the owner's title.
+            let endpoints: BTreeSet<&str> = found.iter().map(|f| f["endpoint"].as_str().unwrap()).collect();
+            assert!(endpoints.contains("WS user_message (other user)"), "{endpoints:?}");
+            assert!(endpoints.len() > 1, "{endpoints:?}");
+        }
     }
 }
 

@@ -21,10 +21,13 @@ fn the_clean_target_refuses_every_forged_token_everywhere() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let r = report(dir.path());
     let probes = &r["probes"];
-    // 10 token probes (the secret of the embedded target is known) x 3 surfaces, but the
-    // WebSocket client cannot send a token without `Bearer`; and one wrong password.
-    assert_eq!((probes["rounds"].as_u64(), probes["checks"].as_u64()), (Some(1), Some(30)), "{probes}");
+    // 10 token probes (the secret of the embedded target is known) x 5 surfaces (verify, me,
+    // validate, the backend, the WebSocket), but neither the WebSocket client nor a token in a
+    // body goes without `Bearer`; and one wrong password and one pair of twin logins.
+    assert_eq!((probes["rounds"].as_u64(), probes["checks"].as_u64()), (Some(1), Some(50)), "{probes}");
     assert_eq!(probes["by_probe"]["wrong password"]["sent"], 1, "{probes}");
+    assert_eq!(probes["by_probe"]["twin logins"]["sent"], 1, "{probes}");
+    assert_eq!(probes["by_probe"]["no exp"]["sent"], 5, "{probes}");
     assert_eq!(probes["skipped"], serde_json::json!([]));
     assert!(kinds(&r).is_empty());
 }
@@ -103,7 +106,7 @@ fn against_a_deployment_with_an_unknown_secret_the_minting_probes_are_skipped() 
     assert_eq!(skipped.len(), 4, "{skipped:?}");
     assert!(skipped.iter().all(|s| s.as_str().unwrap().contains("needs the signing secret")));
     assert_eq!(
-        r["probes"]["checks"], 18,
-        "6 probes x 3 surfaces, less the WebSocket without Bearer, and one wrong password"
+        r["probes"]["checks"], 30,
+        "6 probes x 5 surfaces, less the WebSocket and validate without Bearer, one wrong password and twin logins"
     );
 }

@@ -94,3 +94,27 @@ fn every_shipped_profile_passes_against_the_clean_target_three_times() {
         }
     }
 }
+
+#[test]
+fn a_shared_bucket_is_a_noisy_neighbour_to_any_journey_not_only_signup_chat() {
+    // No abuser: the users of chat-export and token-refresh drain one bucket together, each far
+    // within its own limit.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("shared.toml");
+    std::fs::write(
+        &profile,
+        "[run]\nusers = 6\nrun_time = \"3s\"\n[target]\nburst = 10\nrate_limit = \"60/min\"\n\
+         [[persona]]\nname = \"exporter\"\njourney = \"chat-export\"\nweight = 2\n\
+         [[persona]]\nname = \"refresher\"\njourney = \"token-refresh\"\n",
+    )
+    .unwrap();
+    let (code, r, stdout) = run_profile(profile.to_str().unwrap(), &["--target-fault", "shared-rate-limit"]);
+    assert_eq!(code, Some(3), "{stdout}");
+    assert_eq!(kinds(&r), BTreeSet::from(["noisy_neighbour".to_owned()]), "{stdout}");
+    let found = r["findings"].as_array().unwrap();
+    // Grouped by the endpoint refused, the journey that met it said.
+    assert!(found.iter().any(|f| f["observed"].as_str().unwrap().contains("of chat-export")), "{found:?}");
+    assert!(found.iter().all(|f| f["endpoint"].as_str().unwrap().contains(" /api/")), "{found:?}");
+    let expected = found[0]["expected"].as_str().unwrap();
+    assert!(expected.contains("of its own requests in the last 60 s"), "{expected}");
+}

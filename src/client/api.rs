@@ -177,6 +177,8 @@ pub struct Api {
     pub logout: String,
     pub me: String,
     pub verify: String,
+    /// `POST {token}`: the auth service's validation of a token in the body.
+    pub validate: String,
     pub profile: String,
     /// The thread list and creation.
     pub threads: String,
@@ -184,6 +186,9 @@ pub struct Api {
     pub thread: String,
     pub messages: String,
     pub export: String,
+    /// The user's usage: its path, and the JSON pointer of the chat messages counted today.
+    pub usage: String,
+    pub usage_field: String,
     pub ws_path: String,
     /// Which of a user's connections get an agent turn's events: all the owner's, or only the
     /// one that sent the message (both within the contract).
@@ -219,11 +224,14 @@ impl Default for Api {
             logout: s("/auth/logout"),
             me: s("/auth/me"),
             verify: s("/auth/verify"),
+            validate: s("/auth/validate"),
             profile: s("/api/users/profile"),
             threads: s("/api/threads"),
             thread: s("/api/threads/{id}"),
             messages: s("/api/threads/{id}/messages"),
             export: s("/api/history/export?format=json"),
+            usage: s("/api/v1/user/quota"),
+            usage_field: s("/used"),
             ws_path: s("/ws"),
             ws_fanout: crate::reference::WsFanout::Owner,
             origin: None,

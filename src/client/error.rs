@@ -90,11 +90,18 @@ impl fmt::Display for Failure {
 pub struct CallError {
     pub kind: Failure,
     pub detail: String,
+    /// The typed call that failed, when one did (not a check's own request).
+    pub call: Option<super::Call>,
 }
 
 impl CallError {
     pub fn new(kind: Failure, detail: impl Into<String>) -> CallError {
-        CallError { kind, detail: detail.into() }
+        CallError { kind, detail: detail.into(), call: None }
+    }
+
+    /// The same failure, of `call`.
+    pub fn of(self, call: super::Call) -> CallError {
+        CallError { call: Some(call), ..self }
     }
 
     /// An answer whose content is wrong (e.g. a list holding someone else's thread).

@@ -7,6 +7,7 @@
 //! Details never contain tokens or passwords: only what the server said, cut short.
 
 pub mod api;
+mod budget;
 pub mod chat;
 mod deadline;
 mod error;
@@ -19,6 +20,7 @@ pub use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 
 pub use api::{Account, Api, Provisioning, Slot, Transport};
+pub use budget::{Budget, WINDOW as BUDGET_WINDOW};
 pub use error::{CallError, Failure};
 pub use wire::Request;
 
@@ -36,11 +38,112 @@ pub enum Call {
     PostMessage,
     History,
     Export,
+    /// The user's usage (the quota's `used`).
+    Usage,
     ListThreads,
     Refresh,
     Logout,
     /// An access token used at the backend's profile (or the auth service's `me`).
     UseToken,
+}
+
+/// What a typed call sends, for a reproducer: method, URL (ids as `{id}`), the bearer token's
+/// placeholder and the JSON body's, by the dialect.
+pub struct Shape {
+    pub method: Method,
+    pub url: String,
+    pub bearer: Option<&'static str>,
+    pub body: Option<String>,
+}
+
+impl Netra {
+    /// How `call` is sent in this dialect. Placeholders stand for tokens and secrets.
+    pub fn shape(&self, call: Call) -> Shape {
+        let api = &self.s.api;
+        let (auth, backend) = (|p: &str| self.auth_url(p), |p: &str| self.backend_url(p));
+        let user = r#"{"email": "<email>", "password": "<password>"}"#;
+        let (method, url, bearer, body) = match call {
+            Call::Register => (Method::POST, auth(&api.register), None, Some(user.to_owned())),
+            Call::Login if matches!(api.provisioning, Provisioning::DevLogin) => {
+                (Method::POST, auth(&api.dev_login), None, None)
+            }
+            Call::Login => (Method::POST, auth(&api.login), None, Some(user.to_owned())),
+            Call::Health => (Method::GET, backend("/health"), None, None),
+            Call::Profile => (Method::GET, backend(&api.profile), Some("<access token>"), None),
+            Call::UseToken if !self.has_backend() => {
+                (Method::GET, auth(&api.me), Some("<access token>"), None)
+            }
+            Call::UseToken => (Method::GET, backend(&api.profile), Some("<access token>"), None),
+            Call::CreateThread => (
+                Method::POST,
+                backend(&api.threads),
+                Some("<access token>"),
+                Some(r#"{"title": "t"}"#.into()),
+            ),
+            Call::AuthMe => (Method::GET, auth(&api.me), Some("<access token>"), None),
+            Call::PostMessage => (
+                Method::POST,
+                backend(&api.messages),
+                Some("<access token>"),
+                Some(format!(r#"{{"{}": "hello"}}"#, api.post_field)),
+            ),
+            Call::History => (Method::GET, backend(&api.messages), Some("<access token>"), None),
+            Call::Export => (Method::GET, backend(&api.export), Some("<access token>"), None),
+            Call::Usage => (Method::GET, backend(&api.usage), Some("<access token>"), None),
+            Call::ListThreads => (Method::GET, backend(&api.threads), Some("<access token>"), None),
+            Call::Refresh => (
+                Method::POST,
+                auth(&api.refresh),
+                None,
+                Some(r#"{"refresh_token": "<refresh token>"}"#.into()),
+            ),
+            Call::Logout => (Method::POST, auth(&api.logout), Some("<access token>"), None),
+        };
+        Shape { method, url, bearer, body }
+    }
+
+    /// `METHOD /path` of `call` in this dialect, ids as `{id}`: how findings name an endpoint.
+    pub fn endpoint(&self, call: Call) -> String {
+        let shape = self.shape(call);
+        let path = shape
+            .url
+            .split_once("://")
+            .map_or(shape.url.as_str(), |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+        format!("{} {path}", shape.method)
+    }
+}
+
+impl Call {
+    /// The method it is sent with.
+    pub fn method(self) -> &'static str {
+        match self {
+            Call::Register
+            | Call::Login
+            | Call::CreateThread
+            | Call::PostMessage
+            | Call::Refresh
+            | Call::Logout => "POST",
+            _ => "GET",
+        }
+    }
+
+    /// Whether the call goes to the backend (whose `/api` the rate limit is on); `UseToken`
+    /// does when there is one.
+    pub fn to_backend(self, has_backend: bool) -> bool {
+        match self {
+            Call::Profile
+            | Call::CreateThread
+            | Call::PostMessage
+            | Call::History
+            | Call::Export
+            | Call::Usage
+            | Call::ListThreads => true,
+            Call::UseToken => has_backend,
+            Call::Register | Call::Login | Call::Health | Call::AuthMe | Call::Refresh | Call::Logout => {
+                false
+            }
+        }
+    }
 }
 
 fn from_wire(e: &wire::Error, what: &str) -> CallError {
@@ -110,6 +213,9 @@ pub enum Seen<'a> {
     Answer { call: Call, path: &'a str },
     /// A frame, read while waiting for `what` (a step or an event type).
     Frame { what: &'a str },
+    /// The answer to a check's own request (`what`: the step or probe), sent with `method` to
+    /// `path`.
+    Other { what: &'a str, method: &'a str, path: &'a str },
 }
 
 /// Sees every body and frame a simulated user receives (the isolation checker's scanner).
@@ -123,6 +229,8 @@ pub trait Watcher: Send + Sync {
 pub struct Netra {
     s: Arc<Shared>,
     viewer: Option<u32>,
+    /// The account this client acts for: its requests to the backend are counted there.
+    budget: Option<Arc<Budget>>,
 }
 
 #[derive(Clone)]
@@ -161,7 +269,7 @@ impl Netra {
         let auth: Arc<str> = auth.trim_end_matches('/').into();
         let api = Arc::new(Api::default());
         let s = Shared { http, auth, backend: backend.into(), ws: ws.into(), timeout, api, watch: None };
-        Ok(Netra { s: Arc::new(s), viewer: None })
+        Ok(Netra { s: Arc::new(s), viewer: None, budget: None })
     }
 
     /// This client speaking `api` instead of the reference dialect.
@@ -180,14 +288,51 @@ impl Netra {
         self
     }
 
+    /// This client with no watcher: what it receives is shown to nobody.
+    pub fn unwatched(&self) -> Netra {
+        let mut s = (*self.s).clone();
+        s.watch = None;
+        Netra { s: Arc::new(s), viewer: self.viewer, budget: self.budget.clone() }
+    }
+
     /// This client acting for simulated user `viewer`: what it receives is shown to the watcher.
     pub fn for_viewer(&self, viewer: u32) -> Netra {
-        Netra { s: self.s.clone(), viewer: Some(viewer) }
+        Netra { s: self.s.clone(), viewer: Some(viewer), budget: None }
+    }
+
+    /// This client acting for simulated user `viewer` on the account whose requests `budget`
+    /// counts.
+    pub fn for_account(&self, viewer: u32, budget: &Arc<Budget>) -> Netra {
+        Netra { s: self.s.clone(), viewer: Some(viewer), budget: Some(budget.clone()) }
+    }
+
+    /// Notes what an answer says of the account's bucket.
+    fn answered(&self, resp: &wire::Response) {
+        if let Some(budget) = &self.budget
+            && self.answers_backend(resp)
+        {
+            budget.answered(resp.status == StatusCode::TOO_MANY_REQUESTS, &resp.headers);
+        }
+    }
+
+    /// Whether an answer came from the backend (whose `/api` the rate limit is on).
+    fn answers_backend(&self, resp: &wire::Response) -> bool {
+        let authority = resp.url.authority().map_or("", |a| a.as_str());
+        !authority.is_empty() && self.s.backend.split_once("://").is_some_and(|(_, rest)| rest == authority)
     }
 
     fn show(&self, call: Call, path: &str, body: &[u8]) {
         if let (Some(watch), Some(viewer)) = (&self.s.watch, self.viewer) {
             watch.saw(viewer, Seen::Answer { call, path }, body);
+        }
+    }
+
+    /// Shows a check's own answer, whatever its status (a refusal's body included), to the
+    /// watcher.
+    fn show_other(&self, what: &str, method: &Method, resp: &wire::Response) {
+        if let (Some(watch), Some(viewer)) = (&self.s.watch, self.viewer) {
+            let seen = Seen::Other { what, method: method.as_str(), path: resp.url.path() };
+            watch.saw(viewer, seen, &resp.body);
         }
     }
 
@@ -199,13 +344,14 @@ impl Netra {
     /// A call that needs a valid access token: the backend's profile, or the auth service's
     /// `me` when only the auth service is tested. Gives the endpoint's name, URL and request.
     pub fn token_check(&self, token: &str) -> (String, String, Request) {
-        let (name, url) = if self.has_backend() {
-            (format!("GET {}", self.s.api.profile), self.backend_url(&self.s.api.profile))
+        if self.has_backend() {
+            let path = &self.s.api.profile;
+            (format!("GET {path}"), self.backend_url(path), self.backend_request(Method::GET, path, token))
         } else {
-            (format!("GET {}", self.s.api.me), self.auth_url(&self.s.api.me))
-        };
-        let req = self.s.http.get(&url).bearer_auth(token);
-        (name, url, req)
+            let url = self.auth_url(&self.s.api.me);
+            let req = self.s.http.get(&url).bearer_auth(token);
+            (format!("GET {}", self.s.api.me), url, req)
+        }
     }
 
     /// Uses an access token ([`Netra::token_check`]); the answer must be 200.
@@ -224,7 +370,8 @@ impl Netra {
 
     /// Sends and expects `expected`; returns the JSON body.
     async fn call(&self, what: Call, req: Request, expected: StatusCode) -> Result<Value, CallError> {
-        let resp = req.send().await.map_err(|e| from_wire(&e, what.into()))?;
+        let resp = req.send().await.map_err(|e| from_wire(&e, what.into()).of(what))?;
+        self.answered(&resp);
         self.show(what, resp.url.path(), &resp.body);
         let (status, bytes) = (resp.status, resp.body);
         if status != expected {
@@ -232,14 +379,19 @@ impl Netra {
             return Err(CallError::new(
                 Failure::Status(status.as_u16()),
                 format!("{what}: {status}: {said}"),
-            ));
+            )
+            .of(what));
         }
         serde_json::from_slice(&bytes)
             .map_err(|e| CallError::new(Failure::BadBody, format!("{what}: not JSON: {e}")))
     }
 
     /// A request builder for the backend with a bearer token (`path` starts with `/`).
+    /// Counted against the account's budget, if this client acts for one.
     pub fn backend_request(&self, method: Method, path: &str, token: &str) -> Request {
+        if let Some(budget) = &self.budget {
+            budget.spend();
+        }
         self.s.http.request(method, self.backend_url(path)).bearer_auth(token)
     }
 
@@ -300,6 +452,18 @@ impl Netra {
     pub async fn messages(&self, token: &str, thread: &str) -> Result<Value, CallError> {
         let req = self.backend_request(Method::GET, &self.s.api.messages_path(thread), token);
         self.call(Call::History, req, StatusCode::OK).await
+    }
+
+    /// The chat messages the deployment counts for the user today (`[api] usage`, its field
+    /// `usage_field`); `None` when it reports none: no such endpoint (404, 405), not for this
+    /// user (403), or no count at the field.
+    pub async fn usage(&self, token: &str) -> Result<Option<u64>, CallError> {
+        let req = self.backend_request(Method::GET, &self.s.api.usage, token);
+        let answer = match self.call(Call::Usage, req, StatusCode::OK).await {
+            Err(e) if matches!(e.kind, Failure::Status(403..=405)) => return Ok(None),
+            other => other?,
+        };
+        Ok(answer.pointer(&self.s.api.usage_field).and_then(Value::as_u64))
     }
 
     pub async fn export(&self, token: &str) -> Result<Value, CallError> {
@@ -385,14 +549,20 @@ impl Netra {
     /// Sends and returns the status and headers whatever the status; the body is read and
     /// dropped. Transport failures are errors.
     pub async fn send(&self, what: &str, req: Request) -> Result<(StatusCode, HeaderMap), CallError> {
+        let method = req.method().clone();
         let resp = req.send().await.map_err(|e| from_wire(&e, what))?;
+        self.answered(&resp);
+        self.show_other(what, &method, &resp);
         Ok((resp.status, resp.headers))
     }
 
     /// Sends and returns the status and the body whatever the status. Transport failures are
     /// errors.
     pub async fn fetch(&self, what: &str, req: Request) -> Result<(StatusCode, Vec<u8>), CallError> {
+        let method = req.method().clone();
         let resp = req.send().await.map_err(|e| from_wire(&e, what))?;
+        self.answered(&resp);
+        self.show_other(what, &method, &resp);
         Ok((resp.status, resp.body.to_vec()))
     }
 

@@ -228,6 +228,11 @@ impl Client {
 }
 
 impl Request {
+    /// The method it will be sent with.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
     pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Request {
         match (HeaderName::try_from(name), HeaderValue::try_from(value.as_ref())) {
             (Ok(name), Ok(value)) => {

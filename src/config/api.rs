@@ -22,11 +22,14 @@ pub struct ApiSettings {
     pub logout: Option<String>,
     pub me: Option<String>,
     pub verify: Option<String>,
+    pub validate: Option<String>,
     pub profile: Option<String>,
     pub threads: Option<String>,
     pub thread: Option<String>,
     pub messages: Option<String>,
     pub export: Option<String>,
+    pub usage: Option<String>,
+    pub usage_field: Option<String>,
     pub ws_path: Option<String>,
     /// owner (default) or origin: which of a user's connections get an agent turn's events.
     pub ws_fanout: Option<String>,
@@ -88,11 +91,14 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
     set(&mut api.logout, &s.logout);
     set(&mut api.me, &s.me);
     set(&mut api.verify, &s.verify);
+    set(&mut api.validate, &s.validate);
     set(&mut api.profile, &s.profile);
     set(&mut api.threads, &s.threads);
     set(&mut api.thread, &s.thread);
     set(&mut api.messages, &s.messages);
     set(&mut api.export, &s.export);
+    set(&mut api.usage, &s.usage);
+    set(&mut api.usage_field, &s.usage_field);
     set(&mut api.ws_path, &s.ws_path);
     set(&mut api.first_message.0, &s.first_message);
     set(&mut api.first_message.1, &s.first_message_field);

@@ -200,7 +200,6 @@ pub fn checks(plan: &Plan, asked: &Asked) -> Vec<Planned> {
         jwt: &plan.probes.jwt,
         isolation_probes: plan.isolation_every.is_some(),
         scan: plan.scan,
-        burst: plan.expect.burst,
         short_tokens: asked.short_tokens,
     };
     let mut planned = checks::detectors(&run);
@@ -248,8 +247,9 @@ mod tests {
         assert!(!refresher.runs && refresher.note.as_deref().unwrap().contains("minted users"));
         let chatter = s1.plan.personas.iter().find(|p| p.name == "chatter").unwrap();
         assert!(chatter.runs && chatter.steps[0] == Step::Login, "{:?}", chatter.steps);
-        // Minted users have neither refresh tokens nor passwords.
-        assert_eq!(s1.plan.probes.skipped.len(), 2, "{:?}", s1.plan.probes.skipped);
+        // Minted users have neither refresh tokens nor passwords (for the wrong password and the
+        // twin logins).
+        assert_eq!(s1.plan.probes.skipped.len(), 3, "{:?}", s1.plan.probes.skipped);
         assert!(s1.plan.not_run.contains(&"token-refresh".to_owned()));
         let checks = &s1.plan.checks;
         assert!(

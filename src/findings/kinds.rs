@@ -13,6 +13,9 @@ pub enum Severity {
     High,
     /// A limit or a guarantee missing, with no data exposed.
     Medium,
+    /// A reliability defect: valid requests that fail under load and succeed on their own. Not a
+    /// breach: the run FAILs (exit 1) unless the profile knows it.
+    Low,
 }
 
 macro_rules! finding_kinds {
@@ -89,6 +92,26 @@ finding_kinds! {
     /// isolation probes: a refusal's error body held the thread owner's data (its canary, or an
     /// id the prober did not send).
     ErrorLeak = "error_leak", High;
+    /// token-refresh and the JWT probes: two tokens issued in the same second (a refresh and the
+    /// pair it replaces, two logins of one account at once) were the same.
+    TokenCollision = "token_collision", Medium;
+    /// token-refresh: a refreshed access token, or the deployment's answer to it, named another
+    /// identity (`sub`, `email`) than the login's.
+    IdentityDrift = "identity_drift", High;
+    /// data-export: the usage the deployment reports (the quota's `used`) is not what it
+    /// accepted of the user's messages (a lost update under concurrency: a billing defect).
+    UsageMiscounted = "usage_miscounted", Medium;
+    /// any journey: a valid request failed (5xx or a reset) under load and succeeded when
+    /// replayed one at a time.
+    ConcurrencyError = "concurrency_error", Low;
+}
+
+impl Severity {
+    /// Whether a finding of this severity, unknown to the profile, is a breach (exit 3); a
+    /// reliability defect fails the run (exit 1) instead.
+    pub fn breaches(self) -> bool {
+        self != Severity::Low
+    }
 }
 
 impl std::fmt::Display for FindingKind {
@@ -146,6 +169,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(listed("kind"), FindingKind::NAMES);
-        assert_eq!(listed("severity"), [Severity::High.to_string(), Severity::Medium.to_string()]);
+        let severities = [Severity::High, Severity::Medium, Severity::Low].map(|s| s.to_string());
+        assert_eq!(listed("severity"), severities);
     }
 }

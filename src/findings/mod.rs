@@ -23,7 +23,8 @@ pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     /// Who was involved, as `user N` (Goose user numbers) or `the prober`, never emails or
-    /// tokens.
+    /// tokens; where two are involved, with their roles: `(viewer)` and `(owner)` of the data
+    /// seen, `(attacker)` and `(victim)` of an access allowed.
     pub users: Vec<String>,
     /// `METHOD /path` or a WebSocket frame type.
     pub endpoint: String,

@@ -197,29 +197,45 @@ impl Isolation {
         }
     }
 
+    /// One leak: one body or frame, whatever evidence it carries. Grouped by kind and endpoint
+    /// (method and path template), where it was seen said in the evidence.
     fn leak(&self, viewer: Actor, owner: Actor, seen: Seen<'_>, evidence: String) {
         self.leaks.fetch_add(1, Ordering::Relaxed);
         let (kind, what, endpoint) = match seen {
-            Seen::Frame { what } => (FindingKind::WsCrosstalk, what, "WS /ws"),
+            Seen::Frame { what } => (FindingKind::WsCrosstalk, what, "WS /ws".to_owned()),
             Seen::Answer { call, path } => {
                 let kind = match call {
                     Call::ListThreads => FindingKind::ListLeak,
                     Call::Export => FindingKind::ExportLeak,
                     _ => FindingKind::DataLeak,
                 };
-                (kind, call.into(), path)
+                (kind, call.into(), format!("{} {}", call.method(), template(path)))
+            }
+            Seen::Other { what, method, path } => {
+                (FindingKind::DataLeak, what, format!("{method} {}", template(path)))
             }
         };
-        let users = vec![format!("user {viewer}"), actor_name(owner)];
-        let mut f = self.findings.stamp(kind, users, &format!("{what} {endpoint}"));
-        f.expected = format!("user {viewer} receives only its own data");
-        f.observed = format!("user {viewer} received {evidence} of {}", actor_name(owner));
+        let (viewer, owner) = (actor_name(viewer), actor_name(owner));
+        let users = vec![format!("{viewer} (viewer)"), format!("{owner} (owner)")];
+        let mut f = self.findings.stamp(kind, users, &endpoint);
+        f.expected = format!("{viewer} receives only its own data");
+        f.observed = format!("{viewer} received {evidence} of {owner} (at {what})");
         f.reproducer = format!(
-            "# as user {viewer} (its own token, <access token of user {viewer}>), {what}: the answer holds {evidence} of {}",
-            actor_name(owner)
+            "# as {viewer} (its own token, <access token of {viewer}>), {endpoint} ({what}): the answer holds {evidence} of {owner}"
         );
         self.findings.report(f);
     }
+}
+
+/// A path with its ids as `{id}`: a UUID, a number, a long hex string or a canary.
+pub fn template(path: &str) -> String {
+    let id = |seg: &str| {
+        uuid::Uuid::parse_str(seg).is_ok()
+            || (!seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()))
+            || (seg.len() >= 16 && seg.bytes().all(|b| b.is_ascii_hexdigit()))
+            || seg.starts_with("cnry-")
+    };
+    path.split('/').map(|seg| if id(seg) { "{id}" } else { seg }).collect::<Vec<_>>().join("/")
 }
 
 fn actor_name(actor: Actor) -> String {
@@ -234,26 +250,77 @@ pub enum Outcome {
 }
 
 impl Watcher for Isolation {
+    /// One leak per body or frame, whatever it holds: its first foreign canary (else id) names
+    /// the owner, and the rest are counted in the evidence.
     fn saw(&self, viewer: Actor, seen: Seen<'_>, body: &[u8]) {
         self.scanned.fetch_add(1, Ordering::Relaxed);
-        for value in scan::canaries(body) {
-            if let Some(owner) = self.canaries.owner(value)
-                && owner != viewer
-            {
-                self.leak(viewer, owner, seen, format!("the canary {}", scan::canary(value)));
-            }
-        }
-        for value in scan::uuids(body) {
-            if let Some(owner) = self.ids.owner(value)
-                && owner != viewer
-            {
-                self.leak(viewer, owner, seen, format!("the id {}", uuid_text(value)));
-            }
-        }
+        let canaries = scan::canaries(body).filter_map(|v| {
+            self.canaries
+                .owner(v)
+                .filter(|o| *o != viewer)
+                .map(|o| (o, format!("the canary {}", scan::canary(v))))
+        });
+        let ids = scan::uuids(body).filter_map(|v| {
+            self.ids.owner(v).filter(|o| *o != viewer).map(|o| (o, format!("the id {}", uuid_text(v))))
+        });
+        let mut foreign = canaries.chain(ids);
+        let Some((owner, first)) = foreign.next() else { return };
+        let more = foreign.count();
+        let evidence = match more {
+            0 => first,
+            n => format!("{first} (and {n} more foreign canaries or ids)"),
+        };
+        self.leak(viewer, owner, seen, evidence);
     }
 }
 
 fn uuid_text(value: u128) -> String {
     let h = format!("{value:032x}");
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn one_leak_per_body_grouped_by_method_and_path_template_with_roles() {
+        let sink = Arc::new(FindingSink::new(std::time::Instant::now(), Arc::new(AtomicUsize::new(2))));
+        let iso = Isolation::new(sink.clone());
+        let canary = iso.new_canary(7);
+        let thread = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f";
+        iso.own(thread, 7);
+        // Canary and thread id in one frame: one misrouted frame, one event.
+        let frame = format!(
+            r#"{{"type":"agent_completed","payload":{{"thread_id":"{thread}","result":{{"content":"{canary}"}}}}}}"#
+        );
+        iso.saw(3, Seen::Frame { what: "first_reply" }, frame.as_bytes());
+        // The same path through two step labels: one finding, counted twice.
+        let path = format!("/api/threads/{thread}/messages");
+        let body = format!(r#"{{"content":"{canary}"}}"#);
+        iso.saw(3, Seen::Answer { call: Call::History, path: &path }, body.as_bytes());
+        iso.saw(3, Seen::Other { what: "check", method: "GET", path: &path }, body.as_bytes());
+        let all = sink.all();
+        assert_eq!(iso.summary().leaks, 3);
+        let endpoints: Vec<(&str, u64)> = all.iter().map(|f| (f.endpoint.as_str(), f.count)).collect();
+        assert_eq!(endpoints, [("GET /api/threads/{id}/messages", 2), ("WS /ws", 1)], "{all:?}");
+        assert_eq!(all[1].users, ["user 3 (viewer)", "user 7 (owner)"]);
+        assert!(all[1].observed.contains("(and 1 more foreign canaries or ids)"), "{}", all[1].observed);
+        // What a user owns is no leak to it.
+        iso.saw(7, Seen::Frame { what: "first_reply" }, frame.as_bytes());
+        assert_eq!(iso.summary().leaks, 3);
+    }
+
+    #[test]
+    fn path_templates_replace_ids_only() {
+        assert_eq!(
+            template("/api/threads/6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f/messages"),
+            "/api/threads/{id}/messages"
+        );
+        assert_eq!(template("/api/threads/42"), "/api/threads/{id}");
+        assert_eq!(template("/api/users/profile"), "/api/users/profile");
+        assert_eq!(template("/api/threads/"), "/api/threads/");
+    }
 }

@@ -46,6 +46,9 @@ pub struct Context {
     pub live: Arc<Live>,
     pub findings: Arc<FindingSink>,
     pub isolation: Arc<Isolation>,
+    /// Steps whose valid requests failed with a 5xx or a broken exchange, to replay after the
+    /// load.
+    pub suspects: Arc<super::concurrency::Suspects>,
     /// The persona's place in the profile (its figures are kept by it).
     pub persona: usize,
     pub plan_tier: String,

@@ -8,10 +8,12 @@
 //! counted by kind; the run goes on. Security results found on the way are findings, reported to
 //! the run's sink; they do not fail the step. The rules every step follows are the [`runner`]'s.
 
+pub mod concurrency;
 mod consistency;
 mod context;
 mod data_export;
 mod health;
+mod hygiene;
 mod idle_chat;
 mod multi_device;
 mod rate_limit;
@@ -130,10 +132,9 @@ pub struct Journey {
     /// A fresh state for one journey of one user.
     pub start: fn() -> Box<dyn Progress>,
     pub needs: Needs,
-    /// The findings its own checks can report. `noisy_neighbour` here makes its users
-    /// bystanders: fresh users making a few calls, far within their own limits, so that a 429 is
-    /// someone else's flood. (The leaks its answers can show the scanner follow from its steps:
-    /// [`Step::exposes`].)
+    /// The findings its own checks can report. (Every journey's 429s are judged for
+    /// `noisy_neighbour` by its account's own requests, in [`runner`]; the leaks its answers can
+    /// show the scanner follow from its steps: [`Step::exposes`].)
     pub finds: &'static [FindingKind],
     /// Its completions time the run's cohorts (`cohort.N`).
     pub cohort: bool,
@@ -160,11 +161,7 @@ const fn journey(name: &'static str, steps: &'static [Step], start: fn() -> Box<
 
 /// The journeys this build can run.
 pub static JOURNEYS: &[Journey] = &[
-    Journey {
-        cohort: true,
-        finds: &[FindingKind::NoisyNeighbour],
-        ..journey("signup-chat", signup_chat::STEPS, start::<signup_chat::SignupChat>)
-    },
+    Journey { cohort: true, ..journey("signup-chat", signup_chat::STEPS, start::<signup_chat::SignupChat>) },
     journey("chat-export", signup_chat::WITH_EXPORT, start::<signup_chat::SignupChat>),
     Journey {
         needs: Needs {
@@ -179,6 +176,8 @@ pub static JOURNEYS: &[Journey] = &[
             FindingKind::ReuseFamilyNotRevoked,
             FindingKind::LogoutNotRevoked,
             FindingKind::ExpiredTokenAccepted,
+            FindingKind::TokenCollision,
+            FindingKind::IdentityDrift,
         ],
         ..journey("token-refresh", token_refresh::STEPS, start::<token_refresh::TokenRefresh>)
     },
@@ -189,7 +188,10 @@ pub static JOURNEYS: &[Journey] = &[
         ..journey("rate-limit", rate_limit::STEPS, start::<rate_limit::RateLimit>)
     },
     journey("consistency", consistency::STEPS, start::<consistency::Consistency>),
-    journey("data-export", data_export::STEPS, start::<data_export::DataExport>),
+    Journey {
+        finds: &[FindingKind::UsageMiscounted],
+        ..journey("data-export", data_export::STEPS, start::<data_export::DataExport>)
+    },
     Journey {
         needs: Needs { sessions: true, ..BACKEND },
         ..journey("multi-device", multi_device::STEPS, start::<multi_device::MultiDevice>)

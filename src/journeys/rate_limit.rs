@@ -6,7 +6,8 @@
 //!
 //! No 429 within `NO_LIMIT_FACTOR` times the expected burst is the finding `no_rate_limit`; a
 //! quota that never refuses is `quota_not_enforced`. One user's flood throttling *another* user is
-//! found by the bystanders (signup-chat), as `noisy_neighbour`, in [`super::runner`].
+//! found by any journey's 429 within its account's own limit, as `noisy_neighbour`, in
+//! [`super::runner`].
 
 use std::time::Duration;
 

@@ -20,11 +20,14 @@
 //! - Register and login are the same in every journey, as the dialect provisions users; they are
 //!   performed here, the other steps by the journey's own [`Progress`].
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Context, Live, Progress, Step};
-use crate::client::{CallError, Failure, Identity, Login, Netra, Slot};
+use crate::client::{
+    BUDGET_WINDOW, Budget, Call, CallError, Failure, Identity, Login, Netra, Provisioning, Slot,
+};
 use crate::findings::FindingKind;
 use crate::metrics::Event;
 
@@ -36,17 +39,6 @@ const MAX_BACKOFF: Duration = Duration::from_millis(3200);
 
 /// A step still waiting this long when the run ends failed: the target stopped answering.
 pub const UNANSWERED: Duration = Duration::from_secs(1);
-
-/// A bystander's journey (signup-chat) makes at most this many `/api` calls, each user being
-/// fresh: below any sane burst, so a 429 there can only be someone else's flood.
-pub const BYSTANDER_CALLS: u32 = 6;
-
-/// Whether a bystander's 429 tells a neighbour's flood, with this expected burst: not when the
-/// burst is no more than a bystander's own calls (the check then does not run, and the plan says
-/// so).
-pub fn tells_neighbours(burst: u32) -> bool {
-    burst > BYSTANDER_CALLS
-}
 
 /// Counts work waiting on the target while it lives ([`Live::waiting`]).
 pub struct Waiting<'a>(&'a AtomicI64);
@@ -141,6 +133,9 @@ impl User {
 /// One journey in progress for one user: the user, the journey's own state, and how it goes.
 pub struct Run {
     pub user: User,
+    /// The account's own requests to the backend: a fresh account's per journey, an existing
+    /// account's carried from journey to journey ([`Run::same_account_as`]).
+    budget: Arc<Budget>,
     journey: Box<dyn Progress>,
     started: Instant,
     failed: bool,
@@ -170,7 +165,17 @@ impl Run {
             on_purpose: AtomicBool::new(false),
             waited_on_purpose_us: AtomicU64::new(0),
         };
-        Run { user, journey: (ctx.journey.start)(), started, failed: false, failures_in_row }
+        let budget = Arc::new(Budget::new(existing_accounts(ctx)));
+        Run { user, journey: (ctx.journey.start)(), started, failed: false, failures_in_row, budget }
+    }
+
+    /// This journey on the account of the user's `last` journey, when the provisioning gives
+    /// each user one existing account: it counts against the same bucket.
+    pub fn same_account_as(mut self, ctx: &Context, last: &Run) -> Run {
+        if existing_accounts(ctx) {
+            self.budget = last.budget.clone();
+        }
+        self
     }
 
     /// The back-off after this user's failed journeys in a row: doubling, at most 3.2 s.
@@ -213,7 +218,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         ctx.recorder.send(Event::NotApplicable { persona, journey, step: step.name() });
         return Done::Skipped;
     }
-    let netra = ctx.netra.for_viewer(run.user.number as u32);
+    let netra = ctx.netra.for_account(run.user.number as u32, &run.budget);
     if step == steps[0] {
         ctx.live.journeys_started.fetch_add(1, Ordering::Relaxed);
     }
@@ -294,9 +299,9 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         }
         Err(e) => {
             ctx.recorder.send_at(event, now);
-            let bystander = ctx.journey.finds.contains(&FindingKind::NoisyNeighbour);
-            if bystander && e.kind == Failure::Status(429) && tells_neighbours(ctx.expect.burst) {
-                noisy_neighbour(ctx, &run.user, step, &e);
+            super::concurrency::note(ctx, &run.user, step, &e);
+            if let Some(within) = neighbours_doing(ctx, run, &e, now) {
+                noisy_neighbour(ctx, &run.user, step, &e, within);
             }
             run.failed = true;
             run.failures_in_row = run.failures_in_row.saturating_add(1);
@@ -313,6 +318,23 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             Done::Failed
         }
     }
+}
+
+/// Performs `step` of the journey in `run` as [`run_step`] does, but records nothing, shows
+/// nothing to the scanner (the run's figures are made) and heeds no run's end: a replay after
+/// the load (`super::concurrency`). Gives whether the step applied (one that does not is passed
+/// over).
+pub async fn perform_alone(ctx: &Context, run: &mut Run, step: Step) -> Result<bool, CallError> {
+    if !run.journey.applies(step) {
+        return Ok(false);
+    }
+    let netra = ctx.netra.unwatched().for_account(run.user.number as u32, &run.budget);
+    match step {
+        Step::Register => register(ctx, &netra, &mut run.user).await,
+        Step::Login | Step::Relogin => login(ctx, &netra, &mut run.user).await,
+        _ => run.journey.perform(ctx, &netra, &run.user, step).await,
+    }
+    .map(|()| true)
 }
 
 /// Every journey starts with a fresh user: its own rate-limit bucket and quota, and a canary.
@@ -334,15 +356,36 @@ async fn login(ctx: &Context, netra: &Netra, user: &mut User) -> Result<(), Call
     Ok(())
 }
 
-/// A bystander throttled while within its own limit: quota isolation is broken.
-fn noisy_neighbour(ctx: &Context, user: &User, step: Step, e: &CallError) {
-    let endpoint = format!("{} ({})", step.name(), ctx.journey.name);
+/// Whether the users' accounts exist already (from a credentials file): one per user, the same
+/// from journey to journey.
+fn existing_accounts(ctx: &Context) -> bool {
+    matches!(ctx.netra.api().provisioning, Provisioning::Login(_))
+}
+
+/// A rate-limit refusal of an account within its own limit: the account's own requests in the
+/// window and the limit they were within. Judged on the backend's calls only (the limit is on
+/// its `/api`; an auth service's limits, by IP or otherwise, are not the account's), and not
+/// on posting a message, whose 429 is the daily quota's.
+fn neighbours_doing(ctx: &Context, run: &Run, e: &CallError, now: Instant) -> Option<(usize, u32)> {
+    let backend = e.call.is_some_and(|c| c != Call::PostMessage && c.to_backend(ctx.netra.has_backend()));
+    let quota = e.detail.to_ascii_lowercase().contains("quota");
+    if e.kind != Failure::Status(429) || !backend || quota {
+        return None;
+    }
+    run.budget.within(ctx.expect.burst, now)
+}
+
+/// A user throttled while within its own limit: rate-limit isolation is broken.
+fn noisy_neighbour(ctx: &Context, user: &User, step: Step, e: &CallError, (spent, limit): (usize, u32)) {
+    // By the endpoint refused, whichever journey's step met it (a backend call: `neighbours_doing`).
+    let endpoint = e.call.map_or_else(|| step.name().to_owned(), |call| ctx.netra.endpoint(call));
     let mut f = ctx.finding(FindingKind::NoisyNeighbour, user.number, &endpoint);
+    f.users = vec![format!("user {} (victim)", user.number)];
+    let window = BUDGET_WINDOW.as_secs();
     f.expected = format!(
-        "a user within its own limit (at most {BYSTANDER_CALLS} calls of a burst of {}) is never throttled",
-        ctx.expect.burst
+        "an account within its own limit ({spent} of its own requests in the last {window} s, within {limit}) is never throttled"
     );
-    f.observed = format!("429 at step {}: {}", step.name(), e.detail);
+    f.observed = format!("429 at step {} of {}: {}", step.name(), ctx.journey.name, e.detail);
     f.reproducer = "# run an abuser that floods GET /api/users/profile with its own token, and meanwhile \
         GET /api/users/profile with another, fresh user's token: it gets 429"
         .into();

@@ -72,6 +72,7 @@ fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bo
         plan_tier: "free".into(),
         expect: Expect { burst: 20, free_quota: 10 },
         run_tag: "test".into(),
+        suspects: Default::default(),
         first_user: 0,
         stop: stopped,
     };

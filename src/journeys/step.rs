@@ -29,6 +29,7 @@ pub enum Step {
     Quota,
     PostMessages,
     Export,
+    Usage,
     MoreDevices,
     ConnectDevices,
     ChatAllDevices,
@@ -78,12 +79,14 @@ impl Step {
     /// journey that finds a kind with no step of its own checking it is the check as a whole.
     pub fn detects(self) -> &'static [FindingKind] {
         match self {
+            Step::Refresh => &[FindingKind::TokenCollision, FindingKind::IdentityDrift],
             Step::Expiry => &[FindingKind::ExpiredTokenAccepted],
             Step::ReuseOldRefresh => &[FindingKind::RefreshReuseAccepted, FindingKind::ReuseFamilyNotRevoked],
             Step::UseAfterLogout => &[FindingKind::LogoutNotRevoked],
             Step::Burst => &[FindingKind::NoRateLimit],
             Step::Quota => &[FindingKind::QuotaNotEnforced],
             Step::HistoryAfterDrop => &[FindingKind::MessageLost],
+            Step::Usage => &[FindingKind::UsageMiscounted],
             _ => &[],
         }
     }

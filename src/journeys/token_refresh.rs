@@ -1,7 +1,8 @@
 //! Journey token-refresh: the token lifecycle, where deployments break under load.
 //!
-//! register, login, use_access (a backend call), refresh (a new pair; the retired refresh token
-//! differs), use_new_access (backend and a WebSocket reconnect with the new token), then
+//! register, login, use_access (a backend call), refresh (a new pair, different from the one it
+//! replaces and of the same identity: [`super::hygiene`]), use_new_access (backend and a
+//! WebSocket reconnect with the new token; the answer names the login's user), then
 //! reuse_old_refresh: the retired token must be refused with 401 (accepted: finding
 //! `refresh_reuse_accepted`) and, as the contract says, the refusal revokes the whole family, so
 //! the new access token must then be refused too (still accepted: `reuse_family_not_revoked`).
@@ -58,18 +59,17 @@ impl Steps for TokenRefresh {
         match step {
             Step::UseAccess => netra.use_token(&user.logged_in()?.access).await.map(drop),
             Step::Refresh => {
-                let old = user.logged_in()?.refresh.clone();
-                let new = netra.refresh(&old).await?;
-                if new.refresh == old {
-                    return Err(CallError::wrong("refresh: the refresh token was not rotated"));
-                }
-                self.retired_refresh = Some(old);
+                let old = user.logged_in()?;
+                let new = netra.refresh(&old.refresh).await?;
+                super::hygiene::refreshed(ctx, netra, user, old, &new)?;
+                self.retired_refresh = Some(old.refresh.clone());
                 self.renewed = Some(new);
                 Ok(())
             }
             Step::UseNewAccess => {
                 let access = self.renewed()?.access.clone();
-                netra.use_token(&access).await?;
+                let answer = netra.use_token(&access).await?;
+                super::hygiene::answered(ctx, netra, user, user.logged_in()?, &answer)?;
                 // Without a backend there is no WebSocket to reconnect (said in the report).
                 if netra.has_backend() {
                     netra.chat(&access).await?.close().await;

@@ -22,6 +22,7 @@ use crate::client::Netra;
 use crate::config::{PersonaPlan, Plan, Stop};
 use crate::findings::{Finding, FindingSink};
 use crate::isolation::{Isolation, IsolationSummary};
+use crate::journeys::concurrency::{self, Suspects};
 use crate::journeys::{Context, Live};
 use crate::metrics::{Collector, EndedBy, Gauges, Snapshot};
 use crate::probes::{self, ProbeSummary};
@@ -106,6 +107,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         }
     });
     let isolation = Arc::new(Isolation::new(findings.clone()));
+    let suspects = Arc::new(Suspects::default());
     // Every body and frame the simulated users receive goes past the isolation scanner.
     let watched = if plan.scan { netra.clone().watched(isolation.clone()) } else { netra.clone() };
     let contexts: Vec<(&PersonaPlan, Arc<Context>)> = plan
@@ -122,6 +124,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
                 live: live.clone(),
                 findings: findings.clone(),
                 isolation: isolation.clone(),
+                suspects: suspects.clone(),
                 persona: index,
                 plan_tier: persona.plan_tier.clone(),
                 expect: plan.expect,
@@ -137,8 +140,10 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         anyhow::bail!("no persona of the plan runs");
     }
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
+    // What the JWT probes receive is scanned too: the prober is one viewer, owning nothing of the
+    // users'. (The isolation prober reads its own answers: it knows which id it sent.)
     let prober = probes::spawn(
-        netra.clone(),
+        watched.for_viewer(crate::isolation::PROBER),
         plan.probes.clone(),
         secret,
         plan.run_tag.clone(),
@@ -177,6 +182,9 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         Stop::After(_) => EndedBy::Interrupted,
         Stop::Iterations(_) => EndedBy::Iterations,
     };
+    if !suspects.is_empty() && ended_by != EndedBy::Interrupted {
+        replay_suspects(&contexts, &suspects, &snapshot, started).await;
+    }
     Ok(LoadResult {
         snapshot,
         isolation,
@@ -189,6 +197,27 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         startup: crate::process_started().map(|p| started.saturating_duration_since(p)),
         arrival,
     })
+}
+
+/// Replays the steps whose valid requests failed under load, one user at a time
+/// (`journeys::concurrency`), after the run's time.
+async fn replay_suspects(
+    contexts: &[(&PersonaPlan, Arc<Context>)],
+    suspects: &Suspects,
+    snapshot: &Snapshot,
+    started: Instant,
+) {
+    eprintln!(
+        "replaying, one user at a time, the steps that failed with a 5xx or a broken exchange (at most {} s)",
+        concurrency::REPLAY_TIME.as_secs()
+    );
+    let attempts = |persona: usize, step: &str| -> u64 {
+        let of_persona = snapshot.journeys.iter().filter(|((p, _), _)| *p == persona);
+        let series = of_persona.flat_map(|(_, j)| j.steps.iter()).filter(|(name, _)| *name == step);
+        series.map(|(_, s)| s.histogram.count() + s.failures).sum()
+    };
+    let contexts: Vec<&Context> = contexts.iter().map(|(_, c)| c.as_ref()).collect();
+    concurrency::replay(&contexts, suspects, attempts, started).await;
 }
 
 /// The closed model: Goose users, a scenario per persona, a transaction per step.

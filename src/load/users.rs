@@ -48,7 +48,11 @@ async fn goose_step(ctx: &Context, user: &mut GooseUser, step: Step) -> Transact
             None => (1, 0),
         };
         let number = ctx.first_user + user.weighted_users_index;
-        *current = Some(Run::begin(ctx, number, iteration, Instant::now(), failures));
+        let next = Run::begin(ctx, number, iteration, Instant::now(), failures);
+        *current = Some(match current.as_ref() {
+            Some(last) => next.same_account_as(ctx, last),
+            None => next,
+        });
     }
     let Some(run) = current.as_mut() else { return Ok(()) };
     // Every step is timed and its failures counted by netra-load itself (Goose's own metrics are

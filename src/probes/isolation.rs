@@ -248,7 +248,7 @@ async fn probe_round(
         match &answer {
             Ok(_) if outcome == Outcome::Allowed => {
                 let mut f = iso.stamp(FindingKind::Bola, &endpoint);
-                f.users = vec!["the prober".into(), format!("user {owner}")];
+                f.users = vec!["the prober (attacker)".into(), format!("user {owner} (victim)")];
                 f.expected = format!("{actor} {action} of user {owner}'s {resource} is {expected}");
                 f.observed = format!("allowed: {method} {p} answered 2xx");
                 f.reproducer = curl(method.as_str(), &netra.backend_url(&p), bearer, sent.as_deref());
@@ -260,7 +260,7 @@ async fn probe_round(
                 if let Some((whose, what)) = iso.foreign_data(answered, thread) {
                     let mut f = iso.stamp(FindingKind::ErrorLeak, &endpoint);
                     // The viewer first, then the owner whose data it was shown (as bola names them).
-                    f.users = vec!["the prober".into(), format!("user {whose}")];
+                    f.users = vec!["the prober (viewer)".into(), format!("user {whose} (owner)")];
                     f.expected =
                         format!("{actor} {action} of user {owner}'s {resource} is refused without its data");
                     f.observed = format!("{status}: the answer to {method} {p} holds {what} of user {whose}");
@@ -286,7 +286,19 @@ async fn ws_probe(netra: &Netra, iso: &Isolation, prober: &Login, thread: &str, 
             let result = chat.turn("netra-load probe", Some(thread)).await;
             chat.close().await;
             match result {
-                Err(e) if e.kind == Failure::WsAccessDenied => Outcome::Refused,
+                Err(e) if e.kind == Failure::WsAccessDenied => {
+                    // The refusal must not carry the owner's data either.
+                    if let Some((whose, what)) = iso.foreign_data(e.detail.as_bytes(), thread) {
+                        let mut f = iso.stamp(FindingKind::ErrorLeak, "WS user_message (other user)");
+                        f.users = vec!["the prober (viewer)".into(), format!("user {whose} (owner)")];
+                        f.expected =
+                            format!("a user_message to user {owner}'s thread is refused without its data");
+                        f.observed = format!("error ACCESS_DENIED holds {what} of user {whose}");
+                        f.reproducer = ws_reproducer(netra, thread);
+                        iso.report(f);
+                    }
+                    Outcome::Refused
+                }
                 Ok(turn) if turn.thread_id == thread => Outcome::Allowed,
                 _ => Outcome::Inconclusive,
             }
@@ -296,13 +308,18 @@ async fn ws_probe(netra: &Netra, iso: &Isolation, prober: &Login, thread: &str, 
     iso.tally(&actor, WS_RESOURCE, "chat", "ACCESS_DENIED", outcome);
     if outcome == Outcome::Allowed {
         let mut f = iso.stamp(FindingKind::Bola, "WS user_message (other user)");
-        f.users = vec!["the prober".into(), format!("user {owner}")];
+        f.users = vec!["the prober (attacker)".into(), format!("user {owner} (victim)")];
         f.expected = format!("a user_message to user {owner}'s thread gets error ACCESS_DENIED");
         f.observed = "the agent answered in the victim's thread".into();
-        f.reproducer = format!(
-            "# over {} with <access token of the prober>: {{\"type\":\"user_message\",\"payload\":{{\"content\":\"x\",\"thread_id\":\"{thread}\"}}}}",
-            netra.ws_url()
-        );
+        f.reproducer = ws_reproducer(netra, thread);
         iso.report(f);
     }
+}
+
+/// What to send over the WebSocket to chat to `thread` as the prober.
+fn ws_reproducer(netra: &Netra, thread: &str) -> String {
+    format!(
+        "# over {} with <access token of the prober>: {{\"type\":\"user_message\",\"payload\":{{\"content\":\"x\",\"thread_id\":\"{thread}\"}}}}",
+        netra.ws_url()
+    )
 }

@@ -1,5 +1,7 @@
-//! JWT hardening probes: forged, expired, mistyped and revoked tokens, each sent to the auth
-//! service (`GET /auth/verify`), the backend (`GET /api/users/profile`) and the WebSocket upgrade;
+//! JWT hardening probes: forged, expired, mistyped and revoked tokens, each sent to every
+//! endpoint of the dialect that takes a token: the auth service's `GET /auth/verify`,
+//! `GET /auth/me` and `POST /auth/validate` (the token in the body; a 200 saying `"valid":
+//! false` is a refusal too), the backend (`GET /api/users/profile`) and the WebSocket upgrade;
 //! and a login to the prober's own account with a wrong password (`credential_accepted` when it
 //! opens it).
 //! Each must be refused (401 or 403). Accepted is the finding `jwt_accepted` (or, for a token
@@ -44,6 +46,10 @@ pub enum JwtProbe {
     /// Not a token: a login to the prober's own account with a wrong password.
     #[strum(to_string = "wrong password")]
     WrongPassword,
+    /// Not a token: two logins of the prober's own account at once, whose pairs must differ and
+    /// each refresh once.
+    #[strum(to_string = "twin logins")]
+    TwinLogins,
 }
 
 /// What a probe needs besides a live user.
@@ -65,7 +71,7 @@ impl JwtProbe {
                 Requires::Secret
             }
             JwtProbe::RefreshAsAccess => Requires::RefreshToken,
-            JwtProbe::WrongPassword => Requires::Password,
+            JwtProbe::WrongPassword | JwtProbe::TwinLogins => Requires::Password,
             _ => Requires::Nothing,
         }
     }
@@ -75,13 +81,25 @@ impl JwtProbe {
         match self {
             JwtProbe::RevokedByLogout => FindingKind::LogoutNotRevoked,
             JwtProbe::WrongPassword => FindingKind::CredentialAccepted,
+            JwtProbe::TwinLogins => FindingKind::TokenCollision,
             _ => FindingKind::JwtAccepted,
         }
     }
 
-    /// What the probe can find: its token accepted, or a server answering it with a 5xx.
-    pub fn finds(self) -> [FindingKind; 2] {
-        [self.kind(), FindingKind::JwtServerError]
+    /// Whether the probe logs in rather than sending a token.
+    pub fn logs_in(self) -> bool {
+        matches!(self, JwtProbe::WrongPassword | JwtProbe::TwinLogins)
+    }
+
+    /// What the probe can find: its token accepted, or a server answering it with a 5xx (the
+    /// twin logins are valid requests: their 5xx are the concurrency detector's).
+    pub fn finds(self) -> &'static [FindingKind] {
+        match self {
+            JwtProbe::RevokedByLogout => &[FindingKind::LogoutNotRevoked, FindingKind::JwtServerError],
+            JwtProbe::WrongPassword => &[FindingKind::CredentialAccepted, FindingKind::JwtServerError],
+            JwtProbe::TwinLogins => &[FindingKind::TokenCollision],
+            _ => &[FindingKind::JwtAccepted, FindingKind::JwtServerError],
+        }
     }
 }
 
@@ -91,7 +109,8 @@ pub struct Probe {
     pub token: String,
     /// Sent without the `Bearer ` prefix.
     pub raw_header: bool,
-    /// For `wrong password`: the account's email and the wrong password to log in with.
+    /// For `wrong password`: the account's email and the wrong password to log in with; for
+    /// `twin logins`, the right one.
     pub login: Option<(String, String)>,
 }
 
@@ -105,7 +124,8 @@ pub struct Subjects {
     pub revoked: Login,
 }
 
-fn claims_of(token: &str) -> Option<Value> {
+/// A JWT's claims, read without checking anything (`None`: not a JWT).
+pub fn claims_of(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
@@ -155,24 +175,26 @@ pub fn probes(s: &Subjects, secret: Option<&str>, which: &[JwtProbe]) -> Vec<Pro
                     sign(&no_exp, key)
                 }
                 // Not a token: the round logs in instead.
-                JwtProbe::WrongPassword => String::new(),
+                JwtProbe::WrongPassword | JwtProbe::TwinLogins => String::new(),
             };
-            let login = (probe == JwtProbe::WrongPassword)
-                .then(|| {
-                    s.a_account.as_ref().map(|(email, password)| (email.clone(), format!("{password}-wrong")))
-                })
-                .flatten();
+            let login = s.a_account.as_ref().and_then(|(email, password)| match probe {
+                JwtProbe::WrongPassword => Some((email.clone(), format!("{password}-wrong"))),
+                JwtProbe::TwinLogins => Some((email.clone(), password.clone())),
+                _ => None,
+            });
             Probe { probe, token, raw_header: probe == JwtProbe::NoBearerPrefix, login }
         })
-        // A wrong password needs an account with a password (the plan runs it only then).
-        .filter(|p| p.probe != JwtProbe::WrongPassword || p.login.is_some())
+        // Logins need an account with a password (the plan runs them only then).
+        .filter(|p| !p.probe.logs_in() || p.login.is_some())
         .collect()
 }
 
 /// Where a probe is sent.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Surface {
     Auth,
+    Me,
+    Validate,
     Backend,
     WebSocket,
     /// The login, for `wrong password`.
@@ -180,19 +202,29 @@ enum Surface {
 }
 
 impl Surface {
-    fn endpoint(self) -> &'static str {
+    fn endpoint(self, netra: &Netra) -> String {
+        let api = netra.api();
         match self {
-            Surface::Auth => "GET /auth/verify",
-            Surface::Backend => "GET /api/users/profile",
-            Surface::WebSocket => "GET /ws (upgrade)",
-            Surface::Login => "POST /auth/login",
+            Surface::Auth => format!("GET {}", api.verify),
+            Surface::Me => format!("GET {}", api.me),
+            Surface::Validate => format!("POST {}", api.validate),
+            Surface::Backend => format!("GET {}", api.profile),
+            Surface::WebSocket => format!("GET {} (upgrade)", api.ws_path),
+            Surface::Login => format!("POST {}", api.login),
         }
     }
 }
 
+/// The auth service's surfaces, and the backend's when there is one.
+const AUTH: &[Surface] = &[Surface::Auth, Surface::Me, Surface::Validate];
+const ALL: &[Surface] =
+    &[Surface::Auth, Surface::Me, Surface::Validate, Surface::Backend, Surface::WebSocket];
+
 fn url(netra: &Netra, surface: Surface) -> String {
     match surface {
         Surface::Auth => netra.auth_url(&netra.api().verify),
+        Surface::Me => netra.auth_url(&netra.api().me),
+        Surface::Validate => netra.auth_url(&netra.api().validate),
         Surface::Backend => netra.backend_url(&netra.api().profile),
         Surface::WebSocket => netra.ws_url().to_owned(),
         Surface::Login => netra.auth_url(&netra.api().login),
@@ -213,15 +245,45 @@ pub enum Verdict {
     Inconclusive,
 }
 
+/// What a login failure says for a login probe.
+fn login_refused(e: &crate::client::CallError) -> Verdict {
+    match e.kind {
+        Failure::Status(400 | 401 | 403 | 422) => Verdict::Refused,
+        Failure::Status(s @ 500..=599) => Verdict::ServerError(format!("{s}")),
+        _ => Verdict::Inconclusive,
+    }
+}
+
+/// Two logins of one account at once: their pairs must differ, and each must refresh once
+/// (`Accepted` here is the collision found, `Refused` the check held).
+async fn twin_logins(netra: &Netra, email: &str, password: &str) -> Verdict {
+    let (x, y) = futures_util::future::join(netra.login(email, password), netra.login(email, password)).await;
+    // A failure of either is no evidence here (a 5xx of a valid request is a concurrency
+    // defect, for the replays to judge).
+    let (Ok(x), Ok(y)) = (x, y) else { return Verdict::Inconclusive };
+    if x.access == y.access || x.refresh == y.refresh {
+        let which = if x.access == y.access { "access" } else { "refresh" };
+        return Verdict::Accepted(format!("both logins got the same {which} token"));
+    }
+    // Each pair refreshes once. One refused is no collision (a deployment may keep one session
+    // per account): the check then tells nothing.
+    let (rx, ry) = futures_util::future::join(netra.refresh(&x.refresh), netra.refresh(&y.refresh)).await;
+    match (rx, ry) {
+        (Ok(_), Ok(_)) => Verdict::Refused,
+        _ => Verdict::Inconclusive,
+    }
+}
+
 async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
+    if let (Surface::Login, JwtProbe::TwinLogins, Some((email, password))) =
+        (surface, probe.probe, &probe.login)
+    {
+        return twin_logins(netra, email, password).await;
+    }
     if let (Surface::Login, Some((email, wrong))) = (surface, &probe.login) {
         return match netra.login(email, wrong).await {
             Ok(_) => Verdict::Accepted("logged in with a wrong password".into()),
-            Err(e) => match e.kind {
-                Failure::Status(400 | 401 | 403 | 422) => Verdict::Refused,
-                Failure::Status(s @ 500..=599) => Verdict::ServerError(format!("{s}")),
-                _ => Verdict::Inconclusive,
-            },
+            Err(e) => login_refused(&e),
         };
     }
     if let Surface::WebSocket = surface {
@@ -238,6 +300,25 @@ async fn try_probe(netra: &Netra, surface: Surface, probe: &Probe) -> Verdict {
                 Verdict::ServerError(e.kind.to_string())
             }
             Err(_) => Verdict::Inconclusive,
+        };
+    }
+    if let Surface::Validate = surface {
+        let req = netra.request(Method::POST, &url(netra, surface)).json(&json!({"token": probe.token}));
+        return match netra.fetch("jwt probe", req).await {
+            Ok((StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _)) => Verdict::Refused,
+            // A validation may answer 200 and say whether the token is valid (`valid`, or
+            // `active` as RFC 7662 does); a 200 that says neither is no evidence.
+            Ok((s, body)) if s.is_success() => {
+                let said: Option<Value> = serde_json::from_slice(&body).ok();
+                let valid = said.as_ref().and_then(|v| v.get("valid").or_else(|| v.get("active")));
+                match valid.and_then(Value::as_bool) {
+                    Some(false) => Verdict::Refused,
+                    Some(true) => Verdict::Accepted(format!("{s}, valid")),
+                    None => Verdict::Inconclusive,
+                }
+            }
+            Ok((s, _)) if s.is_server_error() => Verdict::ServerError(format!("{s}")),
+            _ => Verdict::Inconclusive,
         };
     }
     match netra.status_of("jwt probe", request(netra, surface, probe)).await {
@@ -271,14 +352,16 @@ pub async fn round(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for probe in probes {
-        let surfaces: &[Surface] = if probe.probe == JwtProbe::WrongPassword {
+        let surfaces: &[Surface] = if probe.probe.logs_in() {
             &[Surface::Login]
         } else if netra.has_backend() {
-            &[Surface::Auth, Surface::Backend, Surface::WebSocket]
+            ALL
         } else {
-            &[Surface::Auth]
+            AUTH
         };
-        for &surface in surfaces {
+        // A token in a body has no `Bearer` prefix to leave out.
+        let sent = surfaces.iter().filter(|s| !(probe.raw_header && **s == Surface::Validate));
+        for &surface in sent {
             let verdict = try_probe(netra, surface, probe).await;
             let tally = tallies.entry(probe.probe.to_string()).or_default();
             match verdict {
@@ -296,22 +379,38 @@ pub async fn round(
                 Verdict::Refused | Verdict::Inconclusive => continue,
             };
             let name = probe.probe;
-            let endpoint = format!("{} [{name}]", surface.endpoint());
+            let endpoint = format!("{} [{name}]", surface.endpoint(netra));
             let mut f = sink.stamp(kind, vec!["prober".into()], &endpoint);
             f.expected = match probe.probe {
                 JwtProbe::WrongPassword => "a login with a wrong password is refused (401)".to_owned(),
+                JwtProbe::TwinLogins => {
+                    "two logins of one account at once get different tokens, and each pair refreshes once"
+                        .to_owned()
+                }
                 _ => format!("a token that is `{name}` is refused with 401 or 403"),
             };
             f.observed = format!("{name}: {observed}");
             let placeholder = format!("<{name} token of the prober>");
             let url = url(netra, surface);
             f.reproducer = match surface {
+                Surface::Login if probe.probe == JwtProbe::TwinLogins => {
+                    let one = curl(
+                        "POST",
+                        &url,
+                        None,
+                        Some(r#"{"email": "<the prober's email>", "password": "<its password>"}"#),
+                    );
+                    format!("{one} & {one}; wait  # then compare the two answers' tokens")
+                }
                 Surface::Login => curl(
                     "POST",
                     &url,
                     None,
                     Some(r#"{"email": "<the prober's email>", "password": "<a wrong password>"}"#),
                 ),
+                Surface::Validate => {
+                    curl("POST", &url, None, Some(&format!(r#"{{"token": "{placeholder}"}}"#)))
+                }
                 // curl cannot speak WebSocket: say what to send.
                 Surface::WebSocket => {
                     format!(

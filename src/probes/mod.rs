@@ -170,9 +170,9 @@ pub fn spawn(
         loop {
             let found = jwt::round(&netra, &probes, &findings, &mut tallies, &publish).await;
             update(&mut |s| s.rounds += 1);
-            // A wrong password once a run: a deployment's lockout after failed logins must not
-            // lock a real account out.
-            probes.retain(|p| p.probe != JwtProbe::WrongPassword);
+            // Logins once a run: a deployment's lockout after failed logins must not lock a real
+            // account out, and the twin logins' sessions need not pile up.
+            probes.retain(|p| !p.probe.logs_in());
             for f in found {
                 findings.report(f);
             }

@@ -14,7 +14,7 @@ use super::limits::PlanTier;
 use super::password;
 use super::state::{Service, Shared};
 use super::store::{User, new_id};
-use super::tokens::{TokenPair, TokenType};
+use super::tokens::{Claims, TokenPair, TokenType};
 
 pub fn router(state: Shared) -> Router {
     let router = match state.config.dialect {
@@ -91,6 +91,7 @@ async fn register(
     if p.store.by_email(&body.email).is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "User already exists"));
     }
+    p.contend().await?;
     let hash = password::hash(&body.password);
     let name = body.name.unwrap_or_else(|| body.email.split('@').next().unwrap_or_default().to_owned());
     let plan = body.plan_tier.unwrap_or(PlanTier::Free);
@@ -109,6 +110,8 @@ async fn login(State(p): State<Shared>, ApiJson(body): ApiJson<LoginBody>) -> Re
     if !p.config.faults.any_password && !password::verify(&body.password, &user.password_hash) {
         return Err(invalid());
     }
+    // The race is on the session's row: a refused login never gets that far.
+    p.contend().await?;
     let pair = p.sessions.login(&p.jwt, &user);
     Ok(Json(pair_with_user(pair, &user)))
 }
@@ -141,7 +144,7 @@ async fn logout(State(p): State<Shared>, headers: HeaderMap) -> Result<Json<Valu
     let (_, claims) = p.authenticate_bearer(&headers, Service::Auth)?;
     // s1's logout revokes nothing: the token stays valid until it expires.
     if !p.config.faults.no_revoke && p.config.dialect != Dialect::S1 {
-        p.sessions.revoke_family_of(&claims.jti);
+        p.sessions.revoke_family_of(&claims);
     }
     Ok(Json(json!({"success": true})))
 }
@@ -150,12 +153,37 @@ async fn validate(
     State(p): State<Shared>,
     ApiJson(body): ApiJson<ValidateBody>,
 ) -> Result<Json<Value>, ApiError> {
+    if p.config.faults.lax_validate {
+        return lax_validate(&p, &body.token);
+    }
     let (user, claims) =
         p.authenticate(&body.token, Service::Auth).map_err(|_| ApiError::unauthorized("Invalid token"))?;
     Ok(Json(json!({
         "valid": true,
         "user_id": user.id,
         "email": user.email,
+        "permissions": claims.permissions.unwrap_or_default(),
+        "expires_at": claims.exp,
+    })))
+}
+
+/// The `lax-validate` fault: the signature, type and revocation are checked, the expiry is not,
+/// and a token without `exp` trips the handler over (a 500, as an unguarded `claims["exp"]`
+/// would).
+fn lax_validate(p: &Shared, token: &str) -> Result<Json<Value>, ApiError> {
+    let invalid = || ApiError::unauthorized("Invalid token");
+    let claims = p.jwt.verify_ignoring_expiry(token).map_err(|_| invalid())?;
+    if claims.get("exp").and_then(Value::as_u64).is_none() {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "KeyError: 'exp'"));
+    }
+    let claims: Claims = serde_json::from_value(claims).map_err(|_| invalid())?;
+    if claims.token_type != TokenType::Access || p.sessions.is_revoked(&claims) {
+        return Err(invalid());
+    }
+    Ok(Json(json!({
+        "valid": true,
+        "user_id": claims.sub,
+        "email": claims.email,
         "permissions": claims.permissions.unwrap_or_default(),
         "expires_at": claims.exp,
     })))

@@ -182,7 +182,7 @@ async fn post_message(
     let thread = thread_id(&id)?;
     let owner =
         p.store.thread_mut(user.id, thread, p.config.faults.idor).map_err(|d| refusal(&p, thread, d))?.owner;
-    if !user.state().quota.try_use(user.plan) {
+    if !p.count_message(&user).await {
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, agent::QUOTA_EXCEEDED_MESSAGE));
     }
     // The thread may have been deleted since the check: then it is simply not found.

@@ -171,6 +171,17 @@ faults! {
         ErrorEcho = "error-echo" => error_echo;
         /// The login accepts any password for an existing account.
         AnyPassword = "any-password" => any_password;
+        /// Tokens carry no `jti` and are known by user, type and issue second: two issued to one
+        /// user in the same second (two logins, a refresh) are byte-identical.
+        NoJti = "no-jti" => no_jti;
+        /// A refresh issues its access token under another email than the user's.
+        RefreshIdentity = "refresh-identity" => refresh_identity;
+        /// `POST /auth/validate` checks no expiry (an expired token is valid), and a token
+        /// without `exp` makes it answer 500.
+        LaxValidate = "lax-validate" => lax_validate;
+        /// A message's usage is read, then written back a moment later: messages of one user
+        /// counted at once lose updates (`used` in the quota falls short).
+        LostUsage = "lost-usage" => lost_usage;
     }
     values {
         /// With this probability an agent event is also sent to another user's connection.
@@ -184,6 +195,9 @@ faults! {
         Stall((Duration, Duration)) = "stall", "DUR/EVERY", "200ms/2s" => stall;
         /// Random 500s on `/api/*`.
         ErrorRate(f64) = "error-rate", "P", "0.2" => error_rate;
+        /// With this probability a registration or login fails with a 500 while another is in
+        /// flight (a race on a unique column); one at a time, none fails.
+        Race500(f64) = "race-500", "P", "0.5" => race_500;
         /// Random WebSocket closes mid-turn.
         WsDrop(f64) = "ws-drop", "P", "0.1" => ws_drop;
         /// Random non-JSON bodies with status 200 on `/api/*`.

@@ -104,6 +104,13 @@ impl Quota {
         self.used
     }
 
+    /// The `lost-usage` fault's write: the count as read before, plus one (a lost update when
+    /// another message was counted meanwhile).
+    pub fn set_used(&mut self, read: u32) {
+        self.roll();
+        self.used = read + 1;
+    }
+
     /// Counts one message if the tier allows it; `false` means quota exceeded.
     pub fn try_use(&mut self, tier: PlanTier) -> bool {
         self.roll();

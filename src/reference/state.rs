@@ -24,6 +24,8 @@ pub struct Platform {
     pub connections: Connections,
     /// The one bucket of the `shared-rate-limit` fault; unused otherwise.
     shared_bucket: Mutex<Bucket>,
+    /// Registrations and logins in flight: the `race-500` fault's contention.
+    auth_in_flight: std::sync::atomic::AtomicUsize,
     /// When the target started: the `stall` fault's clock.
     pub started: Instant,
     /// Flips to `true` when the target shuts down; WebSocket sessions watch it.
@@ -48,14 +50,62 @@ impl Platform {
                 config.refresh_ttl,
                 (config.dialect == Dialect::Beta).then_some("netra-platform"),
             ),
-            sessions: Sessions::default(),
+            sessions: Sessions::new(config.faults.no_jti, config.faults.refresh_identity),
             store: Store::new(config.burst),
             connections: Connections::default(),
             shared_bucket: Mutex::new(Bucket::full(config.burst)),
+            auth_in_flight: Default::default(),
             started: Instant::now(),
             shutdown,
             config,
         }
+    }
+
+    /// The `race-500` fault, for a registration or a login: while another is in flight, the
+    /// request fails with this probability as a race on a unique column would. It holds its
+    /// "row" for a moment, as a transaction would; one at a time, nothing fails.
+    pub async fn contend(&self) -> Result<(), ApiError> {
+        use std::sync::atomic::Ordering;
+        let p = self.config.faults.race_500;
+        if p <= 0.0 {
+            return Ok(());
+        }
+        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.auth_in_flight.fetch_add(1, Ordering::Relaxed);
+        let _leave = Leave(&self.auth_in_flight);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        if self.auth_in_flight.load(Ordering::Relaxed) > 1 && super::guard::chance(p) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "duplicate key value violates unique constraint \"sessions_pkey\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one chat message of `user` against its daily quota; `false`: quota exceeded. Under
+    /// the `lost-usage` fault the count is read, then written back a moment later: messages of
+    /// one user counted at once lose updates (one at a time, none is lost).
+    pub async fn count_message(&self, user: &User) -> bool {
+        if !self.config.faults.lost_usage {
+            return user.state().quota.try_use(user.plan);
+        }
+        let read = {
+            let mut state = user.state();
+            let used = state.quota.used();
+            if user.plan.daily_limit().is_some_and(|limit| used >= limit) {
+                return false;
+            }
+            used
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        user.state().quota.set_used(read);
+        true
     }
 
     /// Verifies an access token and finds its user: signature, expiry, type, revocation, and
@@ -66,7 +116,7 @@ impl Platform {
         } else {
             self.jwt.verify(token, TokenType::Access)?
         };
-        if self.sessions.is_revoked(&claims.jti) {
+        if self.sessions.is_revoked(&claims) {
             return Err(ApiError::unauthorized("Token revoked"));
         }
         let by_id = || claims.sub.parse::<Uuid>().ok().and_then(|id| self.store.user(id));

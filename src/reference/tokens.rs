@@ -30,8 +30,9 @@ pub struct Claims {
     pub email: String,
     pub iat: u64,
     pub exp: u64,
-    /// Absent from tokens minted by testers of the s1 dialect: such tokens have no family.
-    #[serde(default)]
+    /// Absent from tokens minted by testers of the s1 dialect (such tokens have no family) and
+    /// from every token under the `no-jti` fault.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub jti: String,
     pub token_type: TokenType,
     pub iss: String,
@@ -122,7 +123,9 @@ impl Jwt {
         self.access_ttl
     }
 
-    fn sign(&self, user: &User, token_type: TokenType, jti: String) -> String {
+    /// A token for `user` (under `email`, which is the user's unless a fault says otherwise) and
+    /// its issue second.
+    fn sign(&self, user: &User, email: &str, token_type: TokenType, jti: String) -> (String, u64) {
         let iat = now_secs();
         let ttl = match token_type {
             TokenType::Access => self.access_ttl,
@@ -130,7 +133,7 @@ impl Jwt {
         };
         let claims = Claims {
             sub: user.id.to_string(),
-            email: user.email.clone(),
+            email: email.to_owned(),
             iat,
             exp: iat + ttl.as_secs(),
             jti,
@@ -141,8 +144,20 @@ impl Jwt {
             env: self.audience.map(|_| "staging".to_owned()),
         };
         // HS256 signing of a serialisable struct cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing never fails")
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing never fails");
+        (token, iat)
+    }
+
+    /// The `lax-validate` fault: the signature is checked, the expiry is not, and the claims are
+    /// read as they come (one without `exp` is the caller's to trip over).
+    pub fn verify_ignoring_expiry(&self, token: &str) -> Result<serde_json::Value, TokenError> {
+        let mut lax = self.validation.clone();
+        lax.validate_exp = false;
+        lax.required_spec_claims.clear();
+        jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &lax)
+            .map(|t| t.claims)
+            .map_err(|_| TokenError::Invalid)
     }
 
     /// Checks signature (HS256 only, so `alg: none` is refused), issuer, expiry and type.
@@ -186,20 +201,42 @@ struct Issued {
 pub struct Sessions {
     issued: DashMap<String, Issued>,
     revoked: DashSet<Uuid>,
+    /// The `no-jti` fault: tokens carry no `jti` and are known by user, type and issue second.
+    no_jti: bool,
+    /// The `refresh-identity` fault: a refresh issues its access token under another email.
+    drift: bool,
+}
+
+/// The key a token's session is kept under: its `jti`, or (without one) its user, type and
+/// issue second, as a server keyed on the token's claims would.
+fn key(claims: &Claims) -> String {
+    if claims.jti.is_empty() {
+        format!("{}:{:?}:{}", claims.sub, claims.token_type, claims.iat)
+    } else {
+        claims.jti.clone()
+    }
 }
 
 impl Sessions {
-    /// Starts a new family (a login or registration) and returns its first pair.
-    pub fn login(&self, jwt: &Jwt, user: &User) -> TokenPair {
-        self.issue(jwt, user, new_id())
+    /// With the `no-jti` and `refresh-identity` faults as given.
+    pub fn new(no_jti: bool, drift: bool) -> Sessions {
+        Sessions { no_jti, drift, ..Sessions::default() }
     }
 
-    fn issue(&self, jwt: &Jwt, user: &User, family: Uuid) -> TokenPair {
-        let (access_jti, refresh_jti) = (new_id().to_string(), new_id().to_string());
-        let access_token = jwt.sign(user, TokenType::Access, access_jti.clone());
-        let refresh_token = jwt.sign(user, TokenType::Refresh, refresh_jti.clone());
-        self.issued.insert(access_jti, Issued { family, retired: false });
-        self.issued.insert(refresh_jti, Issued { family, retired: false });
+    /// Starts a new family (a login or registration) and returns its first pair.
+    pub fn login(&self, jwt: &Jwt, user: &User) -> TokenPair {
+        self.issue(jwt, user, &user.email, new_id())
+    }
+
+    fn issue(&self, jwt: &Jwt, user: &User, email: &str, family: Uuid) -> TokenPair {
+        let one = |token_type| {
+            let jti = if self.no_jti { String::new() } else { new_id().to_string() };
+            let (token, iat) = jwt.sign(user, email, token_type, jti.clone());
+            let claims_key = if self.no_jti { format!("{}:{token_type:?}:{iat}", user.id) } else { jti };
+            self.issued.insert(claims_key, Issued { family, retired: false });
+            token
+        };
+        let (access_token, refresh_token) = (one(TokenType::Access), one(TokenType::Refresh));
         TokenPair {
             access_token,
             refresh_token,
@@ -210,8 +247,8 @@ impl Sessions {
 
     /// Whether this token's family was revoked. Tokens this target did not issue have no family
     /// and are judged by their signature alone.
-    pub fn is_revoked(&self, jti: &str) -> bool {
-        self.issued.get(jti).is_some_and(|t| self.revoked.contains(&t.family))
+    pub fn is_revoked(&self, claims: &Claims) -> bool {
+        self.issued.get(&key(claims)).is_some_and(|t| self.revoked.contains(&t.family))
     }
 
     /// Exchanges a verified refresh token for a new pair. With `allow_reuse` (the
@@ -226,7 +263,7 @@ impl Sessions {
         let family = {
             // The entry's shard lock makes check-and-retire atomic: of two concurrent refreshes
             // with one token, exactly one wins.
-            let mut entry = self.issued.get_mut(&claims.jti).ok_or(TokenError::Invalid)?;
+            let mut entry = self.issued.get_mut(&key(claims)).ok_or(TokenError::Invalid)?;
             if self.revoked.contains(&entry.family) {
                 return Err(TokenError::Revoked);
             }
@@ -239,12 +276,13 @@ impl Sessions {
             entry.retired = true;
             entry.family
         };
-        Ok(self.issue(jwt, user, family))
+        let email = if self.drift { format!("drift-{}", user.email) } else { user.email.clone() };
+        Ok(self.issue(jwt, user, &email, family))
     }
 
     /// Revokes the family of this token (logout).
-    pub fn revoke_family_of(&self, jti: &str) {
-        let family = self.issued.get(jti).map(|t| t.family);
+    pub fn revoke_family_of(&self, claims: &Claims) {
+        let family = self.issued.get(&key(claims)).map(|t| t.family);
         if let Some(family) = family {
             self.revoked.insert(family);
         }

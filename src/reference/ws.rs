@@ -193,7 +193,13 @@ async fn user_message(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &O
             match p.store.thread_mut(user.id, id, false).map(|_| ()) {
                 Ok(()) => id,
                 Err(Denied::Forbidden) => {
-                    return reply_error(outbox, "ACCESS_DENIED", "Access denied to this thread").await;
+                    // The `error-echo` fault quotes the thread's title, as over HTTP.
+                    let title = p.config.faults.error_echo.then(|| p.store.title_of(id)).flatten();
+                    let message = match title {
+                        Some(title) => format!("Access denied to thread '{title}'"),
+                        None => "Access denied to this thread".to_owned(),
+                    };
+                    return reply_error(outbox, "ACCESS_DENIED", message).await;
                 }
                 Err(Denied::NotFound) => {
                     return reply_error(outbox, "INVALID_MESSAGE", format!("thread {id} not found")).await;
@@ -201,7 +207,7 @@ async fn user_message(p: &Shared, user: &Arc<User>, connection: Uuid, outbox: &O
             }
         }
     };
-    if !user.state().quota.try_use(user.plan) {
+    if !p.count_message(user).await {
         return reply_error(outbox, "QUOTA_EXCEEDED", agent::QUOTA_EXCEEDED_MESSAGE).await;
     }
     p.store.append(thread, Role::User, content.to_owned());

@@ -357,7 +357,11 @@ impl Figures for Report {
     }
 
     fn breached(&self) -> bool {
-        self.findings.iter().any(|f| !f.known)
+        self.findings.iter().any(|f| !f.known && f.severity.breaches())
+    }
+
+    fn defective(&self) -> bool {
+        self.findings.iter().any(|f| !f.known && !f.severity.breaches())
     }
 
     fn incomplete(&self) -> bool {

@@ -249,8 +249,19 @@ pub(crate) fn verdict_line(report: &Report) -> String {
             }
             line + ")"
         }
-        3 => format!("verdict: BREACH ({} findings)", report.findings.iter().filter(|f| !f.known).count()),
-        _ => format!("verdict: FAIL ({missed} of {} targets missed)", v.targets.len()),
+        3 => {
+            let breaches = report.findings.iter().filter(|f| !f.known && f.severity.breaches()).count();
+            format!("verdict: BREACH ({breaches} findings)")
+        }
+        _ => {
+            let defects = report.findings.iter().filter(|f| !f.known && !f.severity.breaches()).count();
+            let defects = match defects {
+                0 => String::new(),
+                1 => "1 reliability finding; ".to_owned(),
+                n => format!("{n} reliability findings; "),
+            };
+            format!("verdict: FAIL ({defects}{missed} of {} targets missed)", v.targets.len())
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{Env, claims_of, roomy, start, unsigned};
+use crate::common::{Env, claims_of, roomy, start, unique_email, unsigned};
 use netra_load::reference::{Fault, Faults, ReferenceConfig};
 
 fn with(faults: &[&str]) -> ReferenceConfig {
@@ -296,4 +296,107 @@ async fn slow_upgrade(env: &Env) -> bool {
 #[tokio::test]
 async fn ws_handshake_delays_every_upgrade() {
     proves!("ws-handshake=5s", slow_upgrade);
+}
+
+/// Registrations at once and one at a time: how many failed with a 500 in each.
+async fn races(env: &Env) -> (usize, usize) {
+    let register = || async {
+        let body = json!({"email": unique_email(), "password": "correct-horse"});
+        env.call(Method::POST, &env.auth("/auth/register"), None, Some(body)).await.0
+    };
+    let at_once = futures_util::future::join_all((0..8).map(|_| register())).await;
+    let mut alone = Vec::new();
+    for _ in 0..8 {
+        alone.push(register().await);
+    }
+    let errors = |s: &[StatusCode]| s.iter().filter(|s| **s == StatusCode::INTERNAL_SERVER_ERROR).count();
+    (errors(&at_once), errors(&alone))
+}
+
+#[tokio::test]
+async fn race_500_fails_registrations_in_flight_together_and_none_alone() {
+    let (together, alone) = races(&start(with(&["race-500=1"])).await).await;
+    assert!(together > 0 && alone == 0, "{together} at once, {alone} alone");
+    assert_eq!(races(&start(roomy()).await).await, (0, 0));
+}
+
+/// Two logins of one account at once: whether they got the same tokens.
+async fn twins(env: &Env) -> bool {
+    let who = env.register().await;
+    let login = || async {
+        let body = json!({"email": who.email, "password": who.password});
+        env.call(Method::POST, &env.auth("/auth/login"), None, Some(body)).await.2
+    };
+    // Tokens carry whole seconds: try until both land in the same second.
+    for _ in 0..5 {
+        let (x, y) = futures_util::future::join(login(), login()).await;
+        if claims_of(x["access_token"].as_str().unwrap())["iat"]
+            == claims_of(y["access_token"].as_str().unwrap())["iat"]
+        {
+            return x["access_token"] == y["access_token"] && x["refresh_token"] == y["refresh_token"];
+        }
+    }
+    panic!("no two logins in the same second in five tries");
+}
+
+#[tokio::test]
+async fn no_jti_makes_tokens_of_the_same_second_identical() {
+    proves!("no-jti", twins);
+}
+
+async fn drifts(env: &Env) -> bool {
+    let who = env.register().await;
+    let body = json!({"refresh_token": who.refresh});
+    let (status, _, pair) = env.call(Method::POST, &env.auth("/auth/refresh"), None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let new = claims_of(pair["access_token"].as_str().unwrap());
+    assert_eq!(new["sub"], claims_of(&who.access)["sub"]);
+    new["email"] != json!(who.email)
+}
+
+#[tokio::test]
+async fn refresh_identity_issues_refreshed_tokens_under_another_email() {
+    proves!("refresh-identity", drifts);
+}
+
+/// An expired token and one without `exp`, at `POST /auth/validate`: their statuses.
+async fn lax(env: &Env) -> bool {
+    let who = env.register().await;
+    let mut claims = claims_of(&who.access);
+    claims["exp"] = json!(claims["iat"].as_u64().unwrap() - 60);
+    let expired = crate::common::sign(&claims, crate::common::SECRET);
+    claims.as_object_mut().unwrap().remove("exp");
+    let no_exp = crate::common::sign(&claims, crate::common::SECRET);
+    let validate = |token: String| async move {
+        env.call(Method::POST, &env.auth("/auth/validate"), None, Some(json!({"token": token}))).await.0
+    };
+    let (expired, no_exp) = (validate(expired).await, validate(no_exp).await);
+    match (expired, no_exp) {
+        (StatusCode::OK, StatusCode::INTERNAL_SERVER_ERROR) => true,
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED) => false,
+        other => panic!("neither lax nor strict: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn lax_validate_accepts_expired_tokens_and_fails_on_one_without_exp() {
+    proves!("lax-validate", lax);
+}
+
+/// Three messages posted at once: whether the quota's `used` fell short of them.
+async fn loses_usage(env: &Env) -> bool {
+    let who = env.register_as("pro").await;
+    let thread = env.thread(&who, "usage").await;
+    let path = format!("/api/threads/{thread}/messages");
+    let posts = (0..3).map(|n| env.post(&path, &who.access, json!({"content": format!("m{n}")})));
+    for (status, body) in futures_util::future::join_all(posts).await {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, quota) = env.get("/api/v1/user/quota", &who.access).await;
+    quota["used"].as_u64().unwrap() < 3
+}
+
+#[tokio::test]
+async fn lost_usage_loses_messages_counted_at_once() {
+    proves!("lost-usage", loses_usage);
 }

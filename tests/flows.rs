@@ -92,6 +92,44 @@ fn multi_device_follows_the_deployments_fan_out_reading() {
 }
 
 #[test]
+fn foreign_and_earlier_turns_neither_pass_nor_fail_a_devices_or_reconnects_wait() {
+    // One agent event in five also reaches another user's connection; a reconnect gets the rest
+    // of its interrupted turn; every device gets every turn. Matched by quote (the reference's
+    // reading) or by the run id of the turn's start (a deployment whose agent does not quote).
+    for api in ["", "[api]\nreply_quotes = false\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("turns.toml");
+        std::fs::write(
+            &profile,
+            format!(
+                "[run]\nusers = 6\nrun_time = \"3s\"\n{api}\
+                 [[persona]]\nname = \"devices\"\njourney = \"multi-device\"\n\
+                 [[persona]]\nname = \"reconnects\"\njourney = \"ws-resilience\"\n"
+            ),
+        )
+        .unwrap();
+        let args = ["--profile", profile.to_str().unwrap(), "--target-fault", "ws-crosstalk=0.2"];
+        let out = run(dir.path(), &args);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{api}: {stdout}");
+        let r = report(dir.path());
+        let kinds: Vec<&str> =
+            r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+        assert!(!kinds.is_empty() && kinds.iter().all(|k| *k == "ws_crosstalk"), "{api}: {kinds:?}");
+        for (journey, step) in [
+            ("multi-device", "chat_all_devices"),
+            ("multi-device", "others_still_work"),
+            ("ws-resilience", "turn_after_reconnect"),
+        ] {
+            let s = &r["journeys"][journey]["steps"][step];
+            assert!(s["count"].as_u64().unwrap() >= 1, "{api} {journey}.{step}: {s}");
+            assert_eq!(s["failures"], 0, "{api} {journey}.{step}: {stdout}");
+        }
+        assert!(r["isolation"]["other_turn_events"].as_u64().unwrap() > 0, "{api}: {}", r["isolation"]);
+    }
+}
+
+#[test]
 fn a_usage_counter_that_loses_concurrent_messages_is_usage_miscounted() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(

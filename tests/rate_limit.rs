@@ -118,3 +118,23 @@ fn a_shared_bucket_is_a_noisy_neighbour_to_any_journey_not_only_signup_chat() {
     let expected = found[0]["expected"].as_str().unwrap();
     assert!(expected.contains("of its own requests in the last 60 s"), "{expected}");
 }
+
+#[test]
+fn misrouted_replies_are_cross_talk_and_never_answer_a_quota_check() {
+    // One agent event in five goes to another user's connection as well. The abusers' free
+    // messages and the bystanders' first replies wait among those foreign frames: each must take
+    // only its own turn's reply, so the cross-talk is the one finding, quota checks stay right
+    // and no step fails on a frame that was not its own.
+    let args = ["--users", "12", "--run-time", "4s", "--target-fault", "ws-crosstalk=0.2"];
+    let (code, r, stdout) = run_profile("rate-limit", &args);
+    assert_eq!(code, Some(3), "{stdout}");
+    assert_eq!(kinds(&r), BTreeSet::from(["ws_crosstalk".to_owned()]), "{}", r["findings"]);
+    for (journey, step) in [("rate-limit", "quota"), ("signup-chat", "first_reply")] {
+        let s = &r["journeys"][journey]["steps"][step];
+        assert!(s["count"].as_u64().unwrap() >= 1, "{journey} {step}: {s}");
+        assert_eq!(s["failures"], 0, "{journey} {step}: {stdout}");
+    }
+    // The foreign frames were met while waiting, and read past.
+    assert!(r["isolation"]["other_turn_events"].as_u64().unwrap() > 0, "{}", r["isolation"]);
+    assert!(stdout.contains("agent events of other turns read past"), "{stdout}");
+}

@@ -200,6 +200,9 @@ pub struct Api {
     pub message: (String, String),
     /// Field of `POST messages` bodies.
     pub post_field: String,
+    /// Whether an agent's reply quotes the message it answers (the reference's does): the
+    /// answer to a turn is then the reply that quotes it.
+    pub reply_quotes: bool,
     /// Event types that end a turn with success; `error`-like ones end it with a failure.
     pub turn_done: Vec<String>,
     pub turn_failed: Vec<String>,
@@ -239,6 +242,7 @@ impl Default for Api {
             first_message: (s("user_message"), s("content")),
             message: (s("user_message"), s("content")),
             post_field: s("content"),
+            reply_quotes: true,
             turn_done: vec![s("agent_completed")],
             turn_failed: vec![s("error"), s("agent_error")],
             refused: vec![401, 403, 404],

@@ -69,6 +69,13 @@ impl Budget {
         sent.total += 1;
     }
 
+    /// Whether an answer that is no refusal can still tell something: an existing account's,
+    /// until one says what remained in its bucket (checked before anything else is read, as it
+    /// is asked of every answer).
+    pub fn reads_remaining(&self) -> bool {
+        self.existing && self.start.load(Ordering::Relaxed) == 0
+    }
+
     /// Reads what a backend answer says of the account's bucket: the limit a refusal announces
     /// (`X-RateLimit-Limit`), and for an existing account, on the first answer that says it,
     /// what remained.
@@ -78,8 +85,7 @@ impl Budget {
             self.announced.store(limit, Ordering::Relaxed);
         }
         // Only an existing account's bucket may hold what an earlier run left in it.
-        if self.existing
-            && self.start.load(Ordering::Relaxed) == 0
+        if self.reads_remaining()
             && let Some(remaining) = number("x-ratelimit-remaining")
         {
             // What remained, and what this run had taken by then (a refused request took none).

@@ -20,6 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::api::{Api, Transport};
+use super::turn::{Belongs, TurnOf};
 use super::{CallError, Failure, Seen, Watcher};
 
 const BUFFER_BYTES: usize = 4 * 1024;
@@ -144,7 +145,8 @@ impl ChatSession {
         }
     }
 
-    /// Sends `content` (to `thread_id`, or the default thread) and waits for the turn's end.
+    /// Sends `content` (to `thread_id`, or the default thread) and waits for the turn's end:
+    /// only this turn's events count ([`TurnOf`]), the first of them timing the first event.
     pub async fn turn(&mut self, content: &str, thread_id: Option<&str>) -> Result<Turn, CallError> {
         let frame = self.api.chat_frame(self.sent, content, thread_id).to_string();
         self.sent += 1;
@@ -154,20 +156,51 @@ impl ChatSession {
             .await
             .map_err(|e| CallError::new(Failure::WsClosed, format!("first_reply: send failed: {e}")))?;
         let mut first_event = None;
+        let (f, done) = self
+            .answer(TurnOf::new(thread_id, content), "first_reply", |_| {
+                first_event.get_or_insert_with(|| sent.elapsed());
+            })
+            .await?;
+        done?;
+        let reply = f["payload"]["result"]["content"].as_str().unwrap_or_default().to_owned();
+        let thread_id = f["payload"]["thread_id"].as_str().unwrap_or_default().to_owned();
+        Ok(Turn { thread_id, reply, first_event: first_event.unwrap_or_default() })
+    }
+
+    /// Waits for the end of the turn of `content` in `thread_id`, sent by another connection of
+    /// the user (or earlier on this one); returns its reply event.
+    pub async fn wait_for_turn(&mut self, thread_id: &str, content: &str) -> Result<Value, CallError> {
+        let (f, done) = self.answer(TurnOf::new(Some(thread_id), content), "agent_completed", |_| {}).await?;
+        done.map(|()| f)
+    }
+
+    /// Reads frames until `turn` ends; `seen` is told of each of its events. Gives the last
+    /// frame and whether the turn ended well (a refusal is its error).
+    async fn answer(
+        &mut self,
+        mut turn: TurnOf<'_>,
+        what: &str,
+        mut seen: impl FnMut(Belongs),
+    ) -> Result<(Value, Result<(), CallError>), CallError> {
         loop {
-            let f = self.next_frame("first_reply").await?;
-            first_event.get_or_insert_with(|| sent.elapsed());
-            let kind = f["type"].as_str().unwrap_or_default();
-            match kind {
-                _ if self.api.turn_done.iter().any(|k| k == kind) => {
-                    let reply = f["payload"]["result"]["content"].as_str().unwrap_or_default().to_owned();
-                    let thread_id = f["payload"]["thread_id"].as_str().unwrap_or_default().to_owned();
-                    return Ok(Turn { thread_id, reply, first_event: first_event.unwrap_or_default() });
+            let f = self.next_frame(what).await?;
+            let belongs = turn.classify(&self.api, &f);
+            match belongs {
+                Belongs::Other => {
+                    if let Some((watch, viewer)) = &self.watch {
+                        watch.other_turn(*viewer);
+                    }
                 }
-                _ if self.api.turn_failed.iter().any(|k| k == kind) => {
+                Belongs::Unrelated => {}
+                Belongs::Progress | Belongs::Completed | Belongs::Failed => seen(belongs),
+            }
+            match belongs {
+                Belongs::Completed => return Ok((f, Ok(()))),
+                Belongs::Failed => {
                     let code = f["payload"]["code"].as_str().unwrap_or("UNKNOWN");
                     let message = f["payload"]["message"].as_str().unwrap_or_default();
-                    return Err(CallError::new(Failure::of_code(code), format!("first_reply: {message}")));
+                    let e = CallError::new(Failure::of_code(code), format!("{what}: {message}"));
+                    return Ok((f, Err(e)));
                 }
                 _ => {}
             }

@@ -11,6 +11,7 @@ mod budget;
 pub mod chat;
 mod deadline;
 mod error;
+pub mod turn;
 pub mod wire;
 
 use std::sync::Arc;
@@ -222,6 +223,9 @@ pub enum Seen<'a> {
 pub trait Watcher: Send + Sync {
     /// `viewer` received `body`, as `seen` says.
     fn saw(&self, viewer: u32, seen: Seen<'_>, body: &[u8]);
+    /// A frame `viewer` received while waiting for a chat turn was an agent event of another
+    /// turn (an earlier one, another device's, another user's): not taken as the answer.
+    fn other_turn(&self, _viewer: u32) {}
 }
 
 /// Where Netra is, and the shared HTTP client. Cheap to clone (one `Arc`: a clone per step).
@@ -308,10 +312,12 @@ impl Netra {
 
     /// Notes what an answer says of the account's bucket.
     fn answered(&self, resp: &wire::Response) {
+        let refused = resp.status == StatusCode::TOO_MANY_REQUESTS;
         if let Some(budget) = &self.budget
+            && (refused || budget.reads_remaining())
             && self.answers_backend(resp)
         {
-            budget.answered(resp.status == StatusCode::TOO_MANY_REQUESTS, &resp.headers);
+            budget.answered(refused, &resp.headers);
         }
     }
 

@@ -41,6 +41,7 @@ pub struct ApiSettings {
     pub message: Option<String>,
     pub message_field: Option<String>,
     pub post_field: Option<String>,
+    pub reply_quotes: Option<bool>,
     pub turn_done: Option<Vec<String>>,
     pub turn_failed: Option<Vec<String>>,
     /// Statuses that count as refused for another user's object (default 401, 403, 404).
@@ -105,6 +106,9 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
     set(&mut api.message.0, &s.message);
     set(&mut api.message.1, &s.message_field);
     set(&mut api.post_field, &s.post_field);
+    if let Some(quotes) = s.reply_quotes {
+        api.reply_quotes = quotes;
+    }
     api.origin = s.origin.clone();
     if let Some(fanout) = &s.ws_fanout {
         api.ws_fanout = crate::reference::WsFanout::parse(fanout)?;

@@ -46,6 +46,7 @@ pub struct Isolation {
     ids: ledger::Ids,
     recent_threads: Mutex<VecDeque<(String, Actor)>>,
     scanned: AtomicU64,
+    other_turns: AtomicU64,
     leaks: AtomicU64,
     probes: AtomicU64,
     matrix: Mutex<BTreeMap<(String, String, String), Cell>>,
@@ -76,6 +77,10 @@ pub struct MatrixRow {
 pub struct IsolationSummary {
     pub probes: u64,
     pub responses_scanned: u64,
+    /// Agent events a user's connection received while waiting for another turn of its own
+    /// (a late reply, another device's turn): never taken as the answer, not failures.
+    #[serde(default)]
+    pub other_turn_events: u64,
     pub leaks: u64,
     pub leaks_per_million: f64,
     pub ledger_ids: usize,
@@ -95,6 +100,7 @@ impl Isolation {
             ids: ledger::Ids::default(),
             recent_threads: Mutex::new(VecDeque::with_capacity(RECENT)),
             scanned: AtomicU64::new(0),
+            other_turns: AtomicU64::new(0),
             leaks: AtomicU64::new(0),
             probes: AtomicU64::new(0),
             matrix: Mutex::new(BTreeMap::new()),
@@ -179,6 +185,7 @@ impl Isolation {
         IsolationSummary {
             probes: self.probes.load(Ordering::Relaxed),
             responses_scanned: scanned,
+            other_turn_events: self.other_turns.load(Ordering::Relaxed),
             leaks,
             leaks_per_million: if scanned == 0 { 0.0 } else { leaks as f64 * 1e6 / scanned as f64 },
             ledger_ids: usize::try_from(self.ids.recorded()).unwrap_or(usize::MAX),
@@ -271,6 +278,10 @@ impl Watcher for Isolation {
             n => format!("{first} (and {n} more foreign canaries or ids)"),
         };
         self.leak(viewer, owner, seen, evidence);
+    }
+
+    fn other_turn(&self, _viewer: Actor) {
+        self.other_turns.fetch_add(1, Ordering::Relaxed);
     }
 }
 

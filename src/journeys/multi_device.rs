@@ -61,13 +61,13 @@ impl Steps for MultiDevice {
                 let (first, others) =
                     self.chats.split_first_mut().ok_or_else(|| CallError::wrong("no devices"))?;
                 first.send(&content, &thread).await?;
-                first.wait_for("agent_completed", &thread).await.map_err(|e| e.within("device 1"))?;
+                first.wait_for_turn(&thread, &content).await.map_err(|e| e.within("device 1"))?;
                 // The other devices get the turn too when events go to every connection of the
                 // owner; with `ws_fanout = "origin"` they get nothing (and the scanner sees that
                 // nothing foreign reaches them either).
                 if netra.api().ws_fanout == crate::reference::WsFanout::Owner {
                     for (n, chat) in others.iter_mut().enumerate() {
-                        chat.wait_for("agent_completed", &thread)
+                        chat.wait_for_turn(&thread, &content)
                             .await
                             .map_err(|e| e.within(format!("device {}", n + 2)))?;
                     }

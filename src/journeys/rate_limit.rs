@@ -132,7 +132,7 @@ async fn quota(ctx: &Context, netra: &Netra, user: &User) -> Result<(), CallErro
     let quota = ctx.expect.free_quota;
     let mut outcome = Ok(());
     for n in 1..=quota + 1 {
-        match chat.turn(&format!("quota probe {n}"), None).await {
+        match chat.turn(&format!("quota probe {n} {}", user.canary), None).await {
             Ok(_) if n <= quota => {}
             Ok(_) => {
                 let mut f = ctx.finding(FindingKind::QuotaNotEnforced, user.number, "WS user_message");

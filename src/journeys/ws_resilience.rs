@@ -78,7 +78,7 @@ impl Steps for WsResilience {
                 // up to `RECONNECTS` times.
                 let mut attempt = 0;
                 loop {
-                    match answered_turn(&mut chat, &content, &thread).await {
+                    match chat.turn(&content, Some(&thread)).await.map(drop) {
                         Err(e) if e.kind == Failure::WsClosed && attempt < RECONNECTS => {
                             attempt += 1;
                             chat = netra.chat(&user.logged_in()?.access).await?;
@@ -130,18 +130,4 @@ impl WsResilience {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-/// A turn whose reply answers `content`: the new connection also receives the rest of the
-/// interrupted turn (events go to all of a user's connections), which is skipped.
-async fn answered_turn(chat: &mut ChatSession, content: &str, thread: &str) -> Result<(), CallError> {
-    let mut turn = chat.turn(content, Some(thread)).await?;
-    for _ in 0..3 {
-        if turn.reply.contains(content) {
-            return Ok(());
-        }
-        let next = chat.wait_for("agent_completed", thread).await?;
-        turn.reply = next["payload"]["result"]["content"].as_str().unwrap_or_default().to_owned();
-    }
-    Err(CallError::wrong("turn_after_reconnect: no reply to this message"))
 }

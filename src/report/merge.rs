@@ -153,6 +153,7 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
     let i = &mut out.isolation;
     i.probes += r.isolation.probes;
     i.responses_scanned += r.isolation.responses_scanned;
+    i.other_turn_events += r.isolation.other_turn_events;
     i.leaks += r.isolation.leaks;
     i.ledger_ids += r.isolation.ledger_ids;
     i.canaries += r.isolation.canaries;

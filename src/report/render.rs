@@ -107,8 +107,12 @@ pub(crate) fn isolation_line(report: &Report) -> String {
     let i = &report.isolation;
     let allowed: u64 = i.matrix.iter().map(|r| r.cell.allowed).sum();
     let clear: u64 = i.matrix.iter().map(|r| r.cell.allowed + r.cell.refused).sum();
+    let other_turns = match i.other_turn_events {
+        0 => String::new(),
+        n => format!("; {n} agent events of other turns read past while waiting for a reply"),
+    };
     format!(
-        "isolation: {} responses scanned, {} leaks ({:.1} per million); {} cross-user probes ({clear} with a clear answer), {allowed} allowed; {} ids and {} canaries in the ledger",
+        "isolation: {} responses scanned, {} leaks ({:.1} per million); {} cross-user probes ({clear} with a clear answer), {allowed} allowed; {} ids and {} canaries in the ledger{other_turns}",
         i.responses_scanned, i.leaks, i.leaks_per_million, i.probes, i.ledger_ids, i.canaries
     )
 }

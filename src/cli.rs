@@ -181,6 +181,11 @@ pub struct TargetArgs {
     /// (owner), or only the one that sent the message (origin).
     #[arg(long, value_name = "F", default_value = "owner", value_parser = WsFanout::parse)]
     pub ws_fanout: WsFanout,
+
+    /// Let the agent answer in words of its own, as a real model does, instead of quoting the
+    /// message as the contract's reference does.
+    #[arg(long)]
+    pub no_reply_quotes: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -34,6 +34,7 @@ pub fn resolve(args: TargetArgs) -> anyhow::Result<(ReferenceConfig, &'static st
         faults,
         dialect: args.dialect,
         ws_fanout: args.ws_fanout,
+        reply_quotes: !args.no_reply_quotes,
     };
     Ok((config, secret_source))
 }

@@ -95,8 +95,9 @@ fn multi_device_follows_the_deployments_fan_out_reading() {
 fn foreign_and_earlier_turns_neither_pass_nor_fail_a_devices_or_reconnects_wait() {
     // One agent event in five also reaches another user's connection; a reconnect gets the rest
     // of its interrupted turn; every device gets every turn. Matched by quote (the reference's
-    // reading) or by the run id of the turn's start (a deployment whose agent does not quote).
-    for api in ["", "[api]\nreply_quotes = false\n"] {
+    // reading) or, against an agent that answers in words of its own, by the run id of the
+    // turn's start.
+    for api in ["", "[api]\nreply_quotes = false\n[target]\nreply_quotes = false\n"] {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("turns.toml");
         std::fs::write(
@@ -104,7 +105,8 @@ fn foreign_and_earlier_turns_neither_pass_nor_fail_a_devices_or_reconnects_wait(
             format!(
                 "[run]\nusers = 6\nrun_time = \"3s\"\n{api}\
                  [[persona]]\nname = \"devices\"\njourney = \"multi-device\"\n\
-                 [[persona]]\nname = \"reconnects\"\njourney = \"ws-resilience\"\n"
+                 [[persona]]\nname = \"reconnects\"\njourney = \"ws-resilience\"\n\
+                 [[persona]]\nname = \"chatter\"\njourney = \"signup-chat\"\n"
             ),
         )
         .unwrap();
@@ -120,6 +122,9 @@ fn foreign_and_earlier_turns_neither_pass_nor_fail_a_devices_or_reconnects_wait(
             ("multi-device", "chat_all_devices"),
             ("multi-device", "others_still_work"),
             ("ws-resilience", "turn_after_reconnect"),
+            ("ws-resilience", "history_after_drop"),
+            ("signup-chat", "first_reply"),
+            ("signup-chat", "history"),
         ] {
             let s = &r["journeys"][journey]["steps"][step];
             assert!(s["count"].as_u64().unwrap() >= 1, "{api} {journey}.{step}: {s}");

@@ -148,7 +148,26 @@ impl ChatSession {
     /// Sends `content` (to `thread_id`, or the default thread) and waits for the turn's end:
     /// only this turn's events count ([`TurnOf`]), the first of them timing the first event.
     pub async fn turn(&mut self, content: &str, thread_id: Option<&str>) -> Result<Turn, CallError> {
-        let frame = self.api.chat_frame(self.sent, content, thread_id).to_string();
+        self.turn_in(content, thread_id, thread_id).await
+    }
+
+    /// A turn sent to the user's default thread, whose id an earlier turn told (`known`, the
+    /// `thread_id` of its [`Turn`]): then events of other threads are no answer either.
+    pub async fn default_thread_turn(
+        &mut self,
+        content: &str,
+        known: Option<&str>,
+    ) -> Result<Turn, CallError> {
+        self.turn_in(content, None, known).await
+    }
+
+    async fn turn_in(
+        &mut self,
+        content: &str,
+        send_to: Option<&str>,
+        known: Option<&str>,
+    ) -> Result<Turn, CallError> {
+        let frame = self.api.chat_frame(self.sent, content, send_to).to_string();
         self.sent += 1;
         let sent = Instant::now();
         self.stream
@@ -157,7 +176,7 @@ impl ChatSession {
             .map_err(|e| CallError::new(Failure::WsClosed, format!("first_reply: send failed: {e}")))?;
         let mut first_event = None;
         let (f, done) = self
-            .answer(TurnOf::new(thread_id, content), "first_reply", |_| {
+            .answer(TurnOf::new(known, content), "first_reply", |_| {
                 first_event.get_or_insert_with(|| sent.elapsed());
             })
             .await?;
@@ -170,7 +189,7 @@ impl ChatSession {
     /// Waits for the end of the turn of `content` in `thread_id`, sent by another connection of
     /// the user (or earlier on this one); returns its reply event.
     pub async fn wait_for_turn(&mut self, thread_id: &str, content: &str) -> Result<Value, CallError> {
-        let (f, done) = self.answer(TurnOf::new(Some(thread_id), content), "agent_completed", |_| {}).await?;
+        let (f, done) = self.answer(TurnOf::new(Some(thread_id), content), "wait_for_turn", |_| {}).await?;
         done.map(|()| f)
     }
 

@@ -2,9 +2,12 @@
 //! reply: an event of another thread (another user's: cross-talk, the scanner's to report; or
 //! another turn of the same user's) is never the answer; where the dialect's replies quote the
 //! message (`[api] reply_quotes`, the reference's), the answer is the reply that quotes it, so
-//! that a late reply to an earlier turn is not taken for this one; and once this turn's
-//! `agent_started` is seen, events of other runs are other turns'. Where replies do not quote,
-//! the run id of this turn's start is what tells, and events before it are an earlier turn's.
+//! that a late reply to an earlier turn is not taken for this one, whatever came before it; and
+//! once this turn's `agent_started` is seen, progress and failures of other runs are other
+//! turns'. Where replies do not quote, the run id of this turn's start is what tells, and events
+//! before it are an earlier turn's (a failure on the turn's own thread may come without a start).
+//! On the default thread, whose id the client may not know, a failure naming a thread is taken
+//! only once this turn has started: a thread-less `error` answers what was sent.
 
 use serde_json::Value;
 
@@ -26,11 +29,11 @@ pub enum Belongs {
 }
 
 /// The turn awaited: the message sent and the thread it went to (`None`: the user's default
-/// thread, whose id the client does not know).
+/// thread, when its id is not known yet).
 pub struct TurnOf<'a> {
     thread: Option<&'a str>,
     content: &'a str,
-    /// The run of this turn's `agent_started`, where replies do not quote.
+    /// The run of this turn's `agent_started`, once seen.
     run: Option<String>,
 }
 
@@ -53,31 +56,40 @@ impl<'a> TurnOf<'a> {
         {
             return Belongs::Other;
         }
-        // The run of this turn is the one its `agent_started` names; an event of another run
-        // is another turn's (a late reply to an earlier message, a turn from another device).
         let run = payload.get("run_id").and_then(Value::as_str);
-        let ours = self.thread.is_some() || !api.reply_quotes;
+        if done && api.reply_quotes {
+            // The quote tells the answer, whatever start came before it (a start still queued
+            // from an earlier turn may have been taken for this one's).
+            let reply = payload["result"]["content"].as_str().unwrap_or_default();
+            return if reply.contains(self.content) { Belongs::Completed } else { Belongs::Other };
+        }
         match (&self.run, run) {
+            // An event of another run than this turn's start: another turn's.
             (Some(mine), Some(theirs)) if mine != theirs => return Belongs::Other,
-            // A start is taken as this turn's only on a known thread, or where nothing else could
-            // tell (no quotes, the default thread): another user's misrouted start then fools
-            // the step, as the dialect gives no way to tell them apart.
-            (None, Some(theirs)) if kind == "agent_started" && ours => {
+            // A start is taken as this turn's on a known thread, or where nothing else could tell
+            // (no quotes, the default thread): another user's misrouted start then fools the step.
+            (None, Some(theirs))
+                if kind == "agent_started" && (self.thread.is_some() || !api.reply_quotes) =>
+            {
                 self.run = Some(theirs.to_owned());
                 return Belongs::Progress;
             }
-            // Without quotes, events before this turn's start are of a turn begun earlier.
-            (None, Some(_)) if !api.reply_quotes => return Belongs::Other,
+            // Without quotes, an agent event before this turn's start is of a turn begun earlier;
+            // a failure may come with no start, and is this turn's on its thread.
+            (None, Some(_)) if !api.reply_quotes && (!failed || self.thread.is_none()) => {
+                return Belongs::Other;
+            }
             _ => {}
         }
         if failed {
+            // A failure naming a thread on the default thread cannot be told from another user's
+            // misrouted one: only a thread-less `error` (a refusal of what was sent) answers there.
+            if self.thread.is_none() && thread.is_some() && self.run.is_none() {
+                return Belongs::Other;
+            }
             return Belongs::Failed;
         }
         if done {
-            let reply = payload["result"]["content"].as_str().unwrap_or_default();
-            if api.reply_quotes && !reply.contains(self.content) {
-                return Belongs::Other;
-            }
             return Belongs::Completed;
         }
         Belongs::Progress
@@ -144,5 +156,34 @@ mod tests {
         assert_eq!(turn.classify(&api, &later), Belongs::Other);
         let own = event("agent_completed", "t2", "r2", "re: quota probe 1 cnry-a");
         assert_eq!(turn.classify(&api, &own), Belongs::Completed);
+    }
+
+    #[test]
+    fn a_start_or_a_failure_of_another_turn_neither_hides_the_answer_nor_fails_the_turn() {
+        let api = Api::default();
+        let error = |thread: Option<&str>, run: &str| json!({"type": "agent_error", "payload": {"thread_id": thread, "run_id": run, "message": "x"}});
+        // A reconnect: the interrupted turn's start is still queued and taken first.
+        let mut turn = TurnOf::new(Some("t1"), "after cnry-1");
+        assert_eq!(turn.classify(&api, &event("agent_started", "t1", "r0", "")), Belongs::Progress);
+        assert_eq!(turn.classify(&api, &event("agent_started", "t1", "r1", "")), Belongs::Other);
+        assert_eq!(turn.classify(&api, &error(Some("t9"), "r9")), Belongs::Other);
+        assert_eq!(
+            turn.classify(&api, &event("agent_completed", "t1", "r1", "re: after cnry-1")),
+            Belongs::Completed
+        );
+        // Once this turn started, another run's failure is another turn's.
+        let mut started = TurnOf::new(Some("t1"), "hi");
+        assert_eq!(started.classify(&api, &event("agent_started", "t1", "r1", "")), Belongs::Progress);
+        assert_eq!(started.classify(&api, &error(Some("t1"), "r0")), Belongs::Other);
+        assert_eq!(started.classify(&api, &error(Some("t1"), "r1")), Belongs::Failed);
+        // On the default thread, a failure naming a thread may be anyone's; a refusal is not.
+        let mut default = TurnOf::new(None, "quota probe 11 cnry-a");
+        assert_eq!(default.classify(&api, &error(Some("t9"), "r9")), Belongs::Other);
+        let refusal = json!({"type": "error", "payload": {"code": "QUOTA_EXCEEDED", "message": "quota"}});
+        assert_eq!(default.classify(&api, &refusal), Belongs::Failed);
+        // Without quotes, a failure on the turn's own thread may come with no start.
+        let plain = Api { reply_quotes: false, ..Api::default() };
+        let mut unquoted = TurnOf::new(Some("t1"), "hi");
+        assert_eq!(unquoted.classify(&plain, &error(Some("t1"), "r1")), Belongs::Failed);
     }
 }

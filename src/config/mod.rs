@@ -329,6 +329,9 @@ fn embedded(
     if let Some(fanout) = &t.ws_fanout {
         config.ws_fanout = crate::reference::WsFanout::parse(fanout).map_err(at)?;
     }
+    if let Some(quotes) = t.reply_quotes {
+        config.reply_quotes = quotes;
+    }
     if let Some(dialect) = &t.dialect {
         config.dialect = dialect.parse().map_err(at)?;
     }

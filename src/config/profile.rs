@@ -81,6 +81,9 @@ pub struct TargetSettings {
     pub dialect: Option<String>,
     /// owner or origin: which connections an agent turn's events reach.
     pub ws_fanout: Option<String>,
+    /// Whether the agent's reply quotes the message (default true, as the contract says); false
+    /// imitates a real model's replies.
+    pub reply_quotes: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

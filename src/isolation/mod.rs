@@ -77,8 +77,9 @@ pub struct MatrixRow {
 pub struct IsolationSummary {
     pub probes: u64,
     pub responses_scanned: u64,
-    /// Agent events a user's connection received while waiting for another turn of its own
-    /// (a late reply, another device's turn): never taken as the answer, not failures.
+    /// Agent events a user's connection received while waiting for a turn that were not that
+    /// turn's (a late reply, another device's turn, another user's misrouted frame, which the
+    /// scanner also reports): never taken as the answer, not failures.
     #[serde(default)]
     pub other_turn_events: u64,
     pub leaks: u64,

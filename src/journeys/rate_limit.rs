@@ -131,9 +131,15 @@ async fn quota(ctx: &Context, netra: &Netra, user: &User) -> Result<(), CallErro
     let mut chat = netra.chat(&access).await?;
     let quota = ctx.expect.free_quota;
     let mut outcome = Ok(());
+    // The default thread's id, as the first reply tells it: later turns' answers must be on it.
+    let mut thread: Option<String> = None;
     for n in 1..=quota + 1 {
-        match chat.turn(&format!("quota probe {n} {}", user.canary), None).await {
-            Ok(_) if n <= quota => {}
+        match chat.default_thread_turn(&format!("quota probe {n} {}", user.canary), thread.as_deref()).await {
+            Ok(turn) if n <= quota => {
+                if thread.is_none() && !turn.thread_id.is_empty() {
+                    thread = Some(turn.thread_id);
+                }
+            }
             Ok(_) => {
                 let mut f = ctx.finding(FindingKind::QuotaNotEnforced, user.number, "WS user_message");
                 f.expected = format!(

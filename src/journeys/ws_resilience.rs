@@ -107,10 +107,17 @@ impl WsResilience {
         loop {
             let history = netra.messages(token, &thread).await?;
             let messages: Vec<&Value> = history["messages"].as_array().into_iter().flatten().collect();
-            let asked = messages.iter().any(|m| m["role"] == "user" && m["content"] == self.message.as_str());
-            let answered = messages.iter().any(|m| {
-                m["role"] == "assistant" && m["content"].as_str().is_some_and(|c| c.contains(&self.message))
+            let asked_at =
+                messages.iter().position(|m| m["role"] == "user" && m["content"] == self.message.as_str());
+            // The reply quotes the message where the dialect's do; else it is an answer after it.
+            let quotes = netra.api().reply_quotes;
+            let answered = asked_at.is_some_and(|at| {
+                messages[at + 1..].iter().any(|m| {
+                    m["role"] == "assistant"
+                        && (!quotes || m["content"].as_str().is_some_and(|c| c.contains(&self.message)))
+                })
             });
+            let asked = asked_at.is_some();
             if asked && answered {
                 return Ok(());
             }

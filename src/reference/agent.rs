@@ -113,7 +113,11 @@ pub fn spawn_turn(p: Shared, owner: Uuid, thread_id: Uuid, origin: Option<(Uuid,
         emit(&p, owner, origin, frame("agent_thinking", thought)).await;
         pause(think - think / 2).await;
         injected_delay(&p).await;
-        let reply = format!("You said: \"{content}\"");
+        let reply = if p.config.reply_quotes {
+            format!("You said: \"{content}\"")
+        } else {
+            format!("Here is my answer ({} characters read).", content.len())
+        };
         p.store.append(thread_id, Role::Assistant, reply.clone());
         let done = json!({"thread_id": thread_id, "run_id": run_id, "result": {"content": reply}});
         emit(&p, owner, origin, frame("agent_completed", done)).await;

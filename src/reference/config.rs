@@ -32,6 +32,9 @@ pub struct ReferenceConfig {
     pub dialect: Dialect,
     /// Which connections an agent turn's events reach.
     pub ws_fanout: WsFanout,
+    /// Whether the agent's reply quotes the message (the contract's); without, it answers as a
+    /// model would, in words of its own.
+    pub reply_quotes: bool,
 }
 
 /// Which of a user's WebSocket connections an agent turn's events reach. The contract allows
@@ -109,6 +112,7 @@ impl Default for ReferenceConfig {
             faults: Faults::default(),
             dialect: Dialect::Reference,
             ws_fanout: WsFanout::Owner,
+            reply_quotes: true,
         }
     }
 }

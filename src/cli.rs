@@ -237,6 +237,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
 
+    /// Where users come from (overrides the profile's `[api] provisioning`): register, login
+    /// (existing accounts, --credentials), dev-login (s1's POST /auth/dev/login) or mint (tokens
+    /// signed with --jwt-secret).
+    #[arg(long, value_name = "HOW")]
+    pub provisioning: Option<crate::config::ProvisioningKind>,
+
     /// Run share I (from 0) of N of the users and their arrival rate, for a distributed run
     /// whose N reports are merged with `netra-load merge`.
     #[arg(long, value_name = "I/N")]

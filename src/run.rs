@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
-use crate::client::{Identity, Netra, Provisioning, Slot};
+use crate::client::{Failure, Identity, Netra, Provisioning, Slot};
 use crate::config::{self, Deployment, RunConfig, Stop};
 use crate::load::{self, LoadResult, Progress};
 use crate::metrics::EndedBy;
@@ -48,6 +48,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     // Said once the run is about to start: a run refused at preflight has only that to say.
     for note in config.plan.personas.iter().filter_map(|p| p.note.as_ref()) {
         tracing::warn!("skipped {note}");
+    }
+    if let (Stop::After(d), None) = (config.plan.stop, config.plan.arrival) {
+        let ramp = config.plan.users as f64 / config.plan.increase_rate;
+        if ramp > d.as_secs_f64() && config.plan.personas.iter().any(|p| p.runs) {
+            let starts = (d.as_secs_f64() * config.plan.increase_rate).floor().max(1.0);
+            tracing::warn!(
+                "the ramp ({} users at {}/s: {ramp:.1} s) is longer than the run time ({} s), which includes it: only about {starts} users will start; raise -t or -r",
+                config.plan.users,
+                config.plan.increase_rate,
+                d.as_secs_f64()
+            );
+        }
     }
     let progress = Progress::choose(config.quiet, config.no_progress);
     let result = load::run(&config.plan, netra, progress).await?;
@@ -120,10 +132,16 @@ async fn preflight_user(netra: &Netra, run_tag: &str) -> anyhow::Result<()> {
         Provisioning::DevLogin => ("dev login", netra.auth_url(&api.dev_login)),
         Provisioning::Mint(_) => ("use a minted token", netra.backend_url(&api.profile)),
     };
-    let login = netra
-        .provision(&who)
-        .await
-        .map_err(|e| anyhow::anyhow!("preflight: cannot {how} one user at {url}: {e}"))?;
+    let login = netra.provision(&who).await.map_err(|e| {
+        // No such endpoint: the deployment provisions users another way.
+        let other_way = match (&e.kind, &api.provisioning) {
+            (Failure::Status(404 | 405), Provisioning::Register | Provisioning::DevLogin) => {
+                "; the service has no such endpoint: try --provisioning dev-login (Netra s1), mint (with NETRA_JWT_SECRET) or login (with --credentials)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("preflight: cannot {how} one user at {url}: {e}{other_way}")
+    })?;
     if !netra.has_backend() {
         // The auth service alone: the token must work there.
         let me = netra.auth_url(&api.me);
@@ -263,10 +281,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         cohorts,
         // Enough completions for a merge to find every cohort again.
         completions_us: snap.completions.iter().take(largest).map(|d| d.as_micros() as u64).collect(),
-        timeline: report::TimelineReport {
-            ramp_s: plan.users as f64 / plan.increase_rate,
-            windows: snap.windows.clone(),
-        },
+        timeline: report::TimelineReport { ramp_s: ramp_s(plan), windows: snap.windows.clone() },
         errors,
         observations: snap
             .observed
@@ -287,5 +302,18 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         service: snap.service.clone(),
         coverage: Vec::new(),
         verdict: verdict::Verdict { passed: false, outcome: None, exit_code: 0, targets: Vec::new() },
+    }
+}
+
+/// Seconds until every user was started (none, in a run of the probes alone; the run time at
+/// most, which includes the ramp).
+fn ramp_s(plan: &config::Plan) -> f64 {
+    if !plan.personas.iter().any(|p| p.runs) || plan.arrival.is_some() {
+        return 0.0;
+    }
+    let ramp = plan.users as f64 / plan.increase_rate;
+    match plan.stop {
+        Stop::After(d) => ramp.min(d.as_secs_f64()),
+        Stop::Iterations(_) => ramp,
     }
 }

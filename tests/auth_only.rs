@@ -59,3 +59,76 @@ fn a_backend_without_its_auth_service_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("give --auth-url too"), "{}", text(&out.stderr));
 }
+
+/// The s1 profile against an s1 auth service alone, its secret given: no persona can run (minted
+/// users have no sessions, the rest needs the backend), so the JWT probes run alone.
+fn s1_auth_only(dir: &std::path::Path, auth_url: &str, extra: &[&str]) -> std::process::Output {
+    let args = ["--profile", "netra-s1", "--auth-url", auth_url, "--jwt-secret", "s1-secret", "-u", "4"];
+    run(dir, &[&args[..], &["--run-time", "2s"], extra].concat())
+}
+
+fn covered<'a>(r: &'a serde_json::Value, check: &str) -> &'a serde_json::Value {
+    let rows = r["coverage"].as_array().unwrap();
+    rows.iter().find(|c| c["check"] == check).unwrap_or_else(|| panic!("no {check} in {rows:?}"))
+}
+
+#[test]
+fn an_s1_auth_service_alone_gets_the_jwt_probes_and_says_what_would_run_the_journeys() {
+    let target = spawn_target_with(&["--dialect", "s1", "--jwt-secret", "s1-secret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = s1_auth_only(dir.path(), &target.auth_url, &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let r = report(dir.path());
+    support::assert_schema(&r);
+    assert!(r["journeys"].as_object().unwrap().is_empty(), "{}", r["journeys"]);
+    // Each skipped persona names what would make it run.
+    let skipped = r["skipped"].to_string();
+    assert!(
+        skipped.contains("(token-refresh): needs refresh tokens")
+            && skipped.contains("--provisioning dev-login")
+    );
+    assert!(skipped.contains("(signup-chat): needs the backend") && skipped.contains("give --backend-url"));
+    // The probes were exercised, and are counted; what needs users is not run, not passed.
+    let probes = covered(&r, "finding jwt_accepted");
+    assert!(probes["exercised"].as_u64().unwrap() > 0 && probes["found"] == 0, "{probes}");
+    assert_eq!(covered(&r, "finding ws_crosstalk")["status"], "not_run");
+    let targets = r["verdict"]["targets"].as_array().unwrap();
+    assert!(targets.iter().all(|t| t["not_run"] == true), "{targets:?}");
+    assert!(r["findings"].as_array().unwrap().iter().all(|f| f["kind"] == "logout_not_revoked"));
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+
+    // An auth service that takes any signature: the probes alone catch it.
+    let weak =
+        spawn_target_with(&["--dialect", "s1", "--jwt-secret", "s1-secret", "--fault", "weak-auth-jwt"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = s1_auth_only(dir.path(), &weak.auth_url, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    let r = report(dir.path());
+    let kinds: std::collections::BTreeSet<&str> =
+        r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["jwt_accepted", "logout_not_revoked"].into(), "{}", r["findings"]);
+}
+
+#[test]
+fn s1_dev_login_users_run_token_refresh_on_the_auth_service_without_a_false_drift() {
+    // Every dev login is a new user id with the one email dev@example.com, which s1 finds users
+    // by: `me` may name the first dev user. The email is the identity, and it holds.
+    let target = spawn_target_with(&["--dialect", "s1", "--jwt-secret", "s1-secret"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = s1_auth_only(dir.path(), &target.auth_url, &["--provisioning", "dev-login"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let r = report(dir.path());
+    let j = &r["journeys"]["token-refresh"];
+    assert!(j["count"].as_u64().unwrap() > 0 && j["failures"] == 0, "{j}");
+    let drift = covered(&r, "finding identity_drift");
+    assert!(drift["exercised"].as_u64().unwrap() > 0 && drift["found"] == 0, "{drift}");
+
+    // Against the fault that really changes the identity, the same run finds it.
+    let drifting =
+        spawn_target_with(&["--dialect", "s1", "--jwt-secret", "s1-secret", "--fault", "refresh-identity"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = s1_auth_only(dir.path(), &drifting.auth_url, &["--provisioning", "dev-login"]);
+    assert_eq!(out.status.code(), Some(3), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(report(dir.path())["findings"].to_string().contains("identity_drift"));
+}

@@ -120,6 +120,33 @@ fn a_timed_run_ends_on_time() {
     );
 }
 
+#[test]
+fn the_run_time_includes_the_ramp_and_the_summary_says_both() {
+    // 6 users at 2/s would take 3 s to start: a 2 s run starts about 4 and then stops.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "smoke", "-u", "6", "-r", "2", "--run-time", "2s"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    assert!(stderr.contains("is longer than the run time (2 s), which includes it"), "{stderr}");
+    let r = report(dir.path());
+    assert_eq!(r["run"]["ended_by"], "run_time");
+    let started =
+        r["timeline"]["windows"].as_array().unwrap().iter().map(|w| w["active_users"].as_u64().unwrap());
+    assert!(started.max().unwrap() < 6, "the ramp was cut at the run time: {}", r["timeline"]);
+    assert_eq!(r["timeline"]["ramp_s"], 2.0);
+    // Not 2 s plus the 3 s ramp (the run's end waits a little for the probes' round).
+    assert!(r["run"]["duration_s"].as_f64().unwrap() < 4.5, "{}", r["run"]);
+    assert!(stdout.contains("(ramp 2.0 s, steady 0.0 s)"), "{stdout}");
+
+    // A ramp inside the run time: both phases said.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--profile", "smoke", "-u", "2", "-r", "2", "--run-time", "2s"]);
+    assert!(text(&out.stdout).contains("(ramp 1.0 s, steady 1.0 s)"), "{}", text(&out.stdout));
+    assert!(!text(&out.stderr).contains("longer than the run time"), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(support::run_folder(dir.path()).join("report.md")).unwrap();
+    assert!(md.contains("(ramp 1.0 s, steady 1.0 s)"), "{md}");
+}
+
 /// Exit 2, promptly, with one line on stderr containing every needle, and no report.
 fn refused(args: &[&str], needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
@@ -189,17 +216,22 @@ fn bad_input_and_unreachable_targets_exit_2_with_one_line() {
 
 #[test]
 fn a_profile_that_cannot_run_against_the_deployment_is_refused_before_any_request_with_each_reason() {
-    // chat's two personas run signup-chat, which needs the backend. The auth URL is never asked:
-    // the refusal comes before any request (port 1 would answer nothing).
+    // chat's two personas run signup-chat, which needs the backend, and its JWT probes are off
+    // (with them on, they alone would run). The auth URL is never asked: the refusal comes
+    // before any request (port 1 would answer nothing).
     let dir = tempfile::tempdir().unwrap();
+    let chat = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat.toml")).unwrap();
+    let profile = dir.path().join("chat-no-probes.toml");
+    std::fs::write(&profile, format!("{chat}\n[probes]\njwt = false\n")).unwrap();
     let started = Instant::now();
-    let out = run(dir.path(), &["--profile", "chat", "--auth-url", "http://127.0.0.1:1"]);
+    let out = run(dir.path(), &["--profile", profile.to_str().unwrap(), "--auth-url", "http://127.0.0.1:1"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
     let lines: Vec<&str> = stderr.trim_end().lines().collect();
     assert!(lines[0].contains("every persona would be skipped"), "{stderr}");
-    assert_eq!(lines.len(), 1 + 2, "a line per persona of chat: {stderr}");
+    assert_eq!(lines.len(), 1 + 2 + 1, "a line per persona of chat, and the probes': {stderr}");
+    assert!(lines[3].contains("JWT probes cannot run either"), "{stderr}");
     for (line, persona) in lines[1..].iter().zip(["free-chatter", "enterprise-chatter"]) {
         assert!(line.contains(&format!("persona `{persona}` (signup-chat): needs the backend")), "{line}");
     }

@@ -56,7 +56,7 @@ pub struct ApiSettings {
 }
 
 /// Where users come from, as a profile writes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, strum::Display)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, strum::Display, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum ProvisioningKind {

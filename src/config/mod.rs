@@ -17,6 +17,7 @@ use crate::findings::FindingKind;
 use crate::journeys::Expect;
 use crate::reference::{Faults, Rate, ReferenceConfig, Secret, parse_duration};
 use crate::verdict::Threshold;
+pub use api::ProvisioningKind;
 pub use error::InputError;
 pub use plan::{PersonaPlan, Plan, Reach, Stop};
 
@@ -197,7 +198,12 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
             "the open model (arrival rate) starts a fresh user per journey, which existing accounts (login provisioning) cannot be: use the closed model with a credentials file",
         ));
     }
-    let api = api::resolve(&p.api, jwt_secret.as_ref().map(Secret::expose), accounts).map_err(|e| at(&e))?;
+    let mut section = p.api.clone();
+    if args.provisioning.is_some() {
+        section.provisioning = args.provisioning;
+    }
+    let api =
+        api::resolve(&section, jwt_secret.as_ref().map(Secret::expose), accounts).map_err(|e| at(&e))?;
     let expect = Expect {
         burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),
         free_quota: p.expect.free_quota.unwrap_or(10),
@@ -209,13 +215,19 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     let not_run = plan::not_run(&personas);
     let probes =
         plan::jwt_probes(p.probes.jwt, (!every.is_zero()).then_some(every), jwt_secret.is_some(), &reach);
+    plan::something_runs(&personas, &probes)?;
     // The isolation probes ask the backend for other users' objects.
     // The isolation probes ask the backend for other users' objects: threads the journeys made.
     let victims = personas.iter().filter(|p| p.runs).flat_map(|p| &p.steps).any(|s| s.creates_thread());
+    // s1's dev login gives every user the one email the backend finds users by: one user's
+    // threads are every user's, and isolation would be breached by design, not by a bug.
+    let collapsed = reach.backend && matches!(api.provisioning, crate::client::Provisioning::DevLogin);
     let isolation_skipped = match (p.isolation.probes, reach.backend, victims) {
+        _ if collapsed && (p.isolation.probes || p.isolation.scan) => Some(DEV_LOGIN_ISOLATION.to_owned()),
         (false, _, _) => None,
         (true, false, _) => Some(
-            "isolation probes: they need the backend, and this run tests the auth service alone".to_owned(),
+            "isolation probes: they need the backend, and this run tests the auth service alone: give --backend-url"
+                .to_owned(),
         ),
         (true, true, false) => {
             Some("isolation probes: no journey of this run creates a thread for them to try".to_owned())
@@ -244,13 +256,18 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         expect,
         probes,
         isolation_every,
-        scan: p.isolation.scan,
+        scan: p.isolation.scan && !collapsed,
         jwt_secret,
         isolation_skipped,
         not_run,
         checks: Vec::new(),
     };
-    let asked = plan::Asked { jwt: p.probes.jwt, isolation: p.isolation.probes, short_tokens };
+    let asked = plan::Asked {
+        jwt: p.probes.jwt,
+        isolation: p.isolation.probes,
+        short_tokens,
+        backend: reach.backend,
+    };
     plan.checks = plan::checks(&plan, &asked);
     Ok(RunConfig {
         plan,
@@ -268,6 +285,9 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         profile: loaded,
     })
 }
+
+/// Why a run with dev-login users and a backend checks no isolation.
+const DEV_LOGIN_ISOLATION: &str = "isolation probes and scanner: dev-login users all share one email (dev@example.com), by which s1's backend finds users, so every user's data is every other's by design: use --provisioning mint (with --jwt-secret) to check isolation";
 
 /// The embedded target (no URL given), or the deployment the URLs name.
 fn deployment(

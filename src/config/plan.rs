@@ -12,6 +12,7 @@ use super::InputError;
 use super::profile::Persona;
 use crate::checks::{self, Check, Exercised, Planned};
 use crate::client::Api;
+use crate::findings::FindingKind;
 use crate::journeys::{self, Expect, Journey, Step};
 use crate::probes::isolation::Family;
 use crate::probes::jwt::Requires;
@@ -99,13 +100,18 @@ pub fn personas(profile: &[Persona], reach: &Reach<'_>) -> Result<Vec<PersonaPla
         };
         let who = format!("persona `{}` ({})", persona.name, journey.name);
         let needs = journey.needs;
+        // Each reason says what would make the journey run.
         let refused = if needs.sessions && !provisioning.has_sessions() {
-            Some(format!("{who}: needs refresh tokens and logout sessions, which minted users do not have"))
+            Some(format!(
+                "{who}: needs refresh tokens and logout sessions, which minted users do not have: use --provisioning dev-login (s1's POST /auth/dev/login), register, or login with --credentials"
+            ))
         } else if !reach.backend && needs.auth_alone.is_none() {
-            Some(format!("{who}: needs the backend, and this run tests the auth service alone"))
+            Some(format!(
+                "{who}: needs the backend, and this run tests the auth service alone: give --backend-url"
+            ))
         } else if needs.fresh_users && provisioning.reuses_accounts() {
             Some(format!(
-                "{who}: needs a fresh user per journey (its own bucket and quota); accounts from a credentials file carry theirs over"
+                "{who}: needs a fresh user per journey (its own bucket and quota); accounts from a credentials file carry theirs over: use --provisioning register (or mint, or dev-login)"
             ))
         } else {
             None
@@ -131,10 +137,19 @@ pub fn personas(profile: &[Persona], reach: &Reach<'_>) -> Result<Vec<PersonaPla
             note,
         });
     }
-    if !plans.iter().any(|p| p.runs) {
-        return Err(InputError::NothingRuns(plans.into_iter().filter_map(|p| p.note).collect()));
-    }
     Ok(plans)
+}
+
+/// Refuses a run that would check nothing: no persona runs and no JWT probe either (a run of the
+/// probes alone, against an auth service with the secret, is a run).
+pub fn something_runs(personas: &[PersonaPlan], probes: &ProbeSettings) -> Result<(), InputError> {
+    if personas.iter().any(|p| p.runs) || !probes.jwt.is_empty() {
+        return Ok(());
+    }
+    let mut reasons: Vec<String> = personas.iter().filter_map(|p| p.note.clone()).collect();
+    let why = probes.skipped.first().map_or("they are off ([probes] jwt = false)", |(_, why)| why.as_str());
+    reasons.push(format!("the JWT probes cannot run either: {why}"));
+    Err(InputError::NothingRuns(reasons))
 }
 
 /// What the profile names that no running persona covers: the skipped personas, their journeys
@@ -189,6 +204,8 @@ pub struct Asked {
     /// Whether access tokens are short-lived enough for token-refresh to wait them out (known
     /// for the embedded server only).
     pub short_tokens: Option<bool>,
+    /// A backend to test (not only an auth service).
+    pub backend: bool,
 }
 
 /// Every check, exercised or not: the finding kinds' detectors, the JWT probes and the isolation
@@ -203,6 +220,15 @@ pub fn checks(plan: &Plan, asked: &Asked) -> Vec<Planned> {
         short_tokens: asked.short_tokens,
     };
     let mut planned = checks::detectors(&run);
+    if !asked.backend {
+        // Only the backend speaks WebSocket: an auth service alone has no frames to cross.
+        for p in planned.iter_mut().filter(|p| p.check == Check::Detector(FindingKind::WsCrosstalk)) {
+            p.skipped.get_or_insert_with(|| {
+                "needs the backend's WebSocket, and this run tests the auth service alone: give --backend-url"
+                    .to_owned()
+            });
+        }
+    }
     for &probe in JwtProbe::VARIANTS {
         let skipped = if !asked.jwt {
             Some("the JWT probes are off ([probes] jwt = false)".to_owned())
@@ -277,13 +303,27 @@ mod tests {
         );
         assert!(skipped(&auth.plan.checks, &Check::Jwt(JwtProbe::Expired)).unwrap().contains("--jwt-secret"));
 
-        // chat against an auth service alone: nothing could run, every reason said.
-        match resolve(args("chat", Some("http://127.0.0.1:1"))) {
+        // chat against an auth service alone: no persona runs, the JWT probes alone do (those
+        // that need no secret).
+        let alone = resolve(args("chat", Some("http://127.0.0.1:1"))).unwrap();
+        assert!(alone.plan.personas.iter().all(|p| !p.runs), "{:?}", alone.plan.skipped());
+        assert!(
+            alone.plan.skipped().iter().all(|r| r.contains("give --backend-url")),
+            "{:?}",
+            alone.plan.skipped()
+        );
+        assert!(alone.plan.probes.jwt.contains(&JwtProbe::AlgNone), "{:?}", alone.plan.probes);
+        // Nothing at all: every reason said, the probes' too.
+        let nothing = super::something_runs(
+            &alone.plan.personas,
+            &crate::probes::ProbeSettings { jwt: Vec::new(), skipped: Vec::new(), every: None },
+        );
+        match nothing {
             Err(InputError::NothingRuns(reasons)) => {
-                assert_eq!(reasons.len(), 2, "{reasons:?}");
-                assert!(reasons.iter().all(|r| r.contains("needs the backend")), "{reasons:?}");
+                assert_eq!(reasons.len(), 3, "{reasons:?}");
+                assert!(reasons[2].contains("[probes] jwt = false"), "{reasons:?}");
             }
-            other => panic!("{:?}", other.map(|c| c.plan.skipped())),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -83,7 +83,11 @@ pub fn answered(
     // The backend's profile names its user `user_id`; the auth service's `me`, `id`.
     let id_field = if netra.has_backend() { "user_id" } else { "id" };
     let said_id = answer.get(id_field).and_then(Value::as_str);
-    let id_drifted = !login.user_id.is_empty() && said_id.is_some_and(|id| id != login.user_id);
+    // Dev-login users share one email, by which a deployment may find them (s1 does): the answer
+    // may then name the first of them. The email is their identity, and is compared.
+    let shared_email = matches!(netra.api().provisioning, crate::client::Provisioning::DevLogin);
+    let id_drifted =
+        !shared_email && !login.user_id.is_empty() && said_id.is_some_and(|id| id != login.user_id);
     let email_drifted = matches!((email, said_email), (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b));
     if id_drifted || email_drifted {
         let what = if id_drifted { "id" } else { "email" };

@@ -86,23 +86,24 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     // The run is over when Goose stops its users (ramp, then the run time) or on Ctrl-C; steps
     // in flight are cut then.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The run time covers the whole run, the ramp included (as k6's stages do): users still to
+    // be started when it ends never start.
     let deadline = match plan.stop {
-        // The open model starts no users: its run time counts from the start.
-        Stop::After(d) if plan.arrival.is_some() => Some(started + d),
-        Stop::After(d) => Some(started + d + Duration::from_secs_f64(plan.users as f64 / plan.increase_rate)),
+        Stop::After(d) => Some(started + d),
         Stop::Iterations(_) => None,
     };
     let stopper = tokio::spawn(async move {
         let mut poll = tokio::time::interval(Duration::from_millis(50));
         loop {
             poll.tick().await;
-            if interrupted() && !goose::is_killswitch_triggered() {
-                // Interrupted before Goose started (which resets its killswitch): stop it now.
-                goose::trigger_killswitch("interrupted");
+            let due = interrupted() || deadline.is_some_and(|d| Instant::now() >= d);
+            if due && !goose::is_killswitch_triggered() {
+                // Goose runs longer than the run time (below): this stops it on time. Asked
+                // again until the load ends, as Goose resets its killswitch when it starts.
+                goose::trigger_killswitch(if interrupted() { "interrupted" } else { "run time" });
             }
-            if goose::is_killswitch_triggered() || deadline.is_some_and(|d| Instant::now() >= d) {
-                let _ = stop_tx.send(true);
-                return;
+            if due || goose::is_killswitch_triggered() {
+                stop_tx.send_replace(true);
             }
         }
     });
@@ -135,9 +136,9 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             (persona, Arc::new(ctx))
         })
         .collect();
-    if contexts.is_empty() {
-        // The plan was checked to run a persona; a plan made by hand may not.
-        anyhow::bail!("no persona of the plan runs");
+    if contexts.is_empty() && plan.probes.jwt.is_empty() {
+        // The plan was checked to run a persona or the probes; a plan made by hand may not.
+        anyhow::bail!("no persona of the plan runs, and no probe");
     }
     let secret = plan.jwt_secret.as_ref().map(|s| s.expose().to_owned());
     // What the JWT probes receive is scanned too: the prober is one viewer, owning nothing of the
@@ -159,6 +160,10 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             let open = open::Schedule { per_second: rate, max_in_flight: plan.users, run_time };
             Some(open::run(open, &contexts, &live, started).await)
         }
+        _ if contexts.is_empty() => {
+            probes_alone(plan, stop_rx.clone()).await;
+            None
+        }
         _ => {
             closed(plan, &netra, &contexts, quiet).await?;
             None
@@ -177,10 +182,11 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
     let snapshot = recorder.finish().await;
     let elapsed = started.elapsed();
     let ended_by = match plan.stop {
-        _ if interrupted() || goose::is_killswitch_triggered() => EndedBy::Interrupted,
+        _ if interrupted() => EndedBy::Interrupted,
         Stop::After(d) if elapsed + Duration::from_millis(500) >= d => EndedBy::RunTime,
+        Stop::Iterations(_) if !goose::is_killswitch_triggered() => EndedBy::Iterations,
         Stop::After(_) => EndedBy::Interrupted,
-        Stop::Iterations(_) => EndedBy::Iterations,
+        Stop::Iterations(_) => EndedBy::Interrupted,
     };
     if !suspects.is_empty() && ended_by != EndedBy::Interrupted {
         replay_suspects(&contexts, &suspects, &snapshot, started).await;
@@ -220,6 +226,15 @@ async fn replay_suspects(
     concurrency::replay(&contexts, suspects, attempts, started).await;
 }
 
+/// A run of the probes alone (no persona can run: an auth service tested by itself with minted
+/// users): the probes run for the run time; with iterations, their first round is the run.
+async fn probes_alone(plan: &Plan, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if let Stop::After(_) = plan.stop {
+        // The stopper says when the run time is over, or the run was interrupted.
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    }
+}
+
 /// The closed model: Goose users, a scenario per persona, a transaction per step.
 async fn closed(
     plan: &Plan,
@@ -255,7 +270,9 @@ fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {
     config.increase_rate = Some(format!("{}", plan.increase_rate));
     match plan.stop {
         Stop::After(d) => {
-            config.run_time = Some(format!("{}", d.as_secs().max(1)));
+            // Goose counts its run time from the last user's start; ours counts from the first,
+            // and stops Goose (`run`'s stopper): Goose's own end is only a backstop.
+            config.run_time = Some(format!("{}", d.as_secs() + 2));
             // Keep the whole run's statistics: Goose would reset them once all users are
             // launched. (With iterations Goose never resets, and refuses the flag.)
             config.no_reset_metrics = true;

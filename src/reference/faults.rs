@@ -166,6 +166,9 @@ faults! {
         SharedRateLimit = "shared-rate-limit" => shared_rate_limit;
         /// The backend accepts tokens with any signature, including `alg: none`.
         WeakJwt = "weak-jwt" => weak_jwt;
+        /// The auth service (`me`, `verify`, `validate`, `logout`) accepts access tokens with any
+        /// signature, including `alg: none`: an auth service tested alone shows it.
+        WeakAuthJwt = "weak-auth-jwt" => weak_auth_jwt;
         /// A refusal of another user's thread quotes the thread's title (its owner's data) in
         /// its error body.
         ErrorEcho = "error-echo" => error_echo;

@@ -111,7 +111,12 @@ impl Platform {
     /// Verifies an access token and finds its user: signature, expiry, type, revocation, and
     /// that the user exists.
     pub fn authenticate(&self, token: &str, service: Service) -> Result<(Arc<User>, Claims), ApiError> {
-        let claims = if service == Service::Backend && self.config.faults.weak_jwt {
+        let faults = &self.config.faults;
+        let weak = match service {
+            Service::Backend => faults.weak_jwt,
+            Service::Auth => faults.weak_auth_jwt,
+        };
+        let claims = if weak {
             self.jwt.verify_unsigned(token, TokenType::Access)?
         } else {
             self.jwt.verify(token, TokenType::Access)?

@@ -79,9 +79,10 @@ pub fn page(report: &Report) -> String {
     };
     let _ = write!(
         out,
-        "<p>{} users, {:.1} s from {} to {} (ended by {}){}; target: {} (auth {}, backend {}); faults: {}</p>",
+        "<p>{} users, {:.1} s ({}) from {} to {} (ended by {}){}; target: {} (auth {}, backend {}); faults: {}</p>",
         run.users,
         run.duration_s,
+        esc(&run.phases(report.timeline.ramp_s)),
         esc(&run.started_at),
         esc(&run.ended_at),
         esc(&run.ended_by.to_string()),

@@ -270,6 +270,15 @@ impl Report {
     }
 }
 
+impl RunInfo {
+    /// The load's phases in words, `ramp 1.0 s, steady 2.1 s`: the run time includes the ramp
+    /// (users start during it, and the steady phase has them all).
+    pub fn phases(&self, ramp_s: f64) -> String {
+        let load = self.run_time_s.map_or(self.duration_s, |t| t.min(self.duration_s));
+        format!("ramp {ramp_s:.1} s, steady {:.1} s", (load - ramp_s).max(0.0))
+    }
+}
+
 impl TimelineReport {
     /// Seconds the windows span, and of them unavailable.
     pub fn unavailable(&self) -> (f64, f64) {
@@ -323,6 +332,10 @@ impl Figures for Report {
     fn inapplicable(&self, metric: &Metric) -> Option<String> {
         if let Some(subject) = metric.subject().filter(|s| self.not_run.iter().any(|n| n == s)) {
             return Some(format!("`{subject}` does not run (see the skipped personas)"));
+        }
+        if !self.run.personas.is_empty() && self.run.personas.iter().all(|p| self.not_run.contains(&p.name)) {
+            // Every target is of the users' work, which a run of the probes alone has none of.
+            return Some("no persona runs: this run is the JWT probes alone".into());
         }
         match metric {
             Metric::Cohort(n) => {

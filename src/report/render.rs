@@ -340,11 +340,12 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let run = &report.run;
     writeln!(
         out,
-        "netra-load {}: profile {}, {} users, {:.1}s, ended by {}; target {} {}",
+        "netra-load {}: profile {}, {} users, {:.1}s ({}), ended by {}; target {} {}",
         report.tool.version,
         run.profile,
         run.users,
         run.duration_s,
+        run.phases(report.timeline.ramp_s),
         run.ended_by,
         run.target.kind,
         run.target.backend_url
@@ -399,11 +400,12 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(
         out,
-        "- started {}, ended {} ({}), {:.1} s\n- {} users; target: {} (auth {}, backend {}){}\n",
+        "- started {}, ended {} ({}), {:.1} s ({})\n- {} users; target: {} (auth {}, backend {}){}\n",
         run.started_at,
         run.ended_at,
         run.ended_by,
         run.duration_s,
+        run.phases(report.timeline.ramp_s),
         run.users,
         run.target.kind,
         run.target.auth_url,

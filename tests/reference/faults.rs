@@ -197,6 +197,23 @@ async fn weak_jwt_makes_the_backend_accept_unsigned_tokens() {
     proves!("weak-jwt", weak_jwt);
 }
 
+async fn weak_auth_jwt(env: &Env) -> bool {
+    let who = env.register().await;
+    let forged = unsigned(&claims_of(&who.access));
+    assert_eq!(
+        env.get("/api/users/profile", &forged).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the backend stays strict"
+    );
+    let (me, _, body) = env.call(Method::GET, &env.auth("/auth/me"), Some(&forged), None).await;
+    me == StatusCode::OK && body["email"] == claims_of(&who.access)["email"]
+}
+
+#[tokio::test]
+async fn weak_auth_jwt_makes_the_auth_service_accept_unsigned_tokens() {
+    proves!("weak-auth-jwt", weak_auth_jwt);
+}
+
 async fn timed_profile(env: &Env, token: &str) -> Duration {
     let started = Instant::now();
     assert_eq!(env.get("/api/users/profile", token).await.0, StatusCode::OK);

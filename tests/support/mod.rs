@@ -20,6 +20,13 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The only run folder under `dir/reports`.
+pub fn run_folder(dir: &Path) -> std::path::PathBuf {
+    let runs: Vec<_> = std::fs::read_dir(dir.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.into_iter().next().unwrap()
+}
+
 /// The only report.json under `dir/reports`.
 pub fn report(dir: &Path) -> Value {
     let runs: Vec<_> = std::fs::read_dir(dir.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();

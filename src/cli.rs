@@ -241,7 +241,7 @@ pub struct RunArgs {
     /// (existing accounts, --credentials), dev-login (s1's POST /auth/dev/login) or mint (tokens
     /// signed with --jwt-secret).
     #[arg(long, value_name = "HOW")]
-    pub provisioning: Option<crate::config::ProvisioningKind>,
+    pub provisioning: Option<crate::client::ProvisioningKind>,
 
     /// Run share I (from 0) of N of the users and their arrival rate, for a distributed run
     /// whose N reports are merged with `netra-load merge`.

@@ -281,7 +281,11 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         cohorts,
         // Enough completions for a merge to find every cohort again.
         completions_us: snap.completions.iter().take(largest).map(|d| d.as_micros() as u64).collect(),
-        timeline: report::TimelineReport { ramp_s: ramp_s(plan), windows: snap.windows.clone() },
+        timeline: report::TimelineReport {
+            ramp_s: load::ramp(plan).as_secs_f64(),
+            windows: snap.windows.clone(),
+            endpoints: endpoints(config),
+        },
         errors,
         observations: snap
             .observed
@@ -301,19 +305,14 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         isolation: result.isolation.clone(),
         service: snap.service.clone(),
         coverage: Vec::new(),
+        degradation: Default::default(),
         verdict: verdict::Verdict { passed: false, outcome: None, exit_code: 0, targets: Vec::new() },
     }
 }
 
-/// Seconds until every user was started (none, in a run of the probes alone; the run time at
-/// most, which includes the ramp).
-fn ramp_s(plan: &config::Plan) -> f64 {
-    if !plan.personas.iter().any(|p| p.runs) || plan.arrival.is_some() {
-        return 0.0;
-    }
-    let ramp = plan.users as f64 / plan.increase_rate;
-    match plan.stop {
-        Stop::After(d) => ramp.min(d.as_secs_f64()),
-        Stop::Iterations(_) => ramp,
-    }
+/// The endpoints of every step the run's personas run, by step.
+fn endpoints(config: &RunConfig) -> BTreeMap<String, Vec<String>> {
+    let backend = config.deployment.has_backend();
+    let steps = config.plan.personas.iter().filter(|p| p.runs).flat_map(|p| p.steps.iter().copied());
+    steps.map(|s| (s.name().to_owned(), crate::journeys::endpoints::of(s, &config.api, backend))).collect()
 }

@@ -5,11 +5,20 @@ mod support;
 
 use support::{report, run, text};
 
-const PROFILE: &str = "[run]\nusers = 6\nrun_time = \"4s\"\n[target]\nagent_latency = \"50ms\"\n\
+/// One run at a time: a trend compares a run's start with its end, and another run starting
+/// beside it on a 2-core box would change its latency halfway through.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const PROFILE: &str = "[run]\nusers = 6\nrun_time = \"12s\"\n[target]\nagent_latency = \"50ms\"\n\
     [[persona]]\nname = \"chatter\"\njourney = \"signup-chat\"\nplan_tier = \"enterprise\"\n\
     [targets]\n\"trend.signup-chat.p50\" = \"< +50%\"\n";
 
 fn timed_run(fault: Option<&str>) -> (Option<i32>, serde_json::Value, String) {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("trend.toml");
     std::fs::write(&profile, PROFILE).unwrap();
@@ -27,13 +36,15 @@ fn windows_hold_every_journey_and_a_steady_server_keeps_its_trend() {
     assert_eq!(code, Some(0), "{stdout}");
     support::assert_schema(&r);
     let windows = r["timeline"]["windows"].as_array().unwrap();
-    assert!((4..=6).contains(&windows.len()), "about one window a second: {}", windows.len());
+    assert!((12..=14).contains(&windows.len()), "about one window a second: {}", windows.len());
     let in_windows: u64 = windows.iter().filter_map(|w| w["journeys"]["signup-chat"]["count"].as_u64()).sum();
     let journeys = &r["journeys"]["signup-chat"];
     assert_eq!(in_windows, journeys["count"].as_u64().unwrap(), "every journey lands in one window");
     assert_eq!(windows.last().unwrap()["active_users"], 6);
     let target = &r["verdict"]["targets"][0];
-    assert!(target["passed"] == true && target["observed"].as_str().unwrap().ends_with('%'), "{target}");
+    let observed = target["observed"].as_str().unwrap();
+    let change = observed.split_whitespace().next().unwrap();
+    assert!(target["passed"] == true && change.ends_with('%') && observed.contains(" samples)"), "{target}");
 }
 
 #[test]
@@ -43,6 +54,62 @@ fn a_server_slowing_down_misses_the_trend_target() {
     let target = &r["verdict"]["targets"][0];
     assert_eq!(target["name"], "trend.signup-chat.p50");
     assert_eq!(target["passed"], false, "{target}");
-    let growth: f64 = target["observed"].as_str().unwrap().trim_end_matches('%').parse().unwrap();
+    let change = target["observed"].as_str().unwrap().split_whitespace().next().unwrap();
+    let growth: f64 = change.trim_end_matches('%').parse().unwrap();
     assert!(growth > 50.0, "{target}");
+}
+
+/// A smoke run of 10 users for 12 s (a trend needs 10 s of steady phase), every step timed per
+/// window: the degradation section.
+fn degradation_run(fault: Option<&str>) -> (Option<i32>, serde_json::Value, String) {
+    let _alone = alone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--profile", "smoke", "-u", "10", "--run-time", "12s"];
+    if let Some(f) = fault {
+        args.extend(["--target-fault", f]);
+    }
+    let out = run(dir.path(), &args);
+    let md = std::fs::read_to_string(support::run_folder(dir.path()).join("report.md")).unwrap();
+    let (r, stdout) = (report(dir.path()), text(&out.stdout));
+    assert!(md.contains("## Degradation"), "{md}");
+    (out.status.code(), r, stdout)
+}
+
+fn grown(r: &serde_json::Value, of: &str) -> Vec<String> {
+    let grown = r["degradation"]["grown"].as_array().unwrap();
+    grown.iter().filter(|t| t["of"] == of).map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn a_slowing_backend_names_its_steps_and_endpoints_and_nothing_else() {
+    // slowdown: every backend answer and agent reply 10 ms slower for each second the target
+    // has run; the auth service (register, login) is not slowed.
+    let (code, r, stdout) = degradation_run(Some("slowdown=10ms"));
+    assert_eq!(code, Some(1), "{stdout}");
+    support::assert_schema(&r);
+    let backend = ["create_thread", "first_reply", "history", "list_threads", "profile", "ws_connect"];
+    assert_eq!(grown(&r, "step"), backend, "{}", r["degradation"]);
+    let endpoints = grown(&r, "endpoint");
+    assert!(endpoints.contains(&"GET /api/threads/{id}/messages".to_owned()), "{endpoints:?}");
+    assert!(endpoints.iter().all(|e| !e.contains("/auth/")), "{endpoints:?}");
+    for t in r["degradation"]["grown"].as_array().unwrap() {
+        assert!(
+            t["first_samples"].as_u64().unwrap() >= 20 && t["last_samples"].as_u64().unwrap() >= 20,
+            "{t}"
+        );
+        assert!(t["last_us"].as_u64().unwrap() > t["first_us"].as_u64().unwrap(), "{t}");
+    }
+    let target = r["verdict"]["targets"].as_array().unwrap().iter().find(|t| t["name"] == "trend.step.*.p50");
+    assert_eq!(target.unwrap()["passed"], false, "{stdout}");
+    assert!(
+        stdout.contains("degradation:") && stdout.contains("step history (GET /api/threads/{id}/messages)"),
+        "{stdout}"
+    );
+
+    // A steady server: every step judged, none grown, the run passes.
+    let (code, r, stdout) = degradation_run(None);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(r["degradation"]["steps_judged"].as_u64().unwrap() >= 8, "{}", r["degradation"]);
+    assert!(r["degradation"]["grown"].as_array().unwrap().is_empty(), "{}", r["degradation"]);
+    assert!(stdout.contains("none grew"), "{stdout}");
 }

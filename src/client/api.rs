@@ -113,6 +113,17 @@ pub enum Slot {
     User(usize),
 }
 
+/// Where users come from, as a profile writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, strum::Display, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum ProvisioningKind {
+    Register,
+    Login,
+    DevLogin,
+    Mint,
+}
+
 /// Where users come from.
 #[derive(Clone, Debug)]
 pub enum Provisioning {

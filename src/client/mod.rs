@@ -21,7 +21,7 @@ use std::time::Duration;
 pub use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 
-pub use api::{Account, Api, Provisioning, Slot, Transport};
+pub use api::{Account, Api, Provisioning, ProvisioningKind, Slot, Transport};
 pub use budget::{Budget, WINDOW as BUDGET_WINDOW};
 pub use call::{Call, Shape};
 pub use error::{CallError, Failure};

@@ -55,16 +55,7 @@ pub struct ApiSettings {
     pub mint: Option<MintSettings>,
 }
 
-/// Where users come from, as a profile writes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, strum::Display, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum ProvisioningKind {
-    Register,
-    Login,
-    DevLogin,
-    Mint,
-}
+pub use crate::client::ProvisioningKind;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -157,8 +157,16 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     // A run that stops being answered, or cannot keep its schedule, never passes: these hold
     // unless the profile sets its own.
     let open = arrival.map(|_| crate::verdict::DEFAULT_OPEN_TARGETS).unwrap_or_default();
+    let own_step_trend = targets.iter().any(|t| {
+        matches!(
+            t.metric,
+            crate::verdict::Metric::Trend { of: crate::metrics::TrendOf::Step, name: None, .. }
+        )
+    });
     for (name, rule) in crate::verdict::DEFAULT_TARGETS.iter().chain(open) {
-        if !targets.iter().any(|t| t.name == *name) {
+        let trend = *name == crate::verdict::DEFAULT_TREND.0;
+        let set = targets.iter().any(|t| t.name == *name) || (trend && own_step_trend);
+        if !set {
             targets.push(Threshold::parse(name, rule).expect("the default targets parse"));
         }
     }

@@ -299,7 +299,18 @@ fn check_targets(source: &str, text: &str, profile: &Profile) -> Result<(), Inpu
     steps.dedup();
     for name in profile.targets.keys() {
         let mut parts = name.splitn(3, '.');
-        let (kind, subject) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (mut kind, mut subject) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if kind == "trend" && subject == "step" {
+            // `trend.step.NAME.p50`: NAME is a step, or `*` for every one.
+            let rest = parts.next().unwrap_or("");
+            (kind, subject) = ("step", rest.rsplit_once('.').map_or(rest, |(n, _)| n));
+            if subject == "*" {
+                continue;
+            }
+        } else if kind == "trend" && subject == "endpoint" {
+            // Endpoints are the dialect's: known once the `[api]` section is resolved.
+            continue;
+        }
         let (what, known): (&str, &[&str]) = match kind {
             "journey" | "trend" => ("journey", &names),
             "step" => ("step", &steps),

@@ -12,6 +12,7 @@ pub mod concurrency;
 mod consistency;
 mod context;
 mod data_export;
+pub mod endpoints;
 mod health;
 mod hygiene;
 mod idle_chat;

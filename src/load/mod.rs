@@ -79,6 +79,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             active: Arc::new(move || active.users_started.load(Ordering::Relaxed)),
             begun: Arc::new(move || begun.journeys_started.load(Ordering::Relaxed)),
             waiting: Arc::new(move || waiting.waiting.load(Ordering::Relaxed) > 0),
+            ramp: ramp(plan),
         }
     };
     let recorder = Collector::spawn(started, gauges);
@@ -224,6 +225,19 @@ async fn replay_suspects(
     };
     let contexts: Vec<&Context> = contexts.iter().map(|(_, c)| c.as_ref()).collect();
     concurrency::replay(&contexts, suspects, attempts, started).await;
+}
+
+/// Until every user is started, as planned (the run time at most, which includes it); none in
+/// the open model or a run of the probes alone.
+pub fn ramp(plan: &Plan) -> Duration {
+    if !plan.personas.iter().any(|p| p.runs) || plan.arrival.is_some() {
+        return Duration::ZERO;
+    }
+    let ramp = Duration::from_secs_f64(plan.users as f64 / plan.increase_rate);
+    match plan.stop {
+        Stop::After(d) => ramp.min(d),
+        Stop::Iterations(_) => ramp,
+    }
 }
 
 /// A run of the probes alone (no persona can run: an auth service tested by itself with minted

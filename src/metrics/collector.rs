@@ -28,12 +28,20 @@ pub struct Gauges {
     pub begun: Arc<dyn Fn() -> u64 + Send + Sync>,
     /// Whether work is waiting on the target now (asked every [`SAMPLE`]).
     pub waiting: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// Until every user is started: the timeline's step windows hold only steps begun after it,
+    /// so that a trend never compares the ramp's own queue with the steady phase.
+    pub ramp: Duration,
 }
 
 impl Gauges {
     /// `active` users, none of them waiting: for tests of the collector.
     pub fn fixed(active: usize) -> Gauges {
-        Gauges { active: Arc::new(move || active), begun: Arc::new(|| 0), waiting: Arc::new(|| false) }
+        Gauges {
+            active: Arc::new(move || active),
+            begun: Arc::new(|| 0),
+            waiting: Arc::new(|| false),
+            ramp: Duration::ZERO,
+        }
     }
 }
 
@@ -225,7 +233,7 @@ impl Collector {
                 begun_before = begun;
                 closing
             };
-            let waiting = gauges.waiting.clone();
+            let (waiting, ramp) = (gauges.waiting.clone(), gauges.ramp);
             let mut record = |event: Event,
                               at: Instant,
                               snap: &mut Snapshot,
@@ -233,7 +241,15 @@ impl Collector {
                               service: &mut Service| {
                 match &event {
                     Event::Journey { journey, elapsed, ok, .. } => timeline.journey(journey, *elapsed, *ok),
-                    Event::Step { ok: true, .. } => service.step_done(at.saturating_duration_since(started)),
+                    Event::Step { journey, step, elapsed, ok, .. } => {
+                        let began = at.checked_sub(*elapsed).map(|b| b.saturating_duration_since(started));
+                        if began.is_some_and(|b| b >= ramp) {
+                            timeline.step(journey, step, *elapsed, *ok);
+                        }
+                        if *ok {
+                            service.step_done(at.saturating_duration_since(started));
+                        }
+                    }
                     Event::Error { .. } => timeline.error(),
                     _ => {}
                 }

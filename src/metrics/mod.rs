@@ -10,12 +10,14 @@ mod run;
 pub mod service;
 mod stats;
 pub mod timeline;
+pub mod trend;
 
 pub use collector::{Collector, Event, Gauges, Observation, Recorder, Series, Snapshot};
 pub use run::{ArrivalReport, EndedBy};
 pub use service::ServiceReport;
 pub use stats::{Stats, format_us};
 pub use timeline::{Timeline, Window, WindowJourney};
+pub use trend::{Trend, TrendOf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -44,6 +46,11 @@ impl Histogram {
     /// Merges another histogram (same bounds by construction).
     pub fn add(&mut self, other: &Histogram) {
         self.0.add(&other.0).expect("histograms share bounds");
+    }
+
+    /// Empties it, keeping its memory.
+    pub fn reset(&mut self) {
+        self.0.reset();
     }
 
     pub fn count(&self) -> u64 {

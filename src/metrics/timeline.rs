@@ -1,7 +1,8 @@
 //! The run over time: fixed windows (1 s to start with) of journeys begun, completed and failed
 //! per journey, steps completed, whether the target was unavailable ([`super::service`]), errors
-//! and active users, each window's journey latencies kept as a small packed
-//! histogram, so that windows can be merged exactly (across segments, or two by two).
+//! and active users, each window's journey and step latencies kept as small packed
+//! histograms, so that windows can be merged exactly (across segments, or two by two), and
+//! latency over time can be judged per step (and so per endpoint: `report::trend`).
 //!
 //! Memory is bounded: past [`MAX_WINDOWS`] windows, neighbours are merged two by two and the
 //! window width doubles. Only the open window holds full histograms.
@@ -60,6 +61,9 @@ pub struct Window {
     pub unavailable_s: f64,
     pub errors: u64,
     pub journeys: BTreeMap<String, WindowJourney>,
+    /// Per journey, its steps that ended in the window (empty in older reports).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub steps: BTreeMap<String, BTreeMap<String, WindowJourney>>,
 }
 
 impl Window {
@@ -71,17 +75,27 @@ impl Window {
         self.steps_ok += other.steps_ok;
         self.unavailable_s += other.unavailable_s;
         for (name, theirs) in &other.journeys {
-            let mine = self.journeys.entry(name.clone()).or_default();
-            let (mut ok, mut failed) = (mine.histogram.unpack()?, mine.incomplete.unpack()?);
-            ok.add(&theirs.histogram.unpack()?);
-            failed.add(&theirs.incomplete.unpack()?);
-            *mine = WindowJourney::of(&ok, &failed, mine.failures + theirs.failures);
+            self.journeys.entry(name.clone()).or_default().absorb(theirs)?;
+        }
+        for (journey, steps) in &other.steps {
+            let mine = self.steps.entry(journey.clone()).or_default();
+            for (step, theirs) in steps {
+                mine.entry(step.clone()).or_default().absorb(theirs)?;
+            }
         }
         Ok(())
     }
 }
 
 impl WindowJourney {
+    fn absorb(&mut self, theirs: &WindowJourney) -> Result<(), String> {
+        let (mut ok, mut failed) = (self.histogram.unpack()?, self.incomplete.unpack()?);
+        ok.add(&theirs.histogram.unpack()?);
+        failed.add(&theirs.incomplete.unpack()?);
+        *self = WindowJourney::of(&ok, &failed, self.failures + theirs.failures);
+        Ok(())
+    }
+
     /// From the completed journeys' histogram and the failed ones'.
     pub fn of(ok: &Histogram, failed: &Histogram, failures: u64) -> WindowJourney {
         let mut all = ok.clone();
@@ -103,8 +117,24 @@ pub struct Timeline {
     width: Duration,
     closed: Vec<Window>,
     /// Per journey: the completed ones' durations, the failed ones', and how many failed.
-    open: BTreeMap<&'static str, (Histogram, Histogram, u64)>,
+    open: BTreeMap<&'static str, Open>,
+    /// The same per (journey, step). Kept from window to window and reset when packed: a
+    /// histogram is ~190 KiB to allocate, and a run's steps are few.
+    open_steps: BTreeMap<(&'static str, &'static str), Open>,
     errors: u64,
+}
+
+/// A series being filled: the completed ones' durations, the failed ones', how many failed.
+type Open = (Histogram, Histogram, u64);
+
+fn record((completed, failed, failures): &mut Open, elapsed: Duration, ok: bool) {
+    let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    if ok {
+        completed.record(us);
+    } else {
+        failed.record(us);
+        *failures += 1;
+    }
 }
 
 /// What the collector knows of a window when it closes, besides the journeys.
@@ -118,7 +148,7 @@ pub struct Closing {
 
 impl Timeline {
     pub fn new(width: Duration) -> Timeline {
-        Timeline { width, closed: Vec::new(), open: BTreeMap::new(), errors: 0 }
+        Timeline { width, closed: Vec::new(), open: BTreeMap::new(), open_steps: BTreeMap::new(), errors: 0 }
     }
 
     pub fn width(&self) -> Duration {
@@ -126,14 +156,11 @@ impl Timeline {
     }
 
     pub fn journey(&mut self, journey: &'static str, elapsed: Duration, ok: bool) {
-        let (completed, failed, failures) = self.open.entry(journey).or_default();
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        if ok {
-            completed.record(us);
-        } else {
-            failed.record(us);
-            *failures += 1;
-        }
+        record(self.open.entry(journey).or_default(), elapsed, ok);
+    }
+
+    pub fn step(&mut self, journey: &'static str, step: &'static str, elapsed: Duration, ok: bool) {
+        record(self.open_steps.entry((journey, step)).or_default(), elapsed, ok);
     }
 
     pub fn error(&mut self) {
@@ -150,6 +177,17 @@ impl Timeline {
                 (name.to_owned(), WindowJourney::of(&ok, &failed, failures))
             })
             .collect();
+        let mut steps: BTreeMap<String, BTreeMap<String, WindowJourney>> = BTreeMap::new();
+        for ((journey, step), (ok, failed, failures)) in &mut self.open_steps {
+            if *failures == 0 && ok.is_empty() {
+                continue;
+            }
+            let series = WindowJourney::of(ok, failed, *failures);
+            steps.entry((*journey).to_owned()).or_default().insert((*step).to_owned(), series);
+            ok.reset();
+            failed.reset();
+            *failures = 0;
+        }
         // The last window of a run is usually shorter.
         let width_s = (end.as_secs_f64() - start).clamp(0.0, width);
         let errors = std::mem::take(&mut self.errors);
@@ -165,6 +203,7 @@ impl Timeline {
             unavailable_s,
             errors,
             journeys,
+            steps,
         });
         if self.closed.len() > MAX_WINDOWS {
             self.coarsen();
@@ -188,7 +227,8 @@ impl Timeline {
 
     pub fn finish(mut self, end: Duration, closing: Closing) -> Vec<Window> {
         let start = self.closed.last().map_or(0.0, |w| w.start_s + w.width_s);
-        if end.as_secs_f64() > start + 1e-3 || !self.open.is_empty() {
+        let steps_open = self.open_steps.values().any(|(ok, _, failures)| *failures > 0 || !ok.is_empty());
+        if end.as_secs_f64() > start + 1e-3 || !self.open.is_empty() || steps_open {
             self.close(end, closing);
         }
         self.closed

@@ -186,27 +186,30 @@ fn findings(out: &mut String, report: &Report) {
     }
 }
 
-/// The steady phase's first and last windows, per journey.
+/// The degradation section, then each journey's trend: the steady phase's start against its end.
 fn trend(out: &mut String, report: &Report) {
-    let rows: Vec<Vec<String>> = report
-        .journeys
-        .keys()
-        .flat_map(|j| {
-            [("p50", 0.5), ("p99", 0.99)].into_iter().filter_map(move |(label, q)| {
-                let (early, late) = report.timeline.trend(j, q)?;
-                let change = if early == 0 {
-                    "n/a".to_owned()
-                } else {
-                    format!("{:+.1}%", (late as f64 / early as f64 - 1.0) * 100.0)
-                };
-                Some(vec![format!("{j} {label}"), ms(early), ms(late), change])
+    out.push_str("<h3>Degradation</h3><ul>");
+    for line in report.degradation.lines(report) {
+        let _ = write!(out, "<li>{}</li>", esc(&line));
+    }
+    out.push_str("</ul>");
+    let rows: Vec<Vec<String>> = [("p50", 0.5), ("p99", 0.99)]
+        .into_iter()
+        .flat_map(|(label, q)| {
+            report.timeline.trends(crate::metrics::TrendOf::Journey, q).into_iter().map(move |(j, t)| match t
+            {
+                Ok(t) => vec![
+                    format!("{j} {label}"),
+                    format!("{} ({} samples)", ms(t.first_us), t.first_samples),
+                    format!("{} ({} samples)", ms(t.last_us), t.last_samples),
+                    t.change().map_or("n/a".into(), |c| format!("{:+.1}%", c * 100.0)),
+                ],
+                Err(why) => vec![format!("{j} {label}"), "-".into(), "-".into(), why],
             })
         })
         .collect();
-    if rows.is_empty() {
-        out.push_str("<p class=\"note\">Trend: too few steady windows to compare.</p>");
-    } else {
-        out.push_str("<p>Trend: the steady phase's first tenth of windows against its last tenth.</p>");
-        table(out, &["figure", "first windows", "last windows", "change"], &rows);
+    if !rows.is_empty() {
+        out.push_str("<p>Journeys: the steady phase's start against its end.</p>");
+        table(out, &["figure", "start", "end", "change"], &rows);
     }
 }

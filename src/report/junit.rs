@@ -14,6 +14,7 @@ fn suite_of(name: &str, report: &Report) -> String {
     let mut parts = name.splitn(3, '.');
     let (kind, subject) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let journey = match kind {
+        "trend" if matches!(subject, "step" | "endpoint") => None,
         "journey" | "trend" => Some(subject.to_owned()),
         "cohort" => Some(crate::journeys::cohort_journey().name.to_owned()),
         "persona" => report.run.personas.iter().find(|p| p.name == subject).map(|p| p.journey.clone()),

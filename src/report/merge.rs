@@ -176,6 +176,9 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
     out.completions_us.sort_unstable();
     out.timeline.ramp_s = out.timeline.ramp_s.max(r.timeline.ramp_s);
     out.timeline.windows = add_windows(&out.timeline.windows, &r.timeline.windows)?;
+    for (step, endpoints) in &r.timeline.endpoints {
+        out.timeline.endpoints.entry(step.clone()).or_insert_with(|| endpoints.clone());
+    }
     Ok(())
 }
 

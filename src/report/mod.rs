@@ -10,6 +10,7 @@ pub mod junit;
 pub mod load;
 pub mod merge;
 pub mod render;
+pub mod trend;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Histogram;
 pub use crate::metrics::Stats;
 use crate::verdict::{Figures, Metric, Verdict};
 
@@ -53,6 +53,10 @@ pub struct TimelineReport {
     /// Seconds until every user was started: the steady phase begins after.
     pub ramp_s: f64,
     pub windows: Vec<crate::metrics::Window>,
+    /// The endpoints each step calls (`METHOD /path` templates; `WS /path`), by step: what the
+    /// per-endpoint trends merge.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Vec<String>>,
 }
 
 impl TimelineReport {
@@ -65,24 +69,6 @@ impl TimelineReport {
             (Some(first), Some(last)) if first <= last => &self.windows[first..=last],
             _ => &[],
         }
-    }
-
-    /// A journey's quantile `q` over the steady phase's first tenth of windows and over its last
-    /// tenth (at least one window each; at least two windows in all), from merged histograms.
-    pub fn trend(&self, journey: &str, q: f64) -> Option<(u64, u64)> {
-        let steady: Vec<_> = self.steady().iter().filter(|w| w.journeys.contains_key(journey)).collect();
-        if steady.len() < 2 {
-            return None;
-        }
-        let k = steady.len().div_ceil(10).min(steady.len() / 2);
-        let merged = |windows: &[&crate::metrics::Window]| -> Option<u64> {
-            let mut h = Histogram::default();
-            for w in windows {
-                h.add(&w.journeys[journey].ended().ok()?);
-            }
-            (h.count() > 0).then(|| h.quantile(q))
-        };
-        Some((merged(&steady[..k])?, merged(&steady[steady.len() - k..])?))
     }
 }
 
@@ -207,6 +193,10 @@ pub struct Report {
     /// it, or why it did not run.
     #[serde(default)]
     pub coverage: Vec<coverage::Covered>,
+    /// Each step and endpoint whose latency grew over the steady phase (by the run's step trend
+    /// target, else the default one).
+    #[serde(default)]
+    pub degradation: trend::Degradation,
     pub verdict: Verdict,
 }
 
@@ -265,6 +255,7 @@ impl Report {
     /// complete) and adds the targets' rows to the ledger.
     pub fn judge(&mut self, targets: &[crate::verdict::Threshold]) {
         self.coverage.retain(|c| c.kind != coverage::CheckKind::Target);
+        self.degradation = self.degradation(targets);
         self.verdict = crate::verdict::judge(targets, self);
         self.coverage.extend(coverage::of_targets(&self.verdict.targets));
     }
@@ -308,8 +299,12 @@ impl Figures for Report {
         self.cohorts.get(&users.to_string()).and_then(|c| c.completed_us)
     }
 
-    fn trend(&self, journey: &str, quantile: f64) -> Option<(u64, u64)> {
-        self.timeline.trend(journey, quantile)
+    fn trends(
+        &self,
+        of: crate::metrics::TrendOf,
+        quantile: f64,
+    ) -> Vec<(String, Result<crate::metrics::Trend, String>)> {
+        self.timeline.trends(of, quantile)
     }
 
     fn journeys_done_and_failed(&self) -> (u64, u64) {

@@ -364,6 +364,13 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", service_line(report))?;
+    let mut degradation = report.degradation.lines(report).into_iter();
+    if let Some(rule) = degradation.next() {
+        writeln!(out, "degradation: {rule}")?;
+    }
+    for line in degradation {
+        writeln!(out, "  {line}")?;
+    }
     writeln!(out, "{}", isolation_line(report))?;
     if let Some(line) = probes_line(report) {
         writeln!(out, "{line}")?;
@@ -438,6 +445,10 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !report.timeline.windows.is_empty() {
         writeln!(out, "\n## Over time\n")?;
         md_table(out, &WINDOW_HEAD, &window_rows(report, 30))?;
+    }
+    writeln!(out, "\n## Degradation\n")?;
+    for line in report.degradation.lines(report) {
+        writeln!(out, "- {line}")?;
     }
     writeln!(out, "\n## Isolation\n\n{}\n", isolation_line(report))?;
     if !report.isolation.matrix.is_empty() {

@@ -11,7 +11,13 @@
 //!   completed is unavailable;
 //! - `stall.max`: the longest stretch with work waiting on the target and no step completed;
 //! - `dropped.rate`: the open model's journeys dropped (due while the most were in flight) over
-//!   those due.
+//!   those due;
+//! - `trend.NAME.pNN`, `trend.step.NAME.pNN`, `trend.endpoint.NAME.pNN` (written `< +50%`): how
+//!   much a journey's, step's or endpoint's percentile grew from the steady phase's start to its
+//!   end (`crate::metrics::trend`: a steady phase of 10 windows at least, each side of 20 samples
+//!   at least, growth under 1 ms does not count); `*` for NAME judges every step (endpoint) and
+//!   reports the worst. Every run is judged on `trend.step.*.p50 < +50%` unless its profile sets
+//!   a step trend of its own.
 //!
 //! Latencies are over every journey (step) that ended, failed and cut ones included. Durations
 //! are humantime (`500ms`, `5s`). A metric with no data fails its target: a run that measured
@@ -28,7 +34,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Stats, format_us};
+use crate::metrics::{Stats, Trend, TrendOf, format_us};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Metric {
@@ -46,10 +52,11 @@ pub enum Metric {
     },
     Cohort(usize),
     ErrorRate,
-    /// How much a journey's latency quantile grew from the steady phase's first windows to its
-    /// last ones, as a ratio (`0.5` = +50 %).
+    /// How much a journey's, step's or endpoint's latency quantile grew from the steady phase's
+    /// first windows to its last ones, as a ratio (`0.5` = +50 %); `name` `None`: every one.
     Trend {
-        journey: String,
+        of: TrendOf,
+        name: Option<String>,
         quantile: f64,
     },
     /// The share of the run's time the target answered in (a ratio).
@@ -67,7 +74,7 @@ impl Metric {
             Metric::Journey { name, .. } | Metric::Step { name, .. } | Metric::Persona { name, .. } => {
                 Some(name)
             }
-            Metric::Trend { journey, .. } => Some(journey),
+            Metric::Trend { name, .. } => name.as_deref(),
             Metric::Cohort(_)
             | Metric::ErrorRate
             | Metric::Availability
@@ -84,7 +91,12 @@ impl Metric {
 
 /// The run-wide targets every run is judged on unless its profile sets them: a target that
 /// stops answering never passes.
-pub const DEFAULT_TARGETS: &[(&str, &str)] = &[("availability", "> 90%"), ("stall.max", "< 3s")];
+pub const DEFAULT_TARGETS: &[(&str, &str)] =
+    &[("availability", "> 90%"), ("stall.max", "< 3s"), (DEFAULT_TREND.0, DEFAULT_TREND.1)];
+
+/// The trend every run is judged on unless its profile sets a step trend: no step's median grows
+/// by half from the steady phase's start to its end.
+pub const DEFAULT_TREND: (&str, &str) = ("trend.step.*.p50", "< +50%");
 
 /// What an open-model run is judged on besides, unless its profile sets it: one that cannot keep
 /// its schedule never passes.
@@ -170,10 +182,10 @@ impl Threshold {
 
     /// Parses what [`Threshold::expr`] writes: `NAME < THRESHOLD`.
     pub fn parse_expr(expr: &str) -> Result<Threshold, String> {
-        let (name, rule) = expr
-            .split_once(' ')
-            .ok_or_else(|| format!("bad target `{expr}`: write it as NAME < THRESHOLD"))?;
-        Threshold::parse(name, rule)
+        // The last ` < ` or ` > `: an endpoint's name has a space of its own.
+        let at = [" < ", " > "].iter().filter_map(|sign| expr.rfind(sign)).max();
+        let at = at.ok_or_else(|| format!("bad target `{expr}`: write it as NAME < THRESHOLD"))?;
+        Threshold::parse(&expr[..at], &expr[at + 1..])
     }
 }
 
@@ -204,12 +216,25 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
         ["availability"] => Ok(Metric::Availability),
         ["stall", "max"] => Ok(Metric::StallMax),
         ["dropped", "rate"] => Ok(Metric::DroppedRate),
+        ["trend", kind @ ("step" | "endpoint"), rest] => {
+            let of = if *kind == "step" { TrendOf::Step } else { TrendOf::Endpoint };
+            let (name, s) = rest
+                .rsplit_once('.')
+                .ok_or_else(|| format!("write trend.{kind}.NAME.p50, or trend.{kind}.*.p50 for every one"))?;
+            let name = (name != "*").then(|| name.to_owned());
+            match stat(s)? {
+                Stat::Quantile(quantile) => Ok(Metric::Trend { of, name, quantile }),
+                Stat::Max => Err("a trend compares a percentile: use e.g. trend.step.*.p50".into()),
+            }
+        }
         ["trend", journey, s] => match stat(s)? {
-            Stat::Quantile(quantile) => Ok(Metric::Trend { journey: (*journey).to_owned(), quantile }),
+            Stat::Quantile(quantile) => {
+                Ok(Metric::Trend { of: TrendOf::Journey, name: Some((*journey).to_owned()), quantile })
+            }
             Stat::Max => Err("a trend compares a percentile: use e.g. trend.signup-chat.p50".into()),
         },
         _ => Err(
-            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N, errors.rate, trend.NAME.p50, availability, stall.max or dropped.rate"
+            "unknown metric: use journey.NAME.p99, step.NAME.p95, persona.NAME.p99, cohort.N, errors.rate, trend.NAME.p50, trend.step.*.p50, availability, stall.max or dropped.rate"
                 .into(),
         ),
     }
@@ -280,8 +305,9 @@ pub trait Figures {
     fn step(&self, name: &str) -> Stats;
     /// Microseconds from the run's start until `users` users completed the cohort journey.
     fn cohort(&self, users: usize) -> Option<u64>;
-    /// A journey's quantile early and late in the steady phase (see the report's timeline).
-    fn trend(&self, journey: &str, quantile: f64) -> Option<(u64, u64)>;
+    /// Every journey's (step's, endpoint's) quantile early and late in the steady phase, or why
+    /// it cannot be judged (see the report's timeline), by name.
+    fn trends(&self, of: TrendOf, quantile: f64) -> Vec<(String, Result<Trend, String>)>;
     /// Journeys completed and failed, over every journey.
     fn journeys_done_and_failed(&self) -> (u64, u64);
     /// The share of the run's time the target answered in (`None`: no time measured).
@@ -322,11 +348,11 @@ pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
                     reason: Some(why),
                 };
             }
+            if let Metric::Trend { of, name, quantile } = &t.metric {
+                return trend_result(t, expr, figures.trends(*of, *quantile), *of, name.as_deref());
+            }
             let (observed, passed) = match observe(&t.metric, figures) {
                 Some(v) if t.metric.is_ratio() => (format!("{:.3}%", v * 100.0), t.met(v)),
-                Some(v) if matches!(t.metric, Metric::Trend { .. }) => {
-                    (format!("{:+.1}%", v * 100.0), t.met(v))
-                }
                 Some(v) => (format_us(v), t.met(v)),
                 None => ("no data".to_owned(), false),
             };
@@ -367,10 +393,8 @@ fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {
         Metric::Persona { name, stat } => figures.persona(name).and_then(|s| stat_of(s, *stat)),
         Metric::Step { name, stat } => stat_of(&figures.step(name), *stat),
         Metric::Cohort(n) => figures.cohort(*n).map(|us| us as f64),
-        Metric::Trend { journey, quantile } => {
-            let (early, late) = figures.trend(journey, *quantile)?;
-            (early > 0).then(|| late as f64 / early as f64 - 1.0)
-        }
+        // Judged by `trend_result`.
+        Metric::Trend { .. } => None,
         Metric::ErrorRate => {
             let (done, failed) = figures.journeys_done_and_failed();
             (done + failed > 0).then(|| failed as f64 / (done + failed) as f64)
@@ -384,164 +408,43 @@ fn observe(metric: &Metric, figures: &dyn Figures) -> Option<f64> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Figures with nothing in them but what a test sets.
-    #[derive(Default)]
-    struct Fake {
-        availability: Option<f64>,
-        dropped: Option<(u64, u64)>,
-        breached: bool,
-        defective: bool,
-        incomplete: bool,
-        users: usize,
-    }
-
-    impl Figures for Fake {
-        fn journey(&self, _: &str) -> Option<&Stats> {
-            None
-        }
-        fn persona(&self, _: &str) -> Option<&Stats> {
-            None
-        }
-        fn step(&self, _: &str) -> Stats {
-            Stats::default()
-        }
-        fn cohort(&self, _: usize) -> Option<u64> {
-            None
-        }
-        fn trend(&self, _: &str, _: f64) -> Option<(u64, u64)> {
-            None
-        }
-        fn journeys_done_and_failed(&self) -> (u64, u64) {
-            (100, 0)
-        }
-        fn availability(&self) -> Option<f64> {
-            self.availability
-        }
-        fn stall_max(&self) -> Option<u64> {
-            Some(10_000)
-        }
-        fn dropped(&self) -> Option<(u64, u64)> {
-            self.dropped
-        }
-        fn inapplicable(&self, metric: &Metric) -> Option<String> {
-            match metric {
-                Metric::Cohort(n) if self.users < *n => Some(format!("only {} users", self.users)),
-                _ => None,
-            }
-        }
-        fn breached(&self) -> bool {
-            self.breached
-        }
-        fn defective(&self) -> bool {
-            self.defective
-        }
-        fn incomplete(&self) -> bool {
-            self.incomplete
-        }
-    }
-
-    fn targets(rules: &[(&str, &str)]) -> Vec<Threshold> {
-        rules.iter().map(|(n, r)| Threshold::parse(n, r).unwrap()).collect()
-    }
-
-    #[test]
-    fn breach_wins_over_incomplete_which_wins_over_a_missed_target() {
-        let t = targets(&[("availability", "> 90%"), ("errors.rate", "< 1%")]);
-        let judged = |f: &Fake| {
-            let v = judge(&t, f);
-            (v.outcome(), v.exit_code)
+/// A trend target's result: the worst growth among the subjects it names that could be judged
+/// (enough samples), with its figures; not run when none could.
+fn trend_result(
+    t: &Threshold,
+    expr: String,
+    trends: Vec<(String, Result<Trend, String>)>,
+    of: TrendOf,
+    name: Option<&str>,
+) -> TargetResult {
+    let mine: Vec<(String, Result<Trend, String>)> =
+        trends.into_iter().filter(|(n, _)| name.is_none_or(|name| name == n)).collect();
+    let judged: Vec<&Trend> = mine.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+    let worst = judged.iter().copied().filter(|t| t.judged_change().is_some()).max_by(|a, b| {
+        a.judged_change().partial_cmp(&b.judged_change()).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let Some(worst) = worst else {
+        let why = match mine.iter().find_map(|(n, r)| r.as_ref().err().map(|e| (n, e))) {
+            Some((n, e)) if name.is_some() => format!("{of} {n}: {e}"),
+            Some((_, e)) => format!("no {of} could be judged: {e}"),
+            None => format!("no {of} of this name ran in the steady phase"),
         };
-        let up = Fake { availability: Some(1.0), ..Fake::default() };
-        assert_eq!(judged(&up), (Outcome::Pass, crate::exit::OK));
-        let down = Fake { availability: Some(0.5), ..Fake::default() };
-        assert_eq!(judged(&down), (Outcome::Fail, crate::exit::MISSED));
-        let defect = Fake { defective: true, ..up };
-        assert_eq!(
-            judged(&defect),
-            (Outcome::Fail, crate::exit::MISSED),
-            "a reliability defect is no breach"
-        );
-        let defect_unchecked = Fake { incomplete: true, ..defect };
-        assert_eq!(judged(&defect_unchecked).0, Outcome::Incomplete);
-        let unchecked = Fake { incomplete: true, ..down };
-        assert_eq!(judged(&unchecked), (Outcome::Incomplete, crate::exit::INCOMPLETE));
-        let breached = Fake { breached: true, ..unchecked };
-        assert_eq!(judged(&breached), (Outcome::Breach, crate::exit::BREACH));
-        // Availability is met above its limit, never at it.
-        let edge = Fake { availability: Some(0.9), ..Fake::default() };
-        assert_eq!(judged(&edge).0, Outcome::Fail);
-    }
-
-    #[test]
-    fn targets_that_cannot_apply_are_not_run_with_the_reason_and_no_data_still_fails() {
-        let t = targets(&[("cohort.10", "< 500ms"), ("dropped.rate", "< 1%"), ("journey.x.p99", "< 1s")]);
-        let v = judge(&t, &Fake { users: 5, dropped: Some((200, 1)), ..Fake::default() });
-        let cohort = &v.targets[0];
-        assert!(
-            cohort.not_run && cohort.passed && cohort.reason.as_deref() == Some("only 5 users"),
-            "{cohort:?}"
-        );
-        assert!(v.targets[1].passed && v.targets[1].observed == "0.500%", "{:?}", v.targets[1]);
-        assert!(
-            !v.targets[2].passed && v.targets[2].observed == "no data",
-            "a journey that measured nothing"
-        );
-        let dropping = judge(&t[1..2], &Fake { dropped: Some((100, 19)), ..Fake::default() });
-        assert_eq!(dropping.outcome(), Outcome::Fail);
-    }
-
-    #[test]
-    fn trends_parse_as_percent_changes() {
-        let t = Threshold::parse("trend.signup-chat.p50", "< +50%").unwrap();
-        assert_eq!(t.metric, Metric::Trend { journey: "signup-chat".into(), quantile: 0.5 });
-        assert_eq!((t.limit, t.expr().as_str()), (0.5, "trend.signup-chat.p50 < +50%"));
-        assert!(Threshold::parse("trend.signup-chat.p50", "< 5s").unwrap_err().contains("percent"));
-        assert!(Threshold::parse("trend.signup-chat.max", "< +5%").unwrap_err().contains("percentile"));
-    }
-
-    #[test]
-    fn targets_parse_and_refuse_nonsense() {
-        let t = Threshold::parse("journey.signup-chat.p99", "< 5s").unwrap();
-        assert_eq!(t.metric, Metric::Journey { name: "signup-chat".into(), stat: Stat::Quantile(0.99) });
-        assert_eq!(t.limit, 5_000_000.0);
-        assert_eq!(t.expr(), "journey.signup-chat.p99 < 5s");
-        for (name, rule) in [
-            ("step.x.p95", "< 1.5s"),
-            ("errors.rate", "< 0.5%"),
-            ("trend.j.p99", "< -10%"),
-            ("availability", "> 95%"),
-            ("stall.max", "< 2s"),
-            ("dropped.rate", "< 1%"),
-        ] {
-            let t = Threshold::parse(name, rule).unwrap();
-            assert_eq!(Threshold::parse_expr(&t.expr()).unwrap(), t, "{}", t.expr());
-        }
-        assert_eq!(Threshold::parse("errors.rate", "< 1%").unwrap().limit, 0.01);
-        assert_eq!(
-            Threshold::parse("persona.abuser.max", "< 15s").unwrap().metric,
-            Metric::Persona { name: "abuser".into(), stat: Stat::Max }
-        );
-        assert_eq!(Threshold::parse("cohort.10", "<500ms").unwrap().metric, Metric::Cohort(10));
-        assert_eq!(
-            Threshold::parse("step.first_reply.p99.9", "< 3s").unwrap().metric,
-            Metric::Step { name: "first_reply".into(), stat: Stat::Quantile(99.9 / 100.0) }
-        );
-        for (name, rule) in [
-            ("journey.x.p101", "< 1s"),
-            ("cohort.0", "< 1s"),
-            ("speed", "< 1s"),
-            ("errors.rate", "> 1%"),
-            ("journey.x.p99", "< soon"),
-            ("availability", "< 95%"),
-            ("stall.max", "> 1s"),
-            ("dropped.rate", "< lots"),
-            ("availability", "> 150%"),
-        ] {
-            assert!(Threshold::parse(name, rule).is_err(), "{name} {rule}");
-        }
-    }
+        let (name, observed) = (t.name.clone(), "not run".to_owned());
+        return TargetResult { name, expr, observed, passed: true, not_run: true, reason: Some(why) };
+    };
+    let change = worst.judged_change().unwrap_or(0.0);
+    let observed = format!(
+        "{:+.1}% ({} {}: {} -> {}, {} and {} samples)",
+        worst.change().unwrap_or(0.0) * 100.0,
+        worst.of,
+        worst.name,
+        format_us(worst.first_us as f64),
+        format_us(worst.last_us as f64),
+        worst.first_samples,
+        worst.last_samples
+    );
+    TargetResult { name: t.name.clone(), expr, observed, passed: t.met(change), not_run: false, reason: None }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! Latency over time, judged: every journey's, step's and endpoint's trend over the steady phase
+//! ([`crate::metrics::trend`]), and the report's degradation section: each step and endpoint whose
+//! latency grew by more than the run's step trend allows, with its first and last figures and
+//! the samples behind them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Report, TimelineReport};
+use crate::metrics::trend::{self, MIN_GROWTH_US, MIN_SAMPLES};
+use crate::metrics::{Histogram, Trend, TrendOf, Window};
+use crate::verdict::{Metric, Threshold};
+
+/// The degradation section: what was judged, by which rule, and what grew.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Degradation {
+    /// The quantile compared (`0.5`: the median) and the growth allowed (`0.5`: +50 %).
+    pub quantile: f64,
+    pub limit: f64,
+    pub min_samples: u64,
+    pub min_growth_us: u64,
+    /// Steps and endpoints judged (with enough samples on both sides).
+    pub steps_judged: usize,
+    pub endpoints_judged: usize,
+    /// Those that could not be judged, with the reason (too few samples).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudged: Vec<String>,
+    /// Steps, then endpoints, that grew by more than `limit` (and at least `min_growth_us`).
+    pub grown: Vec<Trend>,
+}
+
+impl TimelineReport {
+    /// Every journey's (step's, endpoint's) trend of `quantile` over the steady phase, or why it
+    /// cannot be judged, by name.
+    pub fn trends(&self, of: TrendOf, quantile: f64) -> Vec<(String, Result<Trend, String>)> {
+        let steady = self.steady();
+        let judge = |name: &str, pick: &dyn Fn(&Window) -> Option<Histogram>| {
+            (name.to_owned(), trend::over(steady, pick, of, name, quantile))
+        };
+        match of {
+            TrendOf::Journey => {
+                let names: BTreeSet<&String> = self.windows.iter().flat_map(|w| w.journeys.keys()).collect();
+                names
+                    .into_iter()
+                    .map(|j| judge(j, &|w: &Window| w.journeys.get(j).and_then(|s| s.ended().ok())))
+                    .collect()
+            }
+            TrendOf::Step => {
+                let names: BTreeSet<&String> =
+                    self.windows.iter().flat_map(|w| w.steps.values().flat_map(|s| s.keys())).collect();
+                names.into_iter().map(|s| judge(s, &|w: &Window| steps_of(w, &[s.as_str()]))).collect()
+            }
+            TrendOf::Endpoint => {
+                let mut by_endpoint: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                for (step, endpoints) in &self.endpoints {
+                    for e in endpoints {
+                        by_endpoint.entry(e).or_default().push(step);
+                    }
+                }
+                by_endpoint
+                    .into_iter()
+                    .map(|(e, steps)| judge(e, &|w: &Window| steps_of(w, &steps)))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The named steps of a window, merged over every journey (`None`: none of them there).
+fn steps_of(w: &Window, steps: &[&str]) -> Option<Histogram> {
+    let mut merged: Option<Histogram> = None;
+    for series in w.steps.values().flat_map(|s| steps.iter().filter_map(|name| s.get(*name))) {
+        merged.get_or_insert_with(Histogram::default).add(&series.ended().ok()?);
+    }
+    merged
+}
+
+impl Report {
+    /// The degradation section, by the run's step trend target (else the default one).
+    pub fn degradation(&self, targets: &[Threshold]) -> Degradation {
+        let rule = targets.iter().find_map(|t| match &t.metric {
+            Metric::Trend { of: TrendOf::Step, name: None, quantile } => Some((*quantile, t.limit)),
+            _ => None,
+        });
+        let (quantile, limit) = rule.unwrap_or((0.5, 0.5));
+        let mut d = Degradation {
+            quantile,
+            limit,
+            min_samples: MIN_SAMPLES,
+            min_growth_us: MIN_GROWTH_US,
+            ..Degradation::default()
+        };
+        for of in [TrendOf::Step, TrendOf::Endpoint] {
+            for (name, judged) in self.timeline.trends(of, quantile) {
+                match judged {
+                    Ok(t) => {
+                        *(if of == TrendOf::Step { &mut d.steps_judged } else { &mut d.endpoints_judged }) +=
+                            1;
+                        if t.degraded(limit) {
+                            d.grown.push(t);
+                        }
+                    }
+                    Err(why) => d.unjudged.push(format!("{of} {name}: {why}")),
+                }
+            }
+        }
+        d
+    }
+}
+
+impl Degradation {
+    /// The section's lines: the rule, then each step or endpoint that grew, or that none did.
+    pub fn lines(&self, report: &Report) -> Vec<String> {
+        let mut lines = vec![format!(
+            "p{} of each step and endpoint, the steady phase's start against its end ({} samples or more each side), growth over {:+.0}% and {}: {} steps and {} endpoints judged{}",
+            self.quantile * 100.0,
+            self.min_samples,
+            self.limit * 100.0,
+            crate::metrics::format_us(self.min_growth_us as f64),
+            self.steps_judged,
+            self.endpoints_judged,
+            if self.unjudged.is_empty() {
+                String::new()
+            } else {
+                format!(", {} with too few samples", self.unjudged.len())
+            }
+        )];
+        if self.grown.is_empty() && self.steps_judged + self.endpoints_judged > 0 {
+            lines.push("none grew".into());
+        }
+        for t in &self.grown {
+            let calls = match t.of {
+                TrendOf::Step => report.timeline.endpoints.get(&t.name).map(|e| e.join(", ")),
+                _ => {
+                    let steps: Vec<&str> = report
+                        .timeline
+                        .endpoints
+                        .iter()
+                        .filter(|(_, e)| e.contains(&t.name))
+                        .map(|(s, _)| s.as_str())
+                        .collect();
+                    Some(format!("steps {}", steps.join(", ")))
+                }
+            };
+            lines.push(format!(
+                "{} {}{}: {} -> {} ({:+.0}%), {} samples at {:.0}-{:.0} s and {} at {:.0}-{:.0} s",
+                t.of,
+                t.name,
+                calls.filter(|c| !c.is_empty()).map(|c| format!(" ({c})")).unwrap_or_default(),
+                crate::metrics::format_us(t.first_us as f64),
+                crate::metrics::format_us(t.last_us as f64),
+                t.change().unwrap_or(0.0) * 100.0,
+                t.first_samples,
+                t.first_s.0,
+                t.first_s.1,
+                t.last_samples,
+                t.last_s.0,
+                t.last_s.1,
+            ));
+        }
+        lines
+    }
+}

@@ -263,6 +263,11 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run lasts, until its
+    /// reports are written (e.g. 127.0.0.1:9898; port 0 picks a free one, printed at start).
+    #[arg(long, value_name = "IP:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// `--segment I/N`: this process runs share I (0-based) of N of the users and of their

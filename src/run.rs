@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -11,7 +12,7 @@ use crate::cli::RunArgs;
 use crate::client::{Failure, Identity, Netra, Provisioning, Slot};
 use crate::config::{self, Deployment, RunConfig, Stop};
 use crate::load::{self, LoadResult, Progress};
-use crate::metrics::EndedBy;
+use crate::metrics::{EndedBy, LiveMetrics, MetricsServer};
 use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};
 use crate::{Outcome, reference, verdict};
 
@@ -26,6 +27,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             Some(why) => tracing::debug!("will not check {}: {why}", check.check),
         }
     }
+    // Bound before anything starts: an address that cannot be served is a usage error (exit 2).
+    let metrics = match config.metrics_addr {
+        Some(addr) => {
+            let live = Arc::new(LiveMetrics::new(config.plan.personas.iter().map(|p| p.name.clone())));
+            let server = MetricsServer::start(addr, live.clone()).await?;
+            if !config.quiet {
+                eprintln!("metrics: serving Prometheus metrics at {}", server.url());
+            }
+            Some((live, server))
+        }
+        None => None,
+    };
     load::handle_interrupts();
     raise_fd_limit(config.plan.users);
     let (embedded, auth_url, backend_url) = match &config.deployment {
@@ -62,7 +75,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         }
     }
     let progress = Progress::choose(config.quiet, config.no_progress);
-    let result = load::run(&config.plan, netra, progress).await?;
+    let result = load::run(&config.plan, netra, progress, metrics.as_ref().map(|(live, _)| live)).await?;
     if let Some(t) = embedded {
         t.shutdown().await;
     }
@@ -77,6 +90,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         let mut out = std::io::stdout().lock();
         report::render::summary(&report, &mut out)?;
         writeln!(out, "report: {}", folder.display())?;
+    }
+    if let Some((_, server)) = metrics {
+        server.stop().await;
     }
     let exit_code = if result.ended_by == EndedBy::Interrupted {
         crate::exit::INTERRUPTED

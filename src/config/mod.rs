@@ -54,6 +54,8 @@ pub struct RunConfig {
     pub segment: Option<Segment>,
     pub quiet: bool,
     pub no_progress: bool,
+    /// Where the live Prometheus metrics are served (`--metrics-addr`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 const DEFAULT_RUN_TIME: Duration = Duration::from_secs(30);
@@ -290,6 +292,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         segment: args.segment,
         quiet: args.quiet,
         no_progress: args.no_progress,
+        metrics_addr: args.metrics_addr,
         profile: loaded,
     })
 }

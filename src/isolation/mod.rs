@@ -179,6 +179,12 @@ impl Isolation {
         self.findings.report(finding);
     }
 
+    /// Answers scanned and isolation probes sent so far (any answer): what live metrics read
+    /// while the run lasts, without the matrix's lock.
+    pub fn exercised(&self) -> (u64, u64) {
+        (self.scanned.load(Ordering::Relaxed), self.probes.load(Ordering::Relaxed))
+    }
+
     pub fn summary(&self) -> IsolationSummary {
         let scanned = self.scanned.load(Ordering::Relaxed);
         let leaks = self.leaks.load(Ordering::Relaxed);

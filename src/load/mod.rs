@@ -7,6 +7,7 @@
 //! Goose's global state (its Ctrl-C handler and killswitch) stays behind this module: one attack
 //! per process at a time.
 
+mod live;
 pub mod open;
 mod progress;
 mod users;
@@ -24,7 +25,7 @@ use crate::findings::{Finding, FindingSink};
 use crate::isolation::{Isolation, IsolationSummary};
 use crate::journeys::concurrency::{self, Suspects};
 use crate::journeys::{Context, Live};
-use crate::metrics::{Collector, EndedBy, Gauges, Snapshot};
+use crate::metrics::{Collector, EndedBy, Gauges, LiveMetrics, Snapshot};
 use crate::probes::{self, ProbeSummary};
 pub use progress::Progress;
 
@@ -67,8 +68,14 @@ pub struct LoadResult {
     pub arrival: Option<crate::metrics::ArrivalReport>,
 }
 
-/// Runs the attack to its end (time, iterations or Ctrl-C).
-pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Result<LoadResult> {
+/// Runs the attack to its end (time, iterations or Ctrl-C); `metrics` are the live ones of
+/// `--metrics-addr`, when served.
+pub async fn run(
+    plan: &Plan,
+    netra: Netra,
+    progress: Progress,
+    metrics: Option<&Arc<LiveMetrics>>,
+) -> anyhow::Result<LoadResult> {
     let quiet = progress == Progress::Quiet;
     let started = Instant::now();
     let started_at = SystemTime::now();
@@ -82,7 +89,7 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
             ramp: ramp(plan),
         }
     };
-    let recorder = Collector::spawn(started, gauges);
+    let recorder = Collector::spawn_live(started, gauges, metrics.cloned());
     let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
     // The run is over when Goose stops its users (ramp, then the run time) or on Ctrl-C; steps
     // in flight are cut then.
@@ -152,6 +159,9 @@ pub async fn run(plan: &Plan, netra: Netra, progress: Progress) -> anyhow::Resul
         findings.clone(),
         started,
     );
+    if let Some(metrics) = metrics {
+        live::attach(metrics, &live, &findings, &isolation, &prober);
+    }
     let isolation_prober = plan
         .isolation_every
         .map(|every| probes::isolation::spawn(netra.clone(), isolation.clone(), every, plan.run_tag.clone()));

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Histogram;
+use super::live::LiveMetrics;
 use super::service::{SAMPLE, Service, ServiceReport};
 use super::timeline::{Closing, Timeline, Window};
 
@@ -209,6 +210,11 @@ pub struct Collector;
 
 impl Collector {
     pub fn spawn(started: Instant, gauges: Gauges) -> Recorder {
+        Collector::spawn_live(started, gauges, None)
+    }
+
+    /// `spawn`, also counting every event into `live` (`--metrics-addr`).
+    pub fn spawn_live(started: Instant, gauges: Gauges, live: Option<Arc<LiveMetrics>>) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut snap = Snapshot::default();
@@ -252,6 +258,9 @@ impl Collector {
                     }
                     Event::Error { .. } => timeline.error(),
                     _ => {}
+                }
+                if let Some(live) = &live {
+                    live.record(&event);
                 }
                 apply(snap, event, at, started, &mut completed_users);
             };

@@ -1,11 +1,14 @@
 //! Latency histograms: microseconds in HDR histograms with fixed bounds (1 µs to 1 hour, 3
 //! significant digits), stored whole (V2 + deflate, base64) and merged with `add`. Percentiles
 //! are derived only when rendering; they are never averaged. Also the collector that owns a
-//! run's measurements, its timeline, and the figures reports keep ([`Stats`], [`ArrivalReport`], [`EndedBy`]).
+//! run's measurements, its timeline, and the figures reports keep ([`Stats`], [`ArrivalReport`], [`EndedBy`]);
+//! and the live Prometheus exposition of `--metrics-addr` ([`LiveMetrics`], [`MetricsServer`]).
 //!
 //! A leaf module: it imports nothing else of the crate.
 
 mod collector;
+pub mod live;
+mod live_server;
 mod run;
 pub mod service;
 mod stats;
@@ -13,6 +16,8 @@ pub mod timeline;
 pub mod trend;
 
 pub use collector::{Collector, Event, Gauges, Observation, Recorder, Series, Snapshot};
+pub use live::LiveMetrics;
+pub use live_server::MetricsServer;
 pub use run::{ArrivalReport, EndedBy};
 pub use service::ServiceReport;
 pub use stats::{Stats, format_us};

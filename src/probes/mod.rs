@@ -106,6 +106,16 @@ pub struct JwtProbes {
 }
 
 impl JwtProbes {
+    /// Each probe's sendings with a clear answer so far, by name, read while the probes run
+    /// (live metrics).
+    pub fn answered(&self) -> impl Fn() -> Vec<(String, u64)> + Send + Sync + 'static {
+        let summary = self.summary.clone();
+        move || {
+            let s = summary.lock().unwrap_or_else(|e| e.into_inner());
+            s.by_probe.iter().map(|(name, tally)| (name.clone(), tally.sent)).collect()
+        }
+    }
+
     /// Stops after the round under way (so the first round completes when the target answers in
     /// time) and returns the summary; a round still waiting on a target that does not answer is
     /// cut after [`FINISH_WAIT`], so that the run ends on time, and keeps what it sent.

@@ -151,8 +151,11 @@ async fn preflight_user(netra: &Netra, run_tag: &str) -> anyhow::Result<()> {
     let login = netra.provision(&who).await.map_err(|e| {
         // No such endpoint: the deployment provisions users another way.
         let other_way = match (&e.kind, &api.provisioning) {
-            (Failure::Status(404 | 405), Provisioning::Register | Provisioning::DevLogin) => {
+            (Failure::Status(404 | 405), Provisioning::Register) => {
                 "; the service has no such endpoint: try --provisioning dev-login (Netra s1), mint (with NETRA_JWT_SECRET) or login (with --credentials)"
+            }
+            (Failure::Status(404 | 405), Provisioning::DevLogin) => {
+                "; the service has no such endpoint: try --provisioning mint (with NETRA_JWT_SECRET), register, or login (with --credentials)"
             }
             _ => "",
         };

@@ -124,6 +124,14 @@ fn s1_dev_login_users_run_token_refresh_on_the_auth_service_without_a_false_drif
     let drift = covered(&r, "finding identity_drift");
     assert!(drift["exercised"].as_u64().unwrap() > 0 && drift["found"] == 0, "{drift}");
 
+    // With a backend, dev-login users (one email) would be one user there: refused, with the way.
+    let dir = tempfile::tempdir().unwrap();
+    let with_backend = ["--backend-url", target.backend_url.as_str(), "--provisioning", "dev-login"];
+    let out = s1_auth_only(dir.path(), &target.auth_url, &with_backend);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("dev-login users all share one email"), "{}", text(&out.stderr));
+    assert!(!dir.path().join("reports").exists());
+
     // Against the fault that really changes the identity, the same run finds it.
     let drifting =
         spawn_target_with(&["--dialect", "s1", "--jwt-secret", "s1-secret", "--fault", "refresh-identity"]);

@@ -231,9 +231,10 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     let victims = personas.iter().filter(|p| p.runs).flat_map(|p| &p.steps).any(|s| s.creates_thread());
     // s1's dev login gives every user the one email the backend finds users by: one user's
     // threads are every user's, and isolation would be breached by design, not by a bug.
-    let collapsed = reach.backend && matches!(api.provisioning, crate::client::Provisioning::DevLogin);
+    if reach.backend && matches!(api.provisioning, crate::client::Provisioning::DevLogin) {
+        return Err(at(DEV_LOGIN_BACKEND));
+    }
     let isolation_skipped = match (p.isolation.probes, reach.backend, victims) {
-        _ if collapsed && (p.isolation.probes || p.isolation.scan) => Some(DEV_LOGIN_ISOLATION.to_owned()),
         (false, _, _) => None,
         (true, false, _) => Some(
             "isolation probes: they need the backend, and this run tests the auth service alone: give --backend-url"
@@ -266,7 +267,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         expect,
         probes,
         isolation_every,
-        scan: p.isolation.scan && !collapsed,
+        scan: p.isolation.scan,
         jwt_secret,
         isolation_skipped,
         not_run,
@@ -297,8 +298,8 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     })
 }
 
-/// Why a run with dev-login users and a backend checks no isolation.
-const DEV_LOGIN_ISOLATION: &str = "isolation probes and scanner: dev-login users all share one email (dev@example.com), by which s1's backend finds users, so every user's data is every other's by design: use --provisioning mint (with --jwt-secret) to check isolation";
+/// Why dev-login users cannot test a backend.
+const DEV_LOGIN_BACKEND: &str = "dev-login users all share one email (dev@example.com), by which s1's backend finds users: against a backend they are one user, and every journey would see another's data; use dev-login against the auth service alone (no --backend-url), or --provisioning mint with NETRA_JWT_SECRET";
 
 /// The embedded target (no URL given), or the deployment the URLs name.
 fn deployment(

@@ -303,7 +303,7 @@ fn check_targets(source: &str, text: &str, profile: &Profile) -> Result<(), Inpu
         if kind == "trend" && subject == "step" {
             // `trend.step.NAME.p50`: NAME is a step, or `*` for every one.
             let rest = parts.next().unwrap_or("");
-            (kind, subject) = ("step", rest.rsplit_once('.').map_or(rest, |(n, _)| n));
+            (kind, subject) = ("step", crate::verdict::split_stat(rest).map_or(rest, |(n, _)| n));
             if subject == "*" {
                 continue;
             }

@@ -77,6 +77,8 @@ pub async fn run(
     metrics: Option<&Arc<LiveMetrics>>,
 ) -> anyhow::Result<LoadResult> {
     let quiet = progress == Progress::Quiet;
+    // A run before this one in the process stopped Goose by its killswitch (the run time's end).
+    goose::reset_killswitch();
     let started = Instant::now();
     let started_at = SystemTime::now();
     let live = Arc::new(Live::default());

@@ -84,7 +84,7 @@ type Read<T> = Arc<dyn Fn() -> T + Send + Sync>;
 /// counts are totals so far, by name.
 #[derive(Clone, Default)]
 pub struct Sources {
-    /// Simulated users running now.
+    /// Simulated users started so far (the timeline's active users).
     pub active_users: Option<Read<usize>>,
     /// Findings so far by kind (every kind the run can report, zeros included, so that a
     /// dashboard's sum is 0 rather than empty).
@@ -112,7 +112,7 @@ impl Collector for Scraped {
         let gauge = ConstGauge::new(i64::try_from(active).unwrap_or(i64::MAX));
         let metric = encoder.encode_descriptor(
             "active_users",
-            "Simulated users running (the load engine's count)",
+            "Simulated users started so far (the timeline's active users)",
             None,
             gauge.metric_type(),
         )?;

@@ -53,10 +53,9 @@ impl TimelineReport {
             }
             TrendOf::Endpoint => {
                 let mut by_endpoint: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-                for (step, endpoints) in &self.endpoints {
-                    for e in endpoints {
-                        by_endpoint.entry(e).or_default().push(step);
-                    }
+                // A step of several calls times them together: it says nothing of one endpoint.
+                for (step, endpoints) in self.endpoints.iter().filter(|(_, e)| e.len() == 1) {
+                    by_endpoint.entry(&endpoints[0]).or_default().push(step);
                 }
                 by_endpoint
                     .into_iter()

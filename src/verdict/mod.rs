@@ -15,7 +15,7 @@
 //! - `trend.NAME.pNN`, `trend.step.NAME.pNN`, `trend.endpoint.NAME.pNN` (written `< +50%`): how
 //!   much a journey's, step's or endpoint's percentile grew from the steady phase's start to its
 //!   end (`crate::metrics::trend`: a steady phase of 10 windows at least, each side of 20 samples
-//!   at least, growth under 1 ms does not count); `*` for NAME judges every step (endpoint) and
+//!   at least, growth under 5 ms does not count); `*` for NAME judges every step (endpoint) and
 //!   reports the worst. Every run is judged on `trend.step.*.p50 < +50%` unless its profile sets
 //!   a step trend of its own.
 //!
@@ -218,8 +218,7 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
         ["dropped", "rate"] => Ok(Metric::DroppedRate),
         ["trend", kind @ ("step" | "endpoint"), rest] => {
             let of = if *kind == "step" { TrendOf::Step } else { TrendOf::Endpoint };
-            let (name, s) = rest
-                .rsplit_once('.')
+            let (name, s) = split_stat(rest)
                 .ok_or_else(|| format!("write trend.{kind}.NAME.p50, or trend.{kind}.*.p50 for every one"))?;
             let name = (name != "*").then(|| name.to_owned());
             match stat(s)? {
@@ -238,6 +237,12 @@ fn parse_metric(name: &str) -> Result<Metric, String> {
                 .into(),
         ),
     }
+}
+
+/// `NAME.p99.9` (or `NAME.max`) as (`NAME`, `p99.9`): the statistic may hold a dot of its own.
+pub fn split_stat(text: &str) -> Option<(&str, &str)> {
+    let at = text.rfind(".p").or_else(|| text.strip_suffix(".max").map(|name| name.len()))?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 impl fmt::Display for Threshold {
@@ -420,8 +425,11 @@ fn trend_result(
     let mine: Vec<(String, Result<Trend, String>)> =
         trends.into_iter().filter(|(n, _)| name.is_none_or(|name| name == n)).collect();
     let judged: Vec<&Trend> = mine.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+    // The worst growth that counts; among none that counts, the one that grew most in time.
+    let growth = |t: &Trend| t.last_us.saturating_sub(t.first_us);
     let worst = judged.iter().copied().filter(|t| t.judged_change().is_some()).max_by(|a, b| {
-        a.judged_change().partial_cmp(&b.judged_change()).unwrap_or(std::cmp::Ordering::Equal)
+        let order = a.judged_change().partial_cmp(&b.judged_change()).unwrap_or(std::cmp::Ordering::Equal);
+        order.then(growth(a).cmp(&growth(b)))
     });
     let Some(worst) = worst else {
         let why = match mine.iter().find_map(|(n, r)| r.as_ref().err().map(|e| (n, e))) {

@@ -105,6 +105,9 @@ fn trends_parse_as_percent_changes() {
     let t = Threshold::parse("trend.signup-chat.p50", "< +50%").unwrap();
     let journey = |name: &str| Some(name.to_owned());
     assert_eq!(t.metric, Metric::Trend { of: TrendOf::Journey, name: journey("signup-chat"), quantile: 0.5 });
+    let fine = Threshold::parse("trend.step.history.p99.9", "< +50%").unwrap();
+    let Metric::Trend { of, name, quantile } = fine.metric else { panic!("{:?}", fine.metric) };
+    assert!(of == TrendOf::Step && name == journey("history") && (quantile - 0.999).abs() < 1e-9);
     let every = Threshold::parse("trend.step.*.p50", "< +50%").unwrap();
     assert_eq!(every.metric, Metric::Trend { of: TrendOf::Step, name: None, quantile: 0.5 });
     let one = Threshold::parse("trend.endpoint.GET /api/threads/{id}/messages.p99", "< +20%").unwrap();

@@ -78,12 +78,15 @@ pub fn over(
     if n < MIN_WINDOWS {
         return Err(format!("the steady phase has {n} complete windows: a trend needs {MIN_WINDOWS}"));
     }
-    let histograms: Vec<Histogram> = steady.iter().map(|w| pick(w).unwrap_or_default()).collect();
     let (least, most) = (n.div_ceil(10), (n / 3).max(1));
+    // Windows are unpacked one at a time, only those a side takes: a long run's steady phase
+    // holds hundreds, each ~190 KiB unpacked.
     let side = |order: &mut dyn Iterator<Item = usize>| -> (Histogram, Vec<usize>) {
         let (mut merged, mut taken) = (Histogram::default(), Vec::new());
         for i in order.take(most) {
-            merged.add(&histograms[i]);
+            if let Some(h) = pick(&steady[i]) {
+                merged.add(&h);
+            }
             taken.push(i);
             if taken.len() >= least && merged.count() >= MIN_SAMPLES {
                 break;

@@ -136,7 +136,7 @@ impl Degradation {
                         .timeline
                         .endpoints
                         .iter()
-                        .filter(|(_, e)| e.contains(&t.name))
+                        .filter(|(_, e)| e.len() == 1 && e[0] == t.name)
                         .map(|(s, _)| s.as_str())
                         .collect();
                     Some(format!("steps {}", steps.join(", ")))

@@ -1,5 +1,5 @@
 //! What `--metrics-addr` reads from the run at each scrape beside the collector's counts: users
-//! running, findings so far and checks exercised, each from the one place that owns it (the
+//! started, findings so far and checks exercised, each from the one place that owns it (the
 //! load's counters, the finding sink, the isolation checker, the JWT probes). Nothing here runs
 //! between scrapes.
 

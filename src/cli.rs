@@ -100,6 +100,11 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub min_samples: u64,
 
+    /// Compare even when the runs' load differs (profile, users, segment, personas, arrival
+    /// model) or their kind of target; the differences are shown.
+    #[arg(long)]
+    pub force: bool,
+
     #[arg(long, value_enum, default_value = "text")]
     pub format: CompareFormat,
 

@@ -185,13 +185,19 @@ fn jwt(probe: JwtProbe, report: &Report) -> Counted {
     let (_, unknown) = findings_of(report, probe.finds());
     let found = tally.accepted + tally.server_errors;
     let why_not = match (&p.setup_error, p.started_s) {
-        (Some(e), None) if p.setup_failures > 0 => format!("{e} ({} attempts failed)", p.setup_failures),
+        (Some(e), None) if p.setup_failures > 0 => {
+            format!("{e} ({} failed)", crate::report::words::count(p.setup_failures, "attempt"))
+        }
         (Some(e), None) => e.clone(),
         _ if p.rounds == 0 && p.cut_at_end => {
             "the run ended before the first round of the JWT probes reached it".to_owned()
         }
         _ if p.rounds == 0 => "no round of the JWT probes completed".to_owned(),
-        _ => format!("no clear answer to it in {} rounds ({} inconclusive)", p.rounds, tally.inconclusive),
+        _ => format!(
+            "no clear answer to it in {} ({} inconclusive)",
+            crate::report::words::count(p.rounds, "round"),
+            tally.inconclusive
+        ),
     };
     // A token accepted is a failure unless the profile knows the finding it makes.
     Counted { exercised: tally.sent, found, failed: found > 0 && unknown, unit: "answered".into(), why_not }

@@ -33,7 +33,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<u8> {
         max_error_increase: args.max_error_increase,
         min_samples: args.min_samples,
     };
-    let comparison = compare::compare(&base, &cand, limits).map_err(anyhow::Error::msg)?;
+    let comparison = compare::compare(&base, &cand, limits, args.force).map_err(anyhow::Error::msg)?;
     let mut text = Vec::new();
     match args.format {
         CompareFormat::Md => compare::markdown(&comparison, &mut text)?,

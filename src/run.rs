@@ -89,7 +89,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     if !config.quiet {
         let mut out = std::io::stdout().lock();
         report::render::summary(&report, &mut out)?;
-        writeln!(out, "report: {}", folder.display())?;
+        writeln!(out, "report: {} (run {})", folder.display(), report.run.run_id)?;
     }
     if let Some((_, server)) = metrics {
         server.stop().await;
@@ -234,9 +234,14 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
     let mut errors: Vec<ErrorReport> = snap
         .errors
         .iter()
-        .map(|(kind, e)| ErrorReport { kind: kind.to_string(), count: e.count, sample: e.sample.clone() })
+        .map(|((step, kind), e)| ErrorReport {
+            step: step.to_string(),
+            kind: kind.to_string(),
+            count: e.count,
+            sample: e.sample.clone(),
+        })
         .collect();
-    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    report::sort_errors(&mut errors);
     let plan = &config.plan;
     let (run_time_s, iterations) = match plan.stop {
         Stop::After(d) => (Some(d.as_secs_f64()), None),
@@ -251,6 +256,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
         schema_version: report::SCHEMA_VERSION,
         tool: report::Tool { name: "netra-load".into(), version: env!("CARGO_PKG_VERSION").into() },
         run: report::RunInfo {
+            run_id: uuid::Uuid::new_v4().to_string(),
             profile: config.profile.name.clone(),
             profile_source: config.profile.source.clone(),
             users: plan.users,

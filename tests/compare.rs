@@ -28,6 +28,7 @@ fn a_run_compared_with_itself_passes_and_added_latency_fails_by_name() {
     let same = compare(&[&clean, &clean], &["--format", "md"]);
     let md = text(&same.stdout);
     assert_eq!(same.status.code(), Some(0), "{md}");
+    assert!(!md.contains("Set-up:"), "a run is set up as itself: {md}");
     assert!(
         md.contains("no regression") && md.contains("| signup-chat p50 |") && md.contains("24 / 24"),
         "{md}"
@@ -36,6 +37,8 @@ fn a_run_compared_with_itself_passes_and_added_latency_fails_by_name() {
     let worse = compare(&[&clean, &slow], &["--max-regression", "10%"]);
     let out = text(&worse.stdout);
     assert_eq!(worse.status.code(), Some(1), "{out}");
+    // A fault is the target behaving differently, as a new release may: shown, compared.
+    assert!(out.contains("faults: differs: none vs latency=50ms"), "{out}");
     let verdict = out.lines().last().unwrap();
     for figure in ["signup-chat p50", "signup-chat / history p50", "signup-chat / create_thread p95"] {
         assert!(verdict.contains(figure), "`{figure}` not named in: {verdict}");
@@ -63,7 +66,7 @@ fn bad_or_mismatched_reports_are_refused_with_one_line() {
     let broken = a.path().join("broken.json");
     std::fs::write(&broken, "{\"tool\": ").unwrap();
     for (args, needle) in [
-        (vec![smoke.as_path(), other.as_path()], "two runs of one profile"),
+        (vec![smoke.as_path(), other.as_path()], "profile smoke vs token-refresh"),
         (vec![smoke.as_path(), broken.as_path()], "cut short"),
         (vec![smoke.as_path(), a.path()], "holds no report.json"),
     ] {
@@ -85,4 +88,36 @@ fn bad_or_mismatched_reports_are_refused_with_one_line() {
     let out = compare(&[&smoke, &smoke], &["--max-regression", "ten"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not a percentage"));
+}
+
+/// `compare` says "no regression" only between runs of one load: users, segments or personas
+/// that differ are refused with what differs (one line, exit 2, before any figure), and compared
+/// when forced, the differences shown above the figures.
+#[test]
+fn runs_of_different_loads_are_refused_unless_forced() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let whole = one_run(a.path(), &[]);
+    let half = one_run(b.path(), &["--segment", "1/2"]);
+    let out = compare(&[&whole, &half], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.trim_end().lines().count() == 1 && text(&out.stdout).is_empty(), "{stderr}");
+    assert!(stderr.contains("segment whole run vs segment 1/2") && stderr.contains("--force"), "{stderr}");
+    let forced = compare(&[&whole, &half], &["--force"]);
+    let stdout = text(&forced.stdout);
+    assert!(matches!(forced.status.code(), Some(0 | 1)), "{}", text(&forced.stderr));
+    assert!(
+        stdout.contains("segment: DIFFERS (compared with --force): whole run vs segment 1/2"),
+        "{stdout}"
+    );
+    let ids: Vec<String> = [&whole, &half]
+        .iter()
+        .map(|dir| {
+            let r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+            r["run"]["run_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1], "every run has its own id");
+    assert!(stdout.contains(&ids[0]) && stdout.contains(&ids[1]), "both runs named by id: {stdout}");
 }

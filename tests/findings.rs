@@ -71,7 +71,7 @@ fn known_findings_are_reported_but_only_unknown_ones_make_a_breach() {
     for f in r["findings"].as_array().unwrap() {
         assert_eq!(f["known"] == true, f["kind"] == "logout_not_revoked", "{f}");
     }
-    assert!(text(&out.stdout).contains("verdict: BREACH (1 findings)"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("verdict: BREACH (1 finding)"), "{}", text(&out.stdout));
 }
 
 #[test]

@@ -151,7 +151,7 @@ proptest! {
         match load::load(&path) {
             Ok(report) => {
                 let limits = compare::Limits { max_regression: 0.1, max_error_increase: 0.01, min_samples: 1 };
-                let _ = compare::compare(&report, &report, limits);
+                let _ = compare::compare(&report, &report, limits, false);
                 if let Ok(merged) = merge::merge(vec![report.clone(), report]) {
                     let _ = netra_load::report::html::page(&merged);
                     let _ = netra_load::report::junit::render(&merged);

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use http::{HeaderMap, Method, StatusCode};
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 pub use api::{Account, Api, Provisioning, ProvisioningKind, Slot, Transport};
@@ -260,7 +261,10 @@ impl Netra {
         self.answered(&resp);
         self.show(what, resp.url.path(), &resp.body);
         let (status, bytes) = (resp.status, resp.body);
-        if status != expected {
+        // A success of another code whose body is not JSON is a broken body, as it is under
+        // the expected code: one cause, one kind, whichever step met it.
+        let garbage = || status.is_success() && serde_json::from_slice::<IgnoredAny>(&bytes).is_err();
+        if status != expected && !garbage() {
             let said = self.s.api.error_text(&bytes);
             return Err(CallError::new(
                 Failure::Status(status.as_u16()),
@@ -269,7 +273,7 @@ impl Netra {
             .of(what));
         }
         serde_json::from_slice(&bytes)
-            .map_err(|e| CallError::new(Failure::BadBody, format!("{what}: not JSON: {e}")))
+            .map_err(|e| CallError::new(Failure::BadBody, format!("{what}: {status}, not JSON: {e}")))
     }
 
     /// A request builder for the backend with a bearer token (`path` starts with `/`).

@@ -266,12 +266,12 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         if on_target < UNANSWERED || run.user.on_purpose.load(Ordering::Relaxed) {
             ctx.recorder.send(Event::Observed { name: "steps_cut_at_end", value: 1, expected: None });
         } else {
-            let message = format!(
-                "{}: no answer in the {:.1} s before the run ended",
-                step.name(),
-                on_target.as_secs_f64()
-            );
-            ctx.recorder.send(Event::Error { kind: Failure::UnansweredAtEnd.as_str(), message });
+            let message = format!("no answer in the {:.1} s before the run ended", on_target.as_secs_f64());
+            ctx.recorder.send(Event::Error {
+                step: step.name(),
+                kind: Failure::UnansweredAtEnd.as_str(),
+                message,
+            });
             ctx.recorder.send(Event::Step {
                 persona,
                 journey,
@@ -306,13 +306,10 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             run.failed = true;
             run.failures_in_row = run.failures_in_row.saturating_add(1);
             run.close().await;
-            // Details of status errors name their step already.
-            let message = if e.detail.starts_with(step.name()) {
-                e.detail.clone()
-            } else {
-                format!("{}: {}", step.name(), e.detail)
-            };
-            ctx.recorder.send(Event::Error { kind: e.kind.as_str(), message });
+            // The report names the step beside the sample; details that name it too drop it.
+            let message = e.detail.strip_prefix(step.name()).and_then(|rest| rest.strip_prefix(": "));
+            let message = message.unwrap_or(&e.detail).to_owned();
+            ctx.recorder.send(Event::Error { step: step.name(), kind: e.kind.as_str(), message });
             ctx.recorder.send(finish(run, false));
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
             Done::Failed

@@ -76,7 +76,6 @@ pub async fn run(
     progress: Progress,
     metrics: Option<&Arc<LiveMetrics>>,
 ) -> anyhow::Result<LoadResult> {
-    let quiet = progress == Progress::Quiet;
     // A run before this one in the process stopped Goose by its killswitch (the run time's end).
     goose::reset_killswitch();
     let started = Instant::now();
@@ -178,7 +177,7 @@ pub async fn run(
             None
         }
         _ => {
-            closed(plan, &netra, &contexts, quiet).await?;
+            closed(plan, &netra, &contexts).await?;
             None
         }
     };
@@ -262,12 +261,7 @@ async fn probes_alone(plan: &Plan, mut stop: tokio::sync::watch::Receiver<bool>)
 }
 
 /// The closed model: Goose users, a scenario per persona, a transaction per step.
-async fn closed(
-    plan: &Plan,
-    netra: &Netra,
-    contexts: &[(&PersonaPlan, Arc<Context>)],
-    quiet: bool,
-) -> anyhow::Result<()> {
+async fn closed(plan: &Plan, netra: &Netra, contexts: &[(&PersonaPlan, Arc<Context>)]) -> anyhow::Result<()> {
     // One shared Goose client (instead of one per user, ~140 KiB and a TLS setup each) keeps
     // Goose's own cost flat; our steps use the client in `netra`.
     let shared = goose::client::GooseClientBuilder::new().without_cookies();
@@ -283,7 +277,7 @@ async fn closed(
         }
         attack = attack.register_scenario(scenario);
     }
-    let _goose_stdout = StdoutAside::new(quiet);
+    let _goose_stdout = StdoutAside::new();
     attack.execute().await.map_err(|e| anyhow::anyhow!("the load engine failed: {e:?}"))?;
     Ok(())
 }
@@ -317,27 +311,24 @@ fn goose_config(plan: &Plan, netra: &Netra) -> GooseConfiguration {
     config
 }
 
-/// Goose prints a few lines (e.g. "10 users launched.") on stdout, which is the summary's. While
-/// this guard lives, file descriptor 1 points at stderr (at /dev/null when quiet); dropping it
-/// puts stdout back.
+/// Goose prints a few lines (e.g. "All 10 users launched.", "All 1 users launched.") on stdout,
+/// which is the summary's; the progress line says the same in its own words. While this guard
+/// lives, file descriptor 1 points at /dev/null; dropping it puts stdout back.
 struct StdoutAside {
     #[cfg(unix)]
     saved: Option<std::os::fd::OwnedFd>,
 }
 
 impl StdoutAside {
-    fn new(quiet: bool) -> StdoutAside {
+    fn new() -> StdoutAside {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         #[cfg(unix)]
         {
             use std::os::fd::{AsFd, AsRawFd, OwnedFd};
             let saved = std::io::stdout().as_fd().try_clone_to_owned().ok();
-            let sink: Option<OwnedFd> = if quiet {
-                std::fs::OpenOptions::new().write(true).open("/dev/null").ok().map(OwnedFd::from)
-            } else {
-                std::io::stderr().as_fd().try_clone_to_owned().ok()
-            };
+            let sink: Option<OwnedFd> =
+                std::fs::OpenOptions::new().write(true).open("/dev/null").ok().map(OwnedFd::from);
             // SAFETY: dup2 onto fd 1, which this process owns for its whole life, from a
             // descriptor we own; it only changes what fd 1 refers to.
             match (&saved, sink) {

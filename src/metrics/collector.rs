@@ -78,6 +78,8 @@ pub enum Event {
         cohort: bool,
     },
     Error {
+        /// The step that failed (`""` when no step did).
+        step: &'static str,
         /// The failure's kind, as reports count it (`http_500`, `ws_closed`, ...).
         kind: Cow<'static, str>,
         message: String,
@@ -148,7 +150,8 @@ pub struct ErrorCount {
 pub struct Snapshot {
     /// By (persona index, journey).
     pub journeys: BTreeMap<(usize, &'static str), JourneySeries>,
-    pub errors: BTreeMap<Cow<'static, str>, ErrorCount>,
+    /// By (step, kind): one cause on one step is one row.
+    pub errors: BTreeMap<(&'static str, Cow<'static, str>), ErrorCount>,
     /// When each distinct user first completed a cohort journey, in order, since the run's
     /// start.
     pub completions: Vec<Duration>,
@@ -363,8 +366,8 @@ fn apply(
             o.count += 1;
             o.sum = o.sum.saturating_add(value);
         }
-        Event::Error { kind, message } => {
-            let e = snap.errors.entry(kind).or_default();
+        Event::Error { step, kind, message } => {
+            let e = snap.errors.entry((step, kind)).or_default();
             e.count += 1;
             if e.sample.is_empty() {
                 e.sample = message;
@@ -408,7 +411,11 @@ mod tests {
                             cohort,
                         });
                     }
-                    rec.send(Event::Error { kind: "http_500".into(), message: format!("from {user}") });
+                    rec.send(Event::Error {
+                        step: "profile",
+                        kind: "http_500".into(),
+                        message: format!("from {user}"),
+                    });
                     rec.send(Event::Journey {
                         persona: 0,
                         journey: "other",
@@ -428,10 +435,10 @@ mod tests {
         assert_eq!((j.steps[0].1.histogram.count(), j.steps[0].1.failures), (360, 40));
         assert_eq!(j.total.histogram.count(), 8);
         assert_eq!(snap.completions.len(), 4, "one completion per distinct user of a cohort journey");
-        assert_eq!(snap.errors["http_500"].count, 4);
+        assert_eq!(snap.errors[&("profile", "http_500".into())].count, 4);
         let counted: u64 = snap.windows.iter().map(|w| w.journeys["j"].count).sum();
         assert_eq!(counted, 8, "every journey is in a window");
         assert_eq!(snap.windows.last().unwrap().active_users, 4);
-        rec.send(Event::Error { kind: "late".into(), message: String::new() });
+        rec.send(Event::Error { step: "", kind: "late".into(), message: String::new() });
     }
 }

@@ -289,7 +289,11 @@ mod tests {
             cohort: false,
         };
         live.record(&journey);
-        live.record(&Event::Error { kind: "http_500".into(), message: "secret body".into() });
+        live.record(&Event::Error {
+            step: "profile",
+            kind: "http_500".into(),
+            message: "secret body".into(),
+        });
         let text = live.encode();
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert!(

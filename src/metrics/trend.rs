@@ -76,7 +76,8 @@ pub fn over(
 ) -> Result<Trend, String> {
     let n = steady.len();
     if n < MIN_WINDOWS {
-        return Err(format!("the steady phase has {n} complete windows: a trend needs {MIN_WINDOWS}"));
+        let windows = if n == 1 { "window" } else { "windows" };
+        return Err(format!("the steady phase has {n} complete {windows}: a trend needs {MIN_WINDOWS}"));
     }
     let (least, most) = (n.div_ceil(10), (n / 3).max(1));
     // Windows are unpacked one at a time, only those a side takes: a long run's steady phase

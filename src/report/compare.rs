@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::io::{self, Write};
 
 use super::render::{md_table, ms, text_table};
+use super::setup::{Difference, differences};
 use super::{Report, Stats};
 
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +46,8 @@ pub struct Comparison {
     pub baseline: String,
     pub candidate: String,
     pub limits: Limits,
+    /// What differs between the two runs' set-ups (compared anyway when any blocks: `--force`).
+    pub setup: Vec<Difference>,
     pub rows: Vec<Row>,
 }
 
@@ -56,12 +59,16 @@ impl Comparison {
 
 const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)];
 
-/// Compares two runs of the same profile; runs of different profiles are refused.
-pub fn compare(base: &Report, cand: &Report, limits: Limits) -> Result<Comparison, String> {
-    if base.run.profile != cand.run.profile {
+/// Compares two runs set up alike; runs whose load differs (profile, users, segment, personas,
+/// arrival model) or their kind of target are refused unless `force`. Other differences (faults,
+/// URLs, run length) are shown.
+pub fn compare(base: &Report, cand: &Report, limits: Limits, force: bool) -> Result<Comparison, String> {
+    let setup = differences(base, cand);
+    let blocking: Vec<String> = setup.iter().filter(|d| d.blocks).map(Difference::describe).collect();
+    if !blocking.is_empty() && !force {
         return Err(format!(
-            "compare needs two runs of one profile: the baseline ran `{}`, the candidate `{}`",
-            base.run.profile, cand.run.profile
+            "the two runs were set up differently, so their figures measure different things: {}; compare them anyway with --force",
+            blocking.join("; ")
         ));
     }
     let mut rows = Vec::new();
@@ -76,12 +83,13 @@ pub fn compare(base: &Report, cand: &Report, limits: Limits) -> Result<Compariso
             figures(&mut rows, &name, bs, cs, limits);
         }
     }
-    Ok(Comparison {
-        baseline: format!("{} ({})", base.run.profile, base.run.started_at),
-        candidate: format!("{} ({})", cand.run.profile, cand.run.started_at),
-        limits,
-        rows,
-    })
+    Ok(Comparison { baseline: label(base), candidate: label(cand), limits, setup, rows })
+}
+
+/// A run as a reader finds it again: profile, start, id.
+fn label(r: &Report) -> String {
+    let id = if r.run.run_id.is_empty() { String::new() } else { format!(", run {}", r.run.run_id) };
+    format!("{} ({}{id})", r.run.profile, r.run.started_at)
 }
 
 fn figures(rows: &mut Vec<Row>, name: &str, b: Option<&Stats>, c: Option<&Stats>, limits: Limits) {
@@ -186,20 +194,47 @@ fn headline(c: &Comparison) -> String {
     match regressed.len() {
         0 => format!("no regression ({limits})"),
         n => format!(
-            "{n} figures regressed ({limits}): {}",
+            "{} regressed ({limits}): {}",
+            super::words::count(n as u64, "figure"),
             regressed.iter().map(|r| r.figure.as_str()).collect::<Vec<_>>().join(", ")
         ),
     }
 }
 
+/// The set-up differences in words: nothing when the runs were set up alike.
+fn setup_lines(c: &Comparison) -> Vec<String> {
+    c.setup
+        .iter()
+        .map(|d| {
+            let how = if d.blocks { "DIFFERS (compared with --force)" } else { "differs" };
+            format!("{}: {how}: {} vs {}", d.item, d.baseline, d.candidate)
+        })
+        .collect()
+}
+
 pub fn markdown(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "### netra-load compare\n")?;
     writeln!(out, "Baseline {} vs candidate {}: **{}**\n", c.baseline, c.candidate, headline(c))?;
+    let setup = setup_lines(c);
+    if !setup.is_empty() {
+        writeln!(out, "Set-up:\n")?;
+        for line in setup {
+            writeln!(out, "- {}", line.replace('|', "\\|"))?;
+        }
+        writeln!(out)?;
+    }
     md_table(out, &HEAD, &table(c, true))
 }
 
 pub fn text(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "baseline  {}\ncandidate {}\n", c.baseline, c.candidate)?;
+    writeln!(out, "baseline  {}\ncandidate {}", c.baseline, c.candidate)?;
+    let setup = setup_lines(c);
+    match setup.is_empty() {
+        true => {
+            writeln!(out, "set-up: the same (profile, users, segment, personas, arrival, target, faults)\n")?
+        }
+        false => writeln!(out, "set-up:\n  {}\n", setup.join("\n  "))?,
+    }
     text_table(out, &HEAD, &table(c, false))?;
     writeln!(out, "\n{}", headline(c))
 }

@@ -74,7 +74,8 @@ impl Covered {
     /// What came of it, in words: `58 sent, 0 accepted`.
     pub fn outcome(&self) -> String {
         let observed = self.observed.as_ref().map(|o| format!(" ({o})")).unwrap_or_default();
-        format!("{} {}, {} {}{observed}", self.exercised, self.unit, self.found, self.found_as)
+        let unit = super::words::unit(self.exercised, &self.unit);
+        format!("{} {unit}, {} {}{observed}", self.exercised, self.found, self.found_as)
     }
 
     /// The row's result: `passed: 824 responses scanned, 0 found`, `FAILED: ...`, `not run: why`
@@ -116,7 +117,8 @@ pub fn rows(coverage: &[Covered]) -> Vec<Vec<String>> {
             let found: u64 = group.iter().map(|c| c.found).sum();
             let failed: Vec<&str> =
                 group.iter().filter(|c| c.status == Status::Failed).map(|c| c.check.as_str()).collect();
-            let mut text = format!("{exercised} {}, {found} {}", first.unit, first.found_as);
+            let unit = super::words::unit(exercised, &first.unit);
+            let mut text = format!("{exercised} {unit}, {found} {}", first.found_as);
             if !failed.is_empty() {
                 text = format!("FAILED: {text} ({})", failed.join(", "));
             } else if group.iter().any(|c| c.status == Status::Known) {

@@ -41,6 +41,8 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
     }
     out.run.merged_from = parts;
     out.run.segment = None;
+    // The whole is a report of its own.
+    out.run.run_id = uuid::Uuid::new_v4().to_string();
     rejudge(&mut out)?;
     Ok(out)
 }
@@ -72,12 +74,12 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
         }
     }
     for e in &r.errors {
-        match out.errors.iter_mut().find(|m| m.kind == e.kind) {
+        match out.errors.iter_mut().find(|m| m.kind == e.kind && m.step == e.step) {
             Some(m) => m.count += e.count,
             None => out.errors.push(e.clone()),
         }
     }
-    out.errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.cmp(&b.kind)));
+    super::sort_errors(&mut out.errors);
     for (name, o) in &r.observations {
         match out.observations.get_mut(name) {
             Some(m) => {

@@ -10,7 +10,9 @@ pub mod junit;
 pub mod load;
 pub mod merge;
 pub mod render;
+pub mod setup;
 pub mod trend;
+pub mod words;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +76,9 @@ impl TimelineReport {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorReport {
+    /// The step that failed (empty when no step did, and in older reports).
+    #[serde(default)]
+    pub step: String,
     pub kind: String,
     pub count: u64,
     pub sample: String,
@@ -97,6 +102,10 @@ pub struct DeploymentInfo {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// This run's id (a UUID, new for every run; a merged report gets its own): what tells two
+    /// reports apart, whatever their folders are called. Empty in older reports.
+    #[serde(default)]
+    pub run_id: String,
     pub profile: String,
     pub profile_source: String,
     pub users: usize,
@@ -378,6 +387,11 @@ impl Figures for Report {
 }
 
 /// Keeps a profile name usable as part of a folder name.
+/// The most frequent first; ties by step, then kind.
+pub(crate) fn sort_errors(errors: &mut [ErrorReport]) {
+    errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| (&a.step, &a.kind).cmp(&(&b.step, &b.kind))));
+}
+
 fn sanitize(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::words::{self, count};
 use super::{Report, Stats, coverage};
 use crate::metrics::format_us;
 
@@ -11,14 +12,18 @@ pub(crate) fn ms(us: u64) -> String {
 }
 
 fn stats_row(name: String, s: &Stats) -> Vec<String> {
+    // Nothing ended: there is no latency to show, not a latency of zero.
+    let figure = |us: u64| {
+        if s.histogram.is_empty() && s.incomplete.is_empty() { "no data".to_owned() } else { ms(us) }
+    };
     vec![
         name,
         s.count.to_string(),
         s.failures.to_string(),
-        ms(s.p50_us),
-        ms(s.p90_us),
-        ms(s.p99_us),
-        ms(s.max_us),
+        figure(s.p50_us),
+        figure(s.p90_us),
+        figure(s.p99_us),
+        figure(s.max_us),
     ]
 }
 
@@ -69,22 +74,17 @@ pub(crate) fn cohort_lines(report: &Report) -> Vec<String> {
         .cohorts
         .values()
         .filter_map(|c| match c.completed_us {
-            Some(us) => Some(format!("first {} users through {cohort} in {}", c.users, ms(us))),
+            Some(us) => {
+                Some(format!("first {} through {cohort} in {}", count(c.users as u64, "user"), ms(us)))
+            }
             None if not_run(c.users) => None,
-            None => Some(format!("fewer than {} users completed {cohort}", c.users)),
+            None => Some(format!("fewer than {} completed {cohort}", count(c.users as u64, "user"))),
         })
         .collect()
 }
 
 pub(crate) fn observation_lines(report: &Report) -> Vec<String> {
-    report
-        .observations
-        .iter()
-        .map(|(name, o)| {
-            let expected = o.expected.map(|e| format!(" (expected {e})")).unwrap_or_default();
-            format!("{name}: min {} / mean {:.1} / max {} over {}{expected}", o.min, o.mean, o.max, o.count)
-        })
-        .collect()
+    report.observations.iter().map(|(name, o)| words::observation(name, o)).collect()
 }
 
 /// The open model's schedule, when the run used it.
@@ -97,10 +97,48 @@ pub(crate) fn arrival_line(report: &Report) -> Option<String> {
     })
 }
 
-pub(crate) const ERROR_HEAD: [&str; 3] = ["kind", "count", "sample"];
+pub(crate) const ERROR_HEAD: [&str; 4] = ["step", "kind", "count", "first seen"];
 
+/// Errors by step and kind, the most frequent first.
 pub(crate) fn error_rows(report: &Report) -> Vec<Vec<String>> {
-    report.errors.iter().map(|e| vec![e.kind.clone(), e.count.to_string(), e.sample.clone()]).collect()
+    report
+        .errors
+        .iter()
+        .map(|e| {
+            let step = if e.step.is_empty() { "-".to_owned() } else { e.step.clone() };
+            vec![step, e.kind.clone(), e.count.to_string(), e.sample.clone()]
+        })
+        .collect()
+}
+
+/// What the errors add up to, before their table.
+pub(crate) fn errors_line(report: &Report) -> String {
+    let total: u64 = report.errors.iter().map(|e| e.count).sum();
+    let mut steps: Vec<&str> =
+        report.errors.iter().map(|e| e.step.as_str()).filter(|s| !s.is_empty()).collect();
+    steps.sort_unstable();
+    steps.dedup();
+    format!("{} on {}, by step and kind:", count(total, "error"), count(steps.len() as u64, "step"))
+}
+
+/// The findings section's line when there are none: what held, and what did not run.
+pub(crate) fn no_findings_line(report: &Report) -> String {
+    let checks = report.coverage.iter().filter(|c| c.kind != coverage::CheckKind::Target);
+    let (ran, not_run): (Vec<_>, Vec<_>) = checks.partition(|c| c.status != coverage::Status::NotRun);
+    let never = not_run.iter().filter(|c| c.incomplete).count();
+    let jwt = ran.iter().any(|c| c.kind == coverage::CheckKind::Jwt);
+    let mut line = format!(
+        "none: the {} that ran held{}",
+        count(ran.len() as u64, "check"),
+        if jwt { " (the JWT probes' forged and tampered tokens all refused)" } else { "" }
+    );
+    if !not_run.is_empty() {
+        line.push_str(&format!("; {} did not run (see what was checked)", not_run.len()));
+    }
+    if never > 0 {
+        line.push_str(&format!(", {never} of them asked for: the run is INCOMPLETE"));
+    }
+    line
 }
 
 pub(crate) fn isolation_line(report: &Report) -> String {
@@ -111,9 +149,18 @@ pub(crate) fn isolation_line(report: &Report) -> String {
         0 => String::new(),
         n => format!("; {n} agent events of other turns read past while waiting for a reply"),
     };
+    let inconclusive = match i.probes.saturating_sub(clear) {
+        0 => String::new(),
+        n => format!(", {n} inconclusive (an error or no answer, proving neither)"),
+    };
     format!(
-        "isolation: {} responses scanned, {} leaks ({:.1} per million); {} cross-user probes ({clear} with a clear answer), {allowed} allowed; {} ids and {} canaries in the ledger{other_turns}",
-        i.responses_scanned, i.leaks, i.leaks_per_million, i.probes, i.ledger_ids, i.canaries
+        "isolation: {} scanned for other users' data, {} ({:.1} per million); {} of another user's objects: {clear} answered clearly{inconclusive}, {allowed} allowed; {} and {} planted in the ledger{other_turns}",
+        count(i.responses_scanned, "response"),
+        count(i.leaks, "leak"),
+        i.leaks_per_million,
+        count(i.probes, "cross-user probe"),
+        count(i.ledger_ids as u64, "id"),
+        count(i.canaries as u64, "canary")
     )
 }
 
@@ -161,9 +208,10 @@ pub(crate) fn service_line(report: &Report) -> String {
         format!(" ({}{})", shown.join(", "), if spans.len() > 5 { ", ..." } else { "" })
     };
     format!(
-        "service: {unavailable:.0} s of {width:.1} s unavailable{at} (users waited, on the target or backing off after its failures, and no step completed); longest stall {} (ending at {:.1} s); {begun} journeys begun",
+        "service: unavailable {unavailable:.0} s of {width:.1} s{at} (seconds in which users waited, on the target or backing off after its failures, and no step completed); longest stall, work waiting and no step completing, {} ending at {:.1} s; {} begun",
         ms(s.stall_max_us),
-        s.stall_at_s
+        s.stall_at_s,
+        count(begun, "journey")
     )
 }
 
@@ -205,19 +253,24 @@ pub(crate) fn probes_line(report: &Report) -> Option<String> {
     let mut line = String::from("JWT probes: ");
     if p.setup_failures > 0 && p.started_s.is_some() {
         let last = p.setup_error.as_deref().map(|e| format!(" (last: {e})")).unwrap_or_default();
-        line.push_str(&format!("set-up failed {} times{last}, then ", p.setup_failures));
+        line.push_str(&format!("set-up failed {}{last}, then ", count(p.setup_failures, "time")));
     } else if p.setup_failures > 0 {
-        line.push_str(&format!("set-up failed {} times; ", p.setup_failures));
+        line.push_str(&format!("set-up failed {}; ", count(p.setup_failures, "time")));
     }
     match (p.started_s, &p.setup_error) {
         (None, Some(e)) => line.push_str(&format!("never ran: {e}")),
         (started, _) => {
             let accepted: u64 = p.by_probe.values().map(|t| t.accepted + t.server_errors).sum();
             let from = started.filter(|s| *s >= 1.0).map(|s| format!(" from {s:.1} s")).unwrap_or_default();
-            let rounds = if p.rounds == 1 { "round" } else { "rounds" };
+            let outcome = match accepted {
+                0 if p.checks > 0 => "every one refused".to_owned(),
+                0 => "none answered".to_owned(),
+                n => format!("{n} accepted or answered 5xx"),
+            };
             line.push_str(&format!(
-                "{} {rounds}{from}, {} answered, {accepted} accepted or answered 5xx",
-                p.rounds, p.checks
+                "{}{from}, {} of forged, tampered or expired tokens answered: {outcome}",
+                count(p.rounds, "round"),
+                count(p.checks, "probe")
             ));
             if p.cut_at_end {
                 line.push_str("; the last round was cut at the run's end");
@@ -234,28 +287,29 @@ pub(crate) fn verdict_line(report: &Report) -> String {
         let never: Vec<&str> =
             report.coverage.iter().filter(|c| c.incomplete).map(|c| c.check.as_str()).collect();
         return format!(
-            "verdict: INCOMPLETE ({} checks asked for never ran: {}{}; {missed} of {} targets missed)",
-            never.len(),
+            "verdict: INCOMPLETE ({} asked for never ran: {}{}; {missed} of {} missed)",
+            count(never.len() as u64, "check"),
             never.iter().take(3).copied().collect::<Vec<_>>().join(", "),
             if never.len() > 3 { ", ..." } else { "" },
-            v.targets.len()
+            count(v.targets.len() as u64, "target")
         );
     }
     match v.exit_code {
         0 => {
             let not_run = v.targets.iter().filter(|t| t.not_run).count();
-            let mut line = format!("verdict: PASS ({} targets met", v.targets.len() - not_run);
+            let mut line =
+                format!("verdict: PASS ({} met", count((v.targets.len() - not_run) as u64, "target"));
             if not_run > 0 {
                 line.push_str(&format!(", {not_run} not run"));
             }
             if !report.findings.is_empty() {
-                line.push_str(&format!(", {} known findings", report.findings.len()));
+                line.push_str(&format!(", {}", count(report.findings.len() as u64, "known finding")));
             }
             line + ")"
         }
         3 => {
             let breaches = report.findings.iter().filter(|f| !f.known && f.severity.breaches()).count();
-            format!("verdict: BREACH ({breaches} findings)")
+            format!("verdict: BREACH ({})", count(breaches as u64, "finding"))
         }
         _ => {
             let defects = report.findings.iter().filter(|f| !f.known && !f.severity.breaches()).count();
@@ -264,9 +318,33 @@ pub(crate) fn verdict_line(report: &Report) -> String {
                 1 => "1 reliability finding; ".to_owned(),
                 n => format!("{n} reliability findings; "),
             };
-            format!("verdict: FAIL ({defects}{missed} of {} targets missed)", v.targets.len())
+            format!("verdict: FAIL ({defects}{missed} of {} missed)", count(v.targets.len() as u64, "target"))
         }
     }
+}
+
+/// The deployment: its kind and every URL it has (`embedded (auth URL, backend URL)`).
+pub(crate) fn target_words(report: &Report) -> String {
+    let t = &report.run.target;
+    let urls: Vec<String> = [("auth", &t.auth_url), ("backend", &t.backend_url)]
+        .into_iter()
+        .filter(|(_, url)| !url.is_empty())
+        .map(|(what, url)| format!("{what} {url}"))
+        .collect();
+    let faults = match t.faults.len() {
+        0 => String::new(),
+        _ => format!(", faults: {}", t.faults.join(", ")),
+    };
+    if urls.is_empty() {
+        format!("{}{faults}", t.kind)
+    } else {
+        format!("{} ({}){faults}", t.kind, urls.join(", "))
+    }
+}
+
+pub(crate) fn capitalised(line: &str) -> String {
+    let mut chars = line.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 pub(crate) const LATENCY_HEAD: [&str; 7] = ["", "count", "failed", "p50", "p90", "p99", "max"];
@@ -276,17 +354,15 @@ pub(crate) fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>
     let widths: Vec<usize> = (0..head.len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0))
         .collect();
+    // Words read from the left; figures line up on the right.
+    let numeric: Vec<bool> =
+        (0..head.len()).map(|i| i > 0 && rows.iter().all(|r| is_figure(&r[i]))).collect();
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                // Names and results read from the left; figures line up on the right.
-                if i == 0 || head[i] == "result" {
-                    format!("{c:<w$}", w = widths[i])
-                } else {
-                    format!("{c:>w$}", w = widths[i])
-                }
+                if numeric[i] { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) }
             })
             .collect();
         padded.join("  ").trim_end().to_owned()
@@ -296,6 +372,16 @@ pub(crate) fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>
         writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
     }
     Ok(())
+}
+
+/// A cell that is a figure (`12`, `3.5ms`, `99.9%`, `+3.0%`) or stands for one (`-`, `no data`,
+/// `not run`): its column is aligned on the right.
+pub(crate) fn is_figure(cell: &str) -> bool {
+    if matches!(cell, "" | "-" | "no data" | "not run" | "n/a") {
+        return true;
+    }
+    let number = cell.trim_end_matches(['µ', 'm', 's', '%', 'x']);
+    !number.is_empty() && number.trim_start_matches(['+', '-']).parse::<f64>().is_ok()
 }
 
 pub(crate) fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
@@ -340,23 +426,23 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let run = &report.run;
     writeln!(
         out,
-        "netra-load {}: profile {}, {} users, {:.1}s ({}), ended by {}; target {} {}",
+        "netra-load {}: profile {}, {}, {:.1}s ({}), ended by {}; target {}",
         report.tool.version,
         run.profile,
-        run.users,
+        count(run.users as u64, "user"),
         run.duration_s,
         run.phases(report.timeline.ramp_s),
         run.ended_by,
-        run.target.kind,
-        run.target.backend_url
+        target_words(report)
     )?;
     writeln!(out)?;
     for (line, f) in finding_lines(report).iter().zip(&report.findings) {
         writeln!(out, "{line}\n  reproduce: {}", f.reproducer)?;
     }
-    if !report.findings.is_empty() {
-        writeln!(out)?;
+    if report.findings.is_empty() {
+        writeln!(out, "findings: {}", no_findings_line(report))?;
     }
+    writeln!(out)?;
     text_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     writeln!(out)?;
     for line in cohort_lines(report).into_iter().chain(observation_lines(report)).chain(arrival_line(report))
@@ -375,21 +461,26 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if let Some(line) = probes_line(report) {
         writeln!(out, "{line}")?;
     }
-    for line in &report.skipped {
-        writeln!(out, "skipped {line}")?;
+    if !report.skipped.is_empty() {
+        writeln!(out, "\nnot run as the profile has them:")?;
+        for line in &report.skipped {
+            writeln!(out, "  {line}")?;
+        }
     }
     if !report.coverage.is_empty() {
         writeln!(out, "\nwhat was checked:")?;
         text_table(out, &coverage::HEAD, &coverage::rows(&report.coverage))?;
     }
     if !report.errors.is_empty() {
-        writeln!(out)?;
-        for e in &report.errors {
-            writeln!(out, "errors {:>6} x {}: {}", e.count, e.kind, e.sample)?;
-        }
+        writeln!(out, "\n{}", errors_line(report))?;
+        text_table(out, &ERROR_HEAD, &error_rows(report))?;
     }
     writeln!(out)?;
-    text_table(out, &TARGET_HEAD, &target_rows(report))?;
+    if report.verdict.targets.is_empty() {
+        writeln!(out, "no targets judged")?;
+    } else {
+        text_table(out, &TARGET_HEAD, &target_rows(report))?;
+    }
     writeln!(out, "{}", verdict_line(report))
 }
 
@@ -398,33 +489,33 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let run = &report.run;
     writeln!(out, "# netra-load report: {}\n", run.profile)?;
     writeln!(out, "**{}**\n", verdict_line(report))?;
-    if !report.findings.is_empty() {
-        writeln!(out, "## Findings\n")?;
-        for (line, f) in finding_lines(report).iter().zip(&report.findings) {
-            writeln!(out, "- {line}\n\n  ```sh\n  {}\n  ```", f.reproducer)?;
-        }
-        writeln!(out)?;
-    }
     writeln!(
         out,
-        "- started {}, ended {} ({}), {:.1} s ({})\n- {} users; target: {} (auth {}, backend {}){}\n",
+        "- run {}{}: started {}, ended {} ({}), {:.1} s ({})\n- {}; target: {}\n",
+        if run.run_id.is_empty() { "id not recorded" } else { &run.run_id },
+        run.segment.as_ref().map(|s| format!(", segment {s}")).unwrap_or_default(),
         run.started_at,
         run.ended_at,
         run.ended_by,
         run.duration_s,
         run.phases(report.timeline.ramp_s),
-        run.users,
-        run.target.kind,
-        run.target.auth_url,
-        run.target.backend_url,
-        if run.target.faults.is_empty() {
-            String::new()
-        } else {
-            format!(", faults: {}", run.target.faults.join(", "))
-        }
+        count(run.users as u64, "user"),
+        target_words(report)
     )?;
+    writeln!(out, "## Findings ({})\n", report.findings.len())?;
+    if report.findings.is_empty() {
+        writeln!(out, "{}.", capitalised(&no_findings_line(report)))?;
+    }
+    for (line, f) in finding_lines(report).iter().zip(&report.findings) {
+        writeln!(out, "- {line}\n\n  ```sh\n  {}\n  ```", f.reproducer)?;
+    }
+    writeln!(out)?;
     writeln!(out, "## Targets\n")?;
-    md_table(out, &TARGET_HEAD, &target_rows(report))?;
+    if report.verdict.targets.is_empty() {
+        writeln!(out, "No targets judged.")?;
+    } else {
+        md_table(out, &TARGET_HEAD, &target_rows(report))?;
+    }
     writeln!(out, "\n## Latency\n")?;
     md_table(out, &LATENCY_HEAD, &latency_rows(report))?;
     if !report.coverage.is_empty() {
@@ -432,7 +523,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         md_table(out, &coverage::HEAD, &coverage::rows(&report.coverage))?;
     }
     if !report.skipped.is_empty() {
-        writeln!(out, "\n## Skipped\n")?;
+        writeln!(out, "\n## Not run as the profile has them\n")?;
         for line in &report.skipped {
             writeln!(out, "- {line}")?;
         }
@@ -458,6 +549,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if report.errors.is_empty() {
         writeln!(out, "None.")?;
     } else {
+        writeln!(out, "{}\n", errors_line(report))?;
         md_table(out, &ERROR_HEAD, &error_rows(report))?;
     }
     Ok(())

@@ -111,22 +111,23 @@ impl Report {
 impl Degradation {
     /// The section's lines: the rule, then each step or endpoint that grew, or that none did.
     pub fn lines(&self, report: &Report) -> Vec<String> {
+        use super::words::count;
         let mut lines = vec![format!(
-            "p{} of each step and endpoint, the steady phase's start against its end ({} samples or more each side), growth over {:+.0}% and {}: {} steps and {} endpoints judged{}",
+            "did a step or endpoint slow down as the run went on? Its p{} at the steady phase's start against its end, {} or more each side; slower means over {:+.0}% and {}: {} and {} judged{}",
             self.quantile * 100.0,
-            self.min_samples,
+            count(self.min_samples, "sample"),
             self.limit * 100.0,
             crate::metrics::format_us(self.min_growth_us as f64),
-            self.steps_judged,
-            self.endpoints_judged,
+            count(self.steps_judged as u64, "step"),
+            count(self.endpoints_judged as u64, "endpoint"),
             if self.unjudged.is_empty() {
                 String::new()
             } else {
-                format!(", {} with too few samples", self.unjudged.len())
+                format!(", {} with too few samples to judge", self.unjudged.len())
             }
         )];
         if self.grown.is_empty() && self.steps_judged + self.endpoints_judged > 0 {
-            lines.push("none grew".into());
+            lines.push("none slowed down".into());
         }
         for t in &self.grown {
             let calls = match t.of {

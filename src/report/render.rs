@@ -462,7 +462,7 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{line}")?;
     }
     if !report.skipped.is_empty() {
-        writeln!(out, "\nnot run as the profile has them:")?;
+        writeln!(out, "\nnot run, or run differently, as the deployment allows:")?;
         for line in &report.skipped {
             writeln!(out, "  {line}")?;
         }
@@ -523,7 +523,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         md_table(out, &coverage::HEAD, &coverage::rows(&report.coverage))?;
     }
     if !report.skipped.is_empty() {
-        writeln!(out, "\n## Not run as the profile has them\n")?;
+        writeln!(out, "\n## Not run, or run differently, as the deployment allows\n")?;
         for line in &report.skipped {
             writeln!(out, "- {line}")?;
         }

@@ -128,7 +128,7 @@ pub(crate) fn no_findings_line(report: &Report) -> String {
     let never = not_run.iter().filter(|c| c.incomplete).count();
     let jwt = ran.iter().any(|c| c.kind == coverage::CheckKind::Jwt);
     let mut line = format!(
-        "none: the {} that ran held{}",
+        "the {} that ran held{}",
         count(ran.len() as u64, "check"),
         if jwt { " (the JWT probes' forged and tampered tokens all refused)" } else { "" }
     );
@@ -342,11 +342,6 @@ pub(crate) fn target_words(report: &Report) -> String {
     }
 }
 
-pub(crate) fn capitalised(line: &str) -> String {
-    let mut chars = line.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
 pub(crate) const LATENCY_HEAD: [&str; 7] = ["", "count", "failed", "p50", "p90", "p99", "max"];
 pub(crate) const TARGET_HEAD: [&str; 3] = ["target", "observed", "result"];
 
@@ -440,7 +435,7 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{line}\n  reproduce: {}", f.reproducer)?;
     }
     if report.findings.is_empty() {
-        writeln!(out, "findings: {}", no_findings_line(report))?;
+        writeln!(out, "findings: none; {}", no_findings_line(report))?;
     }
     writeln!(out)?;
     text_table(out, &LATENCY_HEAD, &latency_rows(report))?;
@@ -504,7 +499,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(out, "## Findings ({})\n", report.findings.len())?;
     if report.findings.is_empty() {
-        writeln!(out, "{}.", capitalised(&no_findings_line(report)))?;
+        writeln!(out, "None: {}.", no_findings_line(report))?;
     }
     for (line, f) in finding_lines(report).iter().zip(&report.findings) {
         writeln!(out, "- {line}\n\n  ```sh\n  {}\n  ```", f.reproducer)?;

@@ -50,9 +50,10 @@ pub fn observation(name: &str, o: &ObservationReport) -> String {
             )
         }
         "steps_cut_at_end" => format!(
-            "{} in flight when the run ended {} cut short (not failures: they had waited less than the time that blames the target)",
+            "{} in flight when the run ended {} cut short, not counted as failures: each had waited less than {} s on the target, or was waiting on purpose",
             count(o.count, "step"),
-            if o.count == 1 { "was" } else { "were" }
+            if o.count == 1 { "was" } else { "were" },
+            crate::journeys::runner::UNANSWERED.as_secs_f64()
         ),
         _ => {
             let expected = o.expected.map(|e| format!(" (expected {e})")).unwrap_or_default();

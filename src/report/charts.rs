@@ -26,12 +26,23 @@ pub fn spectrum(h: &Histogram) -> Vec<(f64, f64)> {
 }
 
 /// A histogram as `(ms, count)` per bucket (each bucket's upper bound 1.25x the last's), for a
-/// log latency axis.
+/// log latency axis; empty buckets are left off both ends but one, where the curve meets zero
+/// (they would stretch the axis over decades with nothing in them).
 pub fn distribution(h: &Histogram) -> Vec<(f64, f64)> {
-    h.log_buckets(10, 1.25)
-        .into_iter()
-        .map(|(upper, count)| (upper.max(1) as f64 / 1000.0, count as f64))
-        .collect()
+    let buckets = h.log_buckets(10, 1.25);
+    let (Some(first), Some(last)) =
+        (buckets.iter().position(|b| b.1 > 0), buckets.iter().rposition(|b| b.1 > 0))
+    else {
+        return Vec::new();
+    };
+    let ms = |upper: u64| upper.max(1) as f64 / 1000.0;
+    let mut points: Vec<(f64, f64)> = buckets[first.saturating_sub(1)..=last]
+        .iter()
+        .map(|&(upper, count)| (ms(upper), count as f64))
+        .collect();
+    // The buckets end with the largest value: one more, empty, closes the curve.
+    points.push((ms(buckets[last].0) * 1.25, 0.0));
+    points
 }
 
 const LATENCY: (Axis, &str) = (Axis::Latency, "latency (log scale)");
@@ -192,4 +203,24 @@ pub fn over_time(report: &Report) -> Vec<String> {
             .render(),
         latency_chart.render(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_distribution_spans_its_samples_and_a_spectrum_never_falls() {
+        let mut h = Histogram::default();
+        (1..=1000).for_each(|v| h.record(2000 + v * 10)); // 2 ms to 12 ms
+        let d = distribution(&h);
+        let (lo, hi) = (d[0].0, d[d.len() - 1].0);
+        assert!(lo > 1.0 && lo < 2.0 && hi > 12.0 && hi < 20.0, "{lo} - {hi} ms");
+        assert_eq!((d[0].1, d[d.len() - 1].1), (0.0, 0.0), "the curve meets zero at both ends");
+        assert_eq!(d.iter().map(|p| p.1).sum::<f64>(), 1000.0);
+        let s = spectrum(&h);
+        assert_eq!(s.len(), 81);
+        assert!(s.windows(2).all(|w| w[0].1 <= w[1].1), "a spectrum never falls");
+        assert!(distribution(&Histogram::default()).is_empty());
+    }
 }

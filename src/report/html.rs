@@ -33,7 +33,7 @@ pub fn esc(text: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em;font-size:16px}\
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}\
-th{background:#f3f3f3}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f3f3f3}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 tr.journey td{font-weight:600;background:#fafafa}tr.step td:first-child{padding-left:2.2em}\
 .verdict{font-size:1.3em;font-weight:bold;padding:.6em 1em;border-radius:6px}\
 .pass{background:#e3f6e3;color:#175c17}.fail{background:#fde8cf;color:#7a3b00}.breach{background:#fbdada;color:#8a1010}.incomplete{background:#e8e3f6;color:#3b1a7a}\
@@ -42,10 +42,13 @@ tr.journey td{font-weight:600;background:#fafafa}tr.step td:first-child{padding-
 .charts figure{margin:1.5em 0}.charts svg{display:block;width:100%;max-width:1100px;height:auto}\
 .charts figcaption{margin-top:.3em}.note{color:#555}";
 
-/// Whether a cell reads as a figure: a number with an optional sign and unit (`12`, `1.951ms`,
-/// `+3.0%`, `0.4s`, `12ms (34 samples)`).
+/// Whether a cell reads as a figure: a short number with an optional sign and unit (`12`,
+/// `1.951ms`, `+3.0%`, `0.4s`, `12ms (34 samples)`); a long one is a description.
 fn numeric(cell: &str) -> bool {
     let c = cell.trim();
+    if c.chars().count() > 24 {
+        return false;
+    }
     let c = c.strip_prefix(['+', '-']).unwrap_or(c);
     let digits = c.find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == ',')).unwrap_or(c.len());
     let (number, rest) = c.split_at(digits);
@@ -65,7 +68,8 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
     let num: Vec<bool> = (0..head.len())
         .map(|i| {
             let cells = || rows.iter().filter_map(|r| r.get(i)).map(String::as_str);
-            cells().any(numeric) && cells().all(|c| numeric(c) || placeholder(c))
+            // A column of placeholders alone ("-": nothing unavailable) is still one of figures.
+            cells().any(|c| !c.trim().is_empty()) && cells().all(|c| numeric(c) || placeholder(c))
         })
         .collect();
     let class = |i: usize| if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
@@ -93,7 +97,7 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 }
 
 /// What the matrix's columns mean (src/probes/isolation.rs decides each probe's outcome).
-const MATRIX_NOTE: &str = "Each row is a cross-user probe: the prober asks for another user's resource. \
+const MATRIX_NOTE: &str = "Each row is a cross-user probe: the prober, as the actor named, asks for another user's resource. \
 refused: the answer was the refusal expected (a refusal status; ACCESS_DENIED on the WebSocket). \
 allowed: a 2xx with a real answer (JSON, or an empty body for a delete): the other user's data was served, \
 which is a finding. inconclusive: neither, e.g. rate limited (429), a timeout or transport failure, a 5xx \
@@ -270,7 +274,9 @@ mod tests {
         for figure in ["12", "1.951ms", "158µs", "1.003s", "+3.0%", "-4.6%", "8.591ms (538 samples)"] {
             assert!(numeric(figure), "{figure}");
         }
-        for text in ["register", "journey signup-chat", "pass", "p99 < 300ms", "not run: x", "-", "2xx"] {
+        let long = "+0.8% (step first_reply: 7.391ms -> 7.447ms)";
+        for text in ["register", "journey signup-chat", "pass", "p99 < 300ms", "not run: x", "-", "2xx", long]
+        {
             assert!(!numeric(text), "{text}");
         }
         let mut out = String::new();

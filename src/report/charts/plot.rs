@@ -379,6 +379,18 @@ mod tests {
     }
 
     #[test]
+    fn odd_values_are_left_off_not_drawn_or_panicked_on() {
+        let odd = vec![(0.0, -1.0), (1.0, f64::NAN), (f64::INFINITY, 2.0), (3.0, 0.0), (4.0, 5.0)];
+        let html =
+            Chart::new("odd", (Axis::Linear, "x"), LATENCY_AXIS, "").lines(vec![line("a", odd)]).render();
+        assert!(html.contains("<svg") && html.contains("data-series=\"1\"") && html.contains("<circle"));
+        assert_eq!(label(Axis::Percentile, -1.0), "-900%");
+        assert_eq!(label(Axis::Latency, 0.0005), "0.5µs");
+    }
+
+    const LATENCY_AXIS: (Axis, &str) = (Axis::Latency, "ms");
+
+    #[test]
     fn a_chart_of_zeros_is_a_sentence_and_text_is_escaped() {
         let zeros = Chart::new("errors", (Axis::Linear, "s"), (Axis::Linear, "/s"), "No errors & <none>.")
             .lines(vec![line("a", vec![(0.0, 0.0), (1.0, 0.0)]), line("b", vec![])]);

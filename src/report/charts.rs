@@ -1,127 +1,17 @@
-//! The HTML report's charts, drawn by plotters as inline SVG (no script, no font from the
-//! network; plotters escapes the text it writes). Each chart is a function of the report.
+//! The HTML report's charts: what each one shows of the [`Report`], as HTML (inline SVG drawn
+//! by [`plot`], or one sentence when there is nothing to draw). Latency is in milliseconds on a
+//! log axis: a 1 s journey beside an 8 ms one leaves both readable. Rates are per second of each
+//! window; a window much narrower than the others (the run's last, cut short) is left out of
+//! them, and the chart says so.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
+mod plot;
+
+pub use plot::{Axis, Chart, Line};
 
 use super::Report;
-use crate::metrics::Histogram;
+use crate::metrics::{Histogram, Window, WindowJourney};
 
-const SIZE: (u32, u32) = (760, 340);
-
-/// One named line: `(x, y)` points.
-pub struct Line {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-}
-
-/// How an axis is labelled.
-#[derive(Clone, Copy)]
-pub enum Axis {
-    Plain,
-    /// `x` is `log10(1 / (1 - q))`: 0 = p0, 1 = p90, 2 = p99, 3 = p99.9, 4 = p99.99.
-    Percentile,
-    /// `x` is `log10(milliseconds)`.
-    LogMs,
-}
-
-fn label(axis: Axis, x: f64) -> String {
-    match axis {
-        Axis::Plain => {
-            if x.fract().abs() < 1e-9 {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.1}")
-            }
-        }
-        Axis::Percentile => {
-            let q = 100.0 * (1.0 - 10f64.powf(-x));
-            let digits = (x.round() as usize).saturating_sub(2);
-            format!("{q:.digits$}%")
-        }
-        Axis::LogMs => {
-            let ms = 10f64.powf(x);
-            if ms < 1.0 { format!("{:.0}µs", ms * 1000.0) } else { format!("{ms:.0}ms") }
-        }
-    }
-}
-
-/// A line chart as an `<svg>` element; an empty chart says so.
-pub fn lines(title: &str, x_desc: &str, y_desc: &str, x_axis: Axis, lines: &[Line]) -> String {
-    let mut svg = String::new();
-    let drawn = {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        draw(&root, title, x_desc, y_desc, x_axis, lines)
-    };
-    match drawn {
-        Ok(()) => svg,
-        Err(e) => format!(
-            "<p class=\"note\">chart {} could not be drawn: {}</p>",
-            super::html::esc(title),
-            super::html::esc(&e)
-        ),
-    }
-}
-
-fn draw(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    x_axis: Axis,
-    lines: &[Line],
-) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| e.to_string();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let points = lines.iter().flat_map(|l| l.points.iter());
-    let (mut x0, mut x1, mut y1) = (f64::MAX, f64::MIN, 0f64);
-    for &(x, y) in points {
-        (x0, x1, y1) = (x0.min(x), x1.max(x), y1.max(y));
-    }
-    if x0 > x1 {
-        (x0, x1) = (0.0, 1.0);
-    }
-    if x1 - x0 < 1e-9 {
-        x1 = x0 + 1.0;
-    }
-    let y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.08 };
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(42)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0..x1, 0f64..y1)
-        .map_err(|e| err(&e))?;
-    let x_label = move |x: &f64| label(x_axis, *x);
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&|y| label(Axis::Plain, (*y * 10.0).round() / 10.0))
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, line) in lines.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(line.name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-    }
-    if !lines.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(|e| err(&e))?;
-    }
-    root.present().map_err(|e| err(&e))
-}
-
-/// HDR-style percentile spectrum of a histogram: latency (ms) against percentile, log x.
+/// HDR-style percentile spectrum of a histogram: `(x, ms)` with `x` on [`Axis::Percentile`].
 pub fn spectrum(h: &Histogram) -> Vec<(f64, f64)> {
     if h.count() == 0 {
         return Vec::new();
@@ -135,104 +25,183 @@ pub fn spectrum(h: &Histogram) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// A histogram as counts per bucket on a log latency axis (each bucket 1.25x the last).
+/// A histogram as `(ms, count)` per bucket (each bucket's upper bound 1.25x the last's), for a
+/// log latency axis; empty buckets are left off both ends but one, where the curve meets zero
+/// (they would stretch the axis over decades with nothing in them).
 pub fn distribution(h: &Histogram) -> Vec<(f64, f64)> {
-    h.log_buckets(10, 1.25)
-        .into_iter()
-        .map(|(upper, count)| ((upper.max(1) as f64 / 1000.0).log10(), count as f64))
-        .collect()
+    let buckets = h.log_buckets(10, 1.25);
+    let (Some(first), Some(last)) =
+        (buckets.iter().position(|b| b.1 > 0), buckets.iter().rposition(|b| b.1 > 0))
+    else {
+        return Vec::new();
+    };
+    let ms = |upper: u64| upper.max(1) as f64 / 1000.0;
+    let mut points: Vec<(f64, f64)> = buckets[first.saturating_sub(1)..=last]
+        .iter()
+        .map(|&(upper, count)| (ms(upper), count as f64))
+        .collect();
+    // The buckets end with the largest value: one more, empty, closes the curve.
+    points.push((ms(buckets[last].0) * 1.25, 0.0));
+    points
 }
 
-/// The journeys' latency spectra.
+const LATENCY: (Axis, &str) = (Axis::Latency, "latency (log scale)");
+const SECONDS: (Axis, &str) = (Axis::Linear, "seconds from the start");
+
+/// The journeys' latency spectra (six journeys a chart at most).
 pub fn spectra(report: &Report) -> String {
-    let lines: Vec<Line> = report
+    let lines = report
         .journeys
         .iter()
         .map(|(name, j)| Line { name: name.clone(), points: spectrum(&j.stats.ended()) })
         .collect();
-    self::lines("Journey latency by percentile", "percentile", "ms", Axis::Percentile, &lines)
+    Chart::new(
+        "Journey latency by percentile",
+        (Axis::Percentile, "percentile"),
+        LATENCY,
+        "No journey ended.",
+    )
+    .lines(lines)
+    .render()
 }
 
-/// One chart per journey: how its steps' latencies are distributed.
+/// Per journey, how its steps' latencies are distributed, in step order; a journey with more
+/// than six steps gets several charts (of about as many steps each).
 pub fn step_histograms(report: &Report) -> Vec<(String, String)> {
     report
         .journeys
         .iter()
         .map(|(name, j)| {
-            let lines: Vec<Line> = j
-                .steps
-                .iter()
-                .map(|(step, s)| Line { name: step.clone(), points: distribution(&s.histogram) })
-                .collect();
-            let title = format!("{name}: step latency distribution");
-            (name.clone(), self::lines(&title, "latency (log)", "steps", Axis::LogMs, &lines))
+            let mut steps: Vec<_> = j.steps.iter().collect();
+            steps.sort_by_key(|(step, _)| (crate::journeys::Step::rank(step), *step));
+            let lines = steps
+                .into_iter()
+                .map(|(step, s)| Line { name: step.clone(), points: distribution(&s.histogram) });
+            let chart = Chart::new(
+                format!("{name}: step latency distribution"),
+                LATENCY,
+                (Axis::Linear, "steps"),
+                format!("No step of {name} ended."),
+            );
+            (name.clone(), chart.lines(lines.collect()).render())
         })
         .collect()
 }
 
-/// Throughput, errors, active users and latency per window.
+/// The windows a rate is drawn from, and a note naming those left out: narrower than half the
+/// widest, so a handful of requests would read as a fall.
+fn rated(windows: &[Window]) -> (Vec<&Window>, Option<String>) {
+    let full = windows.iter().map(|w| w.width_s).fold(0.0, f64::max);
+    let (kept, cut): (Vec<&Window>, Vec<&Window>) =
+        windows.iter().filter(|w| w.width_s > 0.0).partition(|w| w.width_s * 2.0 >= full);
+    let note = match cut.as_slice() {
+        [] => None,
+        [w] => Some(format!(
+            "The window {:.1}-{:.1} s is left out: {:.1} s wide against {full:.1} s, it would show a false dip.",
+            w.start_s,
+            w.start_s + w.width_s,
+            w.width_s
+        )),
+        many => Some(format!(
+            "{} windows narrower than half of {full:.1} s are left out: they would show false dips.",
+            many.len()
+        )),
+    };
+    (kept, note)
+}
+
+/// Joins the sentences that apply.
+fn notes(parts: &[Option<String>]) -> Option<String> {
+    let kept: Vec<&str> = parts.iter().flatten().map(String::as_str).collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
+}
+
+/// Attempts, completions and errors per second, active users and latency, per window.
 pub fn over_time(report: &Report) -> Vec<String> {
     let windows = &report.timeline.windows;
-    let mid = |w: &crate::metrics::Window| w.start_s + w.width_s / 2.0;
-    // A window without the journey counts zero, and has no latency to draw.
-    let per_journey = |f: &dyn Fn(&crate::metrics::WindowJourney, f64) -> Option<f64>, zero: Option<f64>| {
-        report
-            .journeys
-            .keys()
-            .map(|name| Line {
-                name: name.clone(),
-                points: windows
-                    .iter()
-                    .filter(|w| w.width_s > 0.0)
-                    .filter_map(|w| Some((mid(w), w.journeys.get(name).map_or(zero, |j| f(j, w.width_s))?)))
-                    .collect(),
-            })
-            .collect::<Vec<Line>>()
+    let (rate_windows, cut) = rated(windows);
+    let mid = |w: &Window| w.start_s + w.width_s / 2.0;
+    let per_second = |f: &dyn Fn(&Window) -> u64| -> Vec<(f64, f64)> {
+        rate_windows.iter().map(|w| (mid(w), f(w) as f64 / w.width_s)).collect()
     };
-    let throughput = per_journey(&|j, width| Some(j.count as f64 / width), Some(0.0));
-    let failures = per_journey(&|j, width| Some(j.failures as f64 / width), Some(0.0));
-    let mut errors = vec![Line {
-        name: "errors (all kinds)".into(),
-        points: windows
-            .iter()
-            .filter(|w| w.width_s > 0.0)
-            .map(|w| (mid(w), w.errors as f64 / w.width_s))
-            .collect(),
-    }];
-    errors.extend(failures.into_iter().map(|l| Line { name: format!("{} failed", l.name), ..l }));
+    // A window without the journey counts zero.
+    let per_journey =
+        |name: &str, f: fn(&WindowJourney) -> u64| per_second(&|w| w.journeys.get(name).map_or(0, f));
+    let names: Vec<&String> = report.journeys.keys().collect();
+
+    // Attempts beside completions: after failures users back off and begin fewer, so an outage
+    // shows as both falling, not as a few failures.
+    let attempts = vec![
+        Line { name: "begun".into(), points: per_second(&|w| w.begun) },
+        Line {
+            name: "completed".into(),
+            points: per_second(&|w| w.journeys.values().map(|j| j.count).sum()),
+        },
+        Line {
+            name: "failed".into(),
+            points: per_second(&|w| w.journeys.values().map(|j| j.failures).sum()),
+        },
+    ];
+    let throughput =
+        names.iter().map(|n| Line { name: (*n).clone(), points: per_journey(n, |j| j.count) }).collect();
+    let mut errors = vec![Line { name: "errors (all kinds)".into(), points: per_second(&|w| w.errors) }];
+    errors.extend(
+        names.iter().map(|n| Line { name: format!("{n} failed"), points: per_journey(n, |j| j.failures) }),
+    );
+    let quiet = errors.iter().filter(|l| l.points.iter().all(|p| p.1 == 0.0)).count();
+    errors.retain(|l| l.points.iter().any(|p| p.1 != 0.0));
+    let quiet =
+        (quiet > 0 && !errors.is_empty()).then(|| "Series that stayed at zero are left out.".to_owned());
     let users = vec![Line {
         name: "active users".into(),
         points: windows.iter().map(|w| (w.start_s + w.width_s, w.active_users as f64)).collect(),
     }];
-    // Over every journey that ended in the window, failed ones too.
-    let mut latency = per_journey(&|j, _| (j.count + j.failures > 0).then(|| j.p50_us as f64 / 1000.0), None);
-    for l in &mut latency {
-        l.name.push_str(" p50");
-    }
-    let p99 = per_journey(&|j, _| (j.count + j.failures > 0).then(|| j.p99_us as f64 / 1000.0), None);
-    latency.extend(p99.into_iter().map(|l| Line { name: format!("{} p99", l.name), ..l }));
-    // Attempts beside completions: after failures users back off and begin fewer, so an outage
-    // shows as both falling, not as a few failures.
-    let per_second = |f: &dyn Fn(&crate::metrics::Window) -> f64| -> Vec<(f64, f64)> {
-        windows.iter().filter(|w| w.width_s > 0.0).map(|w| (mid(w), f(w) / w.width_s)).collect()
+    // Over every journey that ended in the window, failed ones too: p50 solid, p99 dashed in
+    // the journey's colour.
+    let quantile = |name: &str, f: fn(&WindowJourney) -> u64| -> Vec<(f64, f64)> {
+        windows
+            .iter()
+            .filter(|w| w.width_s > 0.0)
+            .filter_map(|w| {
+                w.journeys
+                    .get(name)
+                    .filter(|j| j.count + j.failures > 0)
+                    .map(|j| (mid(w), f(j) as f64 / 1000.0))
+            })
+            .collect()
     };
-    let attempts = vec![
-        Line { name: "begun".into(), points: per_second(&|w| w.begun as f64) },
-        Line {
-            name: "completed".into(),
-            points: per_second(&|w| w.journeys.values().map(|j| j.count).sum::<u64>() as f64),
-        },
-        Line {
-            name: "failed".into(),
-            points: per_second(&|w| w.journeys.values().map(|j| j.failures).sum::<u64>() as f64),
-        },
-    ];
+    let latency: Vec<Vec<Line>> = names
+        .iter()
+        .map(|n| {
+            vec![
+                Line { name: format!("{n} p50"), points: quantile(n, |j| j.p50_us) },
+                Line { name: format!("{n} p99"), points: quantile(n, |j| j.p99_us) },
+            ]
+        })
+        .collect();
+    let rate = |title: &str, y: &str, empty: &str, lines: Vec<Line>, extra: Option<String>| {
+        Chart::new(title, SECONDS, (Axis::Linear, y), empty)
+            .lines(lines)
+            .note(notes(&[cut.clone(), extra]))
+            .render()
+    };
+    let mut latency_chart =
+        Chart::new("Journey latency over time", SECONDS, LATENCY, "No journey ended in any window.");
+    latency_chart.groups = latency;
     vec![
-        lines("Journeys begun and completed per second", "seconds", "journeys/s", Axis::Plain, &attempts),
-        lines("Journeys completed per second", "seconds", "journeys/s", Axis::Plain, &throughput),
-        lines("Errors and failed journeys per second", "seconds", "per second", Axis::Plain, &errors),
-        lines("Active users", "seconds", "users", Axis::Plain, &users),
-        lines("Journey latency over time", "seconds", "ms", Axis::Plain, &latency),
+        rate("Journeys begun and completed per second", "journeys/s", "No journey began.", attempts, None),
+        rate("Journeys completed per second", "journeys/s", "No journey completed.", throughput, None),
+        rate(
+            "Errors and failed journeys per second",
+            "per second",
+            "No errors and no failed journeys in any window.",
+            errors,
+            quiet,
+        ),
+        Chart::new("Active users", SECONDS, (Axis::Linear, "users"), "No user was started.")
+            .lines(users)
+            .render(),
+        latency_chart.render(),
     ]
 }
 
@@ -241,18 +210,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn axes_read_as_percentiles_and_latencies() {
-        assert_eq!(label(Axis::Percentile, 0.0), "0%");
-        assert_eq!(label(Axis::Percentile, 1.0), "90%");
-        assert_eq!(label(Axis::Percentile, 2.0), "99%");
-        assert_eq!(label(Axis::Percentile, 4.0), "99.99%");
-        assert_eq!(label(Axis::LogMs, 1.0), "10ms");
+    fn a_distribution_spans_its_samples_and_a_spectrum_never_falls() {
         let mut h = Histogram::default();
-        (1..=1000).for_each(|v| h.record(v * 100));
+        (1..=1000).for_each(|v| h.record(2000 + v * 10)); // 2 ms to 12 ms
+        let d = distribution(&h);
+        let (lo, hi) = (d[0].0, d[d.len() - 1].0);
+        assert!(lo > 1.0 && lo < 2.0 && hi > 12.0 && hi < 20.0, "{lo} - {hi} ms");
+        assert_eq!((d[0].1, d[d.len() - 1].1), (0.0, 0.0), "the curve meets zero at both ends");
+        assert_eq!(d.iter().map(|p| p.1).sum::<f64>(), 1000.0);
         let s = spectrum(&h);
         assert_eq!(s.len(), 81);
         assert!(s.windows(2).all(|w| w[0].1 <= w[1].1), "a spectrum never falls");
-        let svg = lines("a <title> & more", "x", "y", Axis::Plain, &[Line { name: "<j>".into(), points: s }]);
-        assert!(svg.starts_with("<svg") && svg.contains("&lt;title&gt;") && !svg.contains("<j>"));
+        assert!(distribution(&Histogram::default()).is_empty());
     }
 }

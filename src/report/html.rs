@@ -28,31 +28,81 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
+// Text reads from the left; only figures (`.num`, see [`numeric`]) line up on the right. Step
+// rows sit indented under their journey's bold row. No font size under 12 px.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em;font-size:16px}\
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}\
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
-td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+tr.journey td{font-weight:600;background:#fafafa}tr.step td:first-child{padding-left:2.2em}\
 .verdict{font-size:1.3em;font-weight:bold;padding:.6em 1em;border-radius:6px}\
 .pass{background:#e3f6e3;color:#175c17}.fail{background:#fde8cf;color:#7a3b00}.breach{background:#fbdada;color:#8a1010}.incomplete{background:#e8e3f6;color:#3b1a7a}\
 .finding{border-left:4px solid #c22;padding:.3em 1em;margin:1em 0;background:#fff6f6}\
-.known{border-left-color:#999;background:#f6f6f6}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5em}\
-.charts svg{display:block;margin:1em 0;max-width:100%;height:auto}.note{color:#666}";
+.known{border-left-color:#999;background:#f6f6f6}pre{white-space:pre-wrap;background:#f4f4f4;padding:.5em;font-size:14px}\
+.charts figure{margin:1.5em 0}.charts svg{display:block;width:100%;max-width:1100px;height:auto}\
+.charts figcaption{margin-top:.3em}.note{color:#555}";
 
+/// Whether a cell reads as a figure: a short number with an optional sign and unit (`12`,
+/// `1.951ms`, `+3.0%`, `0.4s`, `12ms (34 samples)`); a long one is a description.
+fn numeric(cell: &str) -> bool {
+    let c = cell.trim();
+    if c.chars().count() > 24 {
+        return false;
+    }
+    let c = c.strip_prefix(['+', '-']).unwrap_or(c);
+    let digits = c.find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == ',')).unwrap_or(c.len());
+    let (number, rest) = c.split_at(digits);
+    let unit = rest.split(" (").next().unwrap_or("").trim();
+    number.starts_with(|ch: char| ch.is_ascii_digit())
+        && ["", "ms", "µs", "us", "s", "%", "x", "/s", "KiB", "MiB", "ms/s"].contains(&unit)
+}
+
+/// A placeholder where a figure would be.
+fn placeholder(cell: &str) -> bool {
+    matches!(cell.trim(), "" | "-" | "n/a")
+}
+
+/// A table; a column of figures (and placeholders) is right-aligned, a row whose name is
+/// indented (a step: `latency_rows`) is indented under the `journey ...` row before it.
 fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    let num: Vec<bool> = (0..head.len())
+        .map(|i| {
+            let cells = || rows.iter().filter_map(|r| r.get(i)).map(String::as_str);
+            // A column of placeholders alone ("-": nothing unavailable) is still one of figures.
+            cells().any(|c| !c.trim().is_empty()) && cells().all(|c| numeric(c) || placeholder(c))
+        })
+        .collect();
+    let class = |i: usize| if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
     out.push_str("<table><tr>");
-    for h in head {
-        let _ = write!(out, "<th>{}</th>", esc(h));
+    for (i, h) in head.iter().enumerate() {
+        let _ = write!(out, "<th{}>{}</th>", class(i), esc(h));
     }
     out.push_str("</tr>");
     for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{}</td>", esc(cell));
+        let first = row.first().map_or("", String::as_str);
+        out.push_str(if first.starts_with("  ") {
+            "<tr class=\"step\">"
+        } else if first.starts_with("journey ") {
+            "<tr class=\"journey\">"
+        } else {
+            "<tr>"
+        });
+        for (i, cell) in row.iter().enumerate() {
+            let text = if i == 0 { cell.trim_start() } else { cell };
+            let _ = write!(out, "<td{}>{}</td>", class(i), esc(text));
         }
         out.push_str("</tr>");
     }
     out.push_str("</table>");
 }
+
+/// What the matrix's columns mean (src/probes/isolation.rs decides each probe's outcome).
+const MATRIX_NOTE: &str = "Each row is a cross-user probe: the prober, as the actor named, asks for another user's resource. \
+refused: the answer was the refusal expected (a refusal status; ACCESS_DENIED on the WebSocket). \
+allowed: a 2xx with a real answer (JSON, or an empty body for a delete): the other user's data was served, \
+which is a finding. inconclusive: neither, e.g. rate limited (429), a timeout or transport failure, a 5xx \
+or another unexpected status, or a 2xx whose body was not JSON; it proves nothing either way, so it counts \
+neither as a check that held nor as a leak.";
 
 pub fn page(report: &Report) -> String {
     let run = &report.run;
@@ -125,6 +175,7 @@ pub fn page(report: &Report) -> String {
     let _ = write!(out, "<p>{}</p>", esc(&isolation_line(report)));
     if !report.isolation.matrix.is_empty() {
         table(&mut out, &MATRIX_HEAD, &matrix_rows(report));
+        let _ = write!(out, "<p class=\"note\">{}</p>", esc(MATRIX_NOTE));
     }
     out.push_str("<h2>Errors</h2>");
     if report.errors.is_empty() {
@@ -211,5 +262,31 @@ fn trend(out: &mut String, report: &Report) {
     if !rows.is_empty() {
         out.push_str("<p>Journeys: the steady phase's start against its end.</p>");
         table(out, &["figure", "start", "end", "change"], &rows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_align_right_and_text_left() {
+        for figure in ["12", "1.951ms", "158µs", "1.003s", "+3.0%", "-4.6%", "8.591ms (538 samples)"] {
+            assert!(numeric(figure), "{figure}");
+        }
+        let long = "+0.8% (step first_reply: 7.391ms -> 7.447ms)";
+        for text in ["register", "journey signup-chat", "pass", "p99 < 300ms", "not run: x", "-", "2xx", long]
+        {
+            assert!(!numeric(text), "{text}");
+        }
+        let mut out = String::new();
+        let rows =
+            [["journey a", "3", "pass"], ["  step", "-", "FAIL"]].map(|r| r.map(String::from).to_vec());
+        table(&mut out, &["", "count", "result"], &rows);
+        assert!(out.contains("<th class=\"num\">count</th><th>result</th>"), "{out}");
+        assert!(
+            out.contains("<tr class=\"step\"><td>step</td><td class=\"num\">-</td><td>FAIL</td>"),
+            "{out}"
+        );
     }
 }

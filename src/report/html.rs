@@ -6,10 +6,10 @@ use std::fmt::Write;
 
 use super::render::{
     ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, WINDOW_HEAD, arrival_line, cohort_lines, error_rows,
-    isolation_line, latency_rows, matrix_rows, ms, observation_lines, probes_line, service_line, target_rows,
-    verdict_line, window_rows,
+    errors_line, is_figure, isolation_line, latency_rows, matrix_rows, ms, no_findings_line,
+    observation_lines, probes_line, service_line, target_rows, target_words, verdict_line, window_rows,
 };
-use super::{Report, charts, coverage};
+use super::{Report, charts, coverage, words};
 use crate::verdict::Outcome;
 
 /// Escapes text for HTML content and attribute values.
@@ -42,26 +42,6 @@ tr.journey td{font-weight:600;background:#fafafa}tr.step td:first-child{padding-
 .charts figure{margin:1.5em 0}.charts svg{display:block;width:100%;max-width:1100px;height:auto}\
 .charts figcaption{margin-top:.3em}.note{color:#555}";
 
-/// Whether a cell reads as a figure: a short number with an optional sign and unit (`12`,
-/// `1.951ms`, `+3.0%`, `0.4s`, `12ms (34 samples)`); a long one is a description.
-fn numeric(cell: &str) -> bool {
-    let c = cell.trim();
-    if c.chars().count() > 24 {
-        return false;
-    }
-    let c = c.strip_prefix(['+', '-']).unwrap_or(c);
-    let digits = c.find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == ',')).unwrap_or(c.len());
-    let (number, rest) = c.split_at(digits);
-    let unit = rest.split(" (").next().unwrap_or("").trim();
-    number.starts_with(|ch: char| ch.is_ascii_digit())
-        && ["", "ms", "µs", "us", "s", "%", "x", "/s", "KiB", "MiB", "ms/s"].contains(&unit)
-}
-
-/// A placeholder where a figure would be.
-fn placeholder(cell: &str) -> bool {
-    matches!(cell.trim(), "" | "-" | "n/a")
-}
-
 /// A table; a column of figures (and placeholders) is right-aligned, a row whose name is
 /// indented (a step: `latency_rows`) is indented under the `journey ...` row before it.
 fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
@@ -69,7 +49,7 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
         .map(|i| {
             let cells = || rows.iter().filter_map(|r| r.get(i)).map(String::as_str);
             // A column of placeholders alone ("-": nothing unavailable) is still one of figures.
-            cells().any(|c| !c.trim().is_empty()) && cells().all(|c| numeric(c) || placeholder(c))
+            cells().any(|c| !c.trim().is_empty()) && cells().all(is_figure)
         })
         .collect();
     let class = |i: usize| if num.get(i).copied().unwrap_or(false) { " class=\"num\"" } else { "" };
@@ -121,7 +101,6 @@ pub fn page(report: &Report) -> String {
         Outcome::Fail => "fail",
     };
     let _ = write!(out, "<p class=\"verdict {class}\" id=\"verdict\">{}</p>", esc(&verdict_line(report)));
-    let faults = if run.target.faults.is_empty() { "none".to_owned() } else { run.target.faults.join(", ") };
     let segment = match (&run.segment, run.merged_from.is_empty()) {
         (Some(s), _) => format!("; segment {s}"),
         (None, false) => format!("; merged from {} reports", run.merged_from.len()),
@@ -129,21 +108,24 @@ pub fn page(report: &Report) -> String {
     };
     let _ = write!(
         out,
-        "<p>{} users, {:.1} s ({}) from {} to {} (ended by {}){}; target: {} (auth {}, backend {}); faults: {}</p>",
-        run.users,
+        "<p>{}, {:.1} s ({}) from {} to {} (ended by {}){}; target: {}{}</p><p class=\"note\">run {}</p>",
+        esc(&words::count(run.users as u64, "user")),
         run.duration_s,
         esc(&run.phases(report.timeline.ramp_s)),
         esc(&run.started_at),
         esc(&run.ended_at),
         esc(&run.ended_by.to_string()),
         esc(&segment),
-        esc(&run.target.kind),
-        esc(&run.target.auth_url),
-        esc(&run.target.backend_url),
-        esc(&faults)
+        esc(&target_words(report)),
+        if run.target.faults.is_empty() { "; faults: none" } else { "" },
+        esc(if run.run_id.is_empty() { "id not recorded" } else { &run.run_id })
     );
     out.push_str("<h2>Targets</h2>");
-    table(&mut out, &TARGET_HEAD, &target_rows(report));
+    if report.verdict.targets.is_empty() {
+        out.push_str("<p>No targets judged.</p>");
+    } else {
+        table(&mut out, &TARGET_HEAD, &target_rows(report));
+    }
     findings(&mut out, report);
     if !report.coverage.is_empty() {
         out.push_str("<h2>What was checked</h2>");
@@ -181,10 +163,11 @@ pub fn page(report: &Report) -> String {
     if report.errors.is_empty() {
         out.push_str("<p>None.</p>");
     } else {
+        let _ = write!(out, "<p>{}</p>", esc(&errors_line(report)));
         table(&mut out, &ERROR_HEAD, &error_rows(report));
     }
     if !report.skipped.is_empty() {
-        out.push_str("<h2>Skipped</h2><ul>");
+        out.push_str("<h2>Not run, or run differently, as the deployment allows</h2><ul>");
         for s in &report.skipped {
             let _ = write!(out, "<li>{}</li>", esc(s));
         }
@@ -204,17 +187,7 @@ fn findings(out: &mut String, report: &Report) {
     let _ = write!(out, "<h2>Findings ({})</h2>", report.findings.len());
     if report.findings.is_empty() {
         // Only what ran held: say what did not.
-        let checks = report.coverage.iter().filter(|c| c.kind != coverage::CheckKind::Target);
-        let (ran, not_run): (Vec<_>, Vec<_>) = checks.partition(|c| c.status != coverage::Status::NotRun);
-        let never = not_run.iter().filter(|c| c.incomplete).count();
-        let mut line = format!("None: the {} checks that ran held", ran.len());
-        if !not_run.is_empty() {
-            line.push_str(&format!("; {} did not run (see What was checked)", not_run.len()));
-        }
-        if never > 0 {
-            line.push_str(&format!(", {never} of them asked for: the run is INCOMPLETE"));
-        }
-        let _ = write!(out, "<p>{}.</p>", esc(&line));
+        let _ = write!(out, "<p>None: {}.</p>", esc(&no_findings_line(report)));
     }
     for f in &report.findings {
         let known = if f.known { " known" } else { "" };
@@ -272,12 +245,11 @@ mod tests {
     #[test]
     fn figures_align_right_and_text_left() {
         for figure in ["12", "1.951ms", "158µs", "1.003s", "+3.0%", "-4.6%", "8.591ms (538 samples)"] {
-            assert!(numeric(figure), "{figure}");
+            assert!(is_figure(figure), "{figure}");
         }
         let long = "+0.8% (step first_reply: 7.391ms -> 7.447ms)";
-        for text in ["register", "journey signup-chat", "pass", "p99 < 300ms", "not run: x", "-", "2xx", long]
-        {
-            assert!(!numeric(text), "{text}");
+        for text in ["register", "journey signup-chat", "pass", "p99 < 300ms", "not run: x", "2xx", long] {
+            assert!(!is_figure(text), "{text}");
         }
         let mut out = String::new();
         let rows =

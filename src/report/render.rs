@@ -369,14 +369,23 @@ pub(crate) fn text_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>
     Ok(())
 }
 
-/// A cell that is a figure (`12`, `3.5ms`, `99.9%`, `+3.0%`) or stands for one (`-`, `no data`,
-/// `not run`): its column is aligned on the right.
+/// Whether a cell reads as a figure: a short number with an optional sign and unit (`12`,
+/// `1.951ms`, `+3.0%`, `0.4s`, `12ms (34 samples)`), or stands where one would be (`-`, `n/a`,
+/// `no data`, `not run`); a long one is a description. A column of them aligns on the right.
 pub(crate) fn is_figure(cell: &str) -> bool {
-    if matches!(cell, "" | "-" | "no data" | "not run" | "n/a") {
+    let c = cell.trim();
+    if matches!(c, "" | "-" | "n/a" | "no data" | "not run") {
         return true;
     }
-    let number = cell.trim_end_matches(['µ', 'm', 's', '%', 'x']);
-    !number.is_empty() && number.trim_start_matches(['+', '-']).parse::<f64>().is_ok()
+    if c.chars().count() > 24 {
+        return false;
+    }
+    let c = c.strip_prefix(['+', '-']).unwrap_or(c);
+    let digits = c.find(|ch: char| !(ch.is_ascii_digit() || ch == '.' || ch == ',')).unwrap_or(c.len());
+    let (number, rest) = c.split_at(digits);
+    let unit = rest.split(" (").next().unwrap_or("").trim();
+    number.starts_with(|ch: char| ch.is_ascii_digit())
+        && ["", "ms", "µs", "us", "s", "%", "x", "/s", "KiB", "MiB", "ms/s"].contains(&unit)
 }
 
 pub(crate) fn md_table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> io::Result<()> {

@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn durations_outside_their_bounds_name_the_value_and_the_bound() {
-        assert!(run_time("1000y").unwrap_err().contains("`1000y` is above the limit of 7days"));
+        assert!(run_time("1000y").unwrap_err().contains("`1000y` is above the limit of 7d"));
         assert_eq!(run_time("7d"), Ok(RUN_TIME.1));
         assert!(within("0ms", PROBE_EVERY).unwrap_err().contains("below the minimum of 10ms"));
         assert!(access_ttl("0s").is_err() && refresh_ttl("2y").is_err() && agent_latency("2m").is_err());

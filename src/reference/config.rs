@@ -197,7 +197,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// naming the input and the bound.
 pub fn parse_duration_within(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let d = parse_duration(s)?;
-    let show = |d: Duration| humantime::format_duration(d).to_string();
+    // Whole days as days: humantime would write 365 days as months.
+    let show = |d: Duration| match d.as_secs() {
+        secs if secs >= 86_400 && secs % 86_400 == 0 && d.subsec_nanos() == 0 => {
+            format!("{}d", secs / 86_400)
+        }
+        _ => humantime::format_duration(d).to_string(),
+    };
     if d > max {
         return Err(format!("`{}` is above the limit of {}", s.trim(), show(max)));
     }

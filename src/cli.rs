@@ -174,7 +174,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "DUR", default_value = "5ms", value_parser = limits::agent_latency)]
     pub agent_latency: Duration,
 
-    /// Misbehave on purpose (repeatable); see the README's fault table.
+    /// Misbehave on purpose (repeatable; durations at most 1d); see the README's fault table.
     #[arg(long = "fault", value_name = "F")]
     pub faults: Vec<Fault>,
 

@@ -118,6 +118,10 @@ fn profile_durations_and_intervals_are_bounded() {
         ("[probes]\njwt_every = \"1ms\"", &["[probes] jwt_every", "1ms", "1s"]),
         ("[target]\naccess_ttl = \"0s\"", &["access_ttl", "0s", "1s"]),
         ("[target]\nagent_latency = \"1h\"", &["agent_latency", "1h", "1m"]),
+        (
+            "[api]\nprovisioning = \"mint\"\n[api.mint]\nlifetime = \"1000d\"",
+            &["[api.mint] lifetime", "1000d", "30d"],
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = profile(dir.path(), extra);
@@ -147,6 +151,13 @@ fn faults_the_embedded_target_cannot_start_with_are_refused_with_their_range() {
         &["--target-fault", "latency=3s", "--target-fault", "stall=2s/8s"],
         &["latency and stall", "0 to 4s"],
     );
+}
+
+#[test]
+fn an_embedded_target_that_fails_its_start_up_check_is_named_not_its_url() {
+    // s1 has no register endpoint: the preflight fails on the embedded target's own URL.
+    let needles = ["the embedded target failed its start-up check", "--provisioning dev-login"];
+    refused(&["--profile", "netra-s1", "--provisioning", "register"], &needles);
 }
 
 #[test]

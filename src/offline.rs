@@ -38,7 +38,10 @@ pub fn report(args: ReportArgs) -> anyhow::Result<u8> {
             text.extend(crate::report::junit::render(&report).map_err(anyhow::Error::msg)?.into_bytes())
         }
     }
-    emit(to.as_deref(), &text)?;
+    emit(to.as_deref(), &text).map_err(|e| match args.output {
+        None => anyhow::anyhow!("{e:#}; write it elsewhere with -o FILE"),
+        Some(_) => e,
+    })?;
     if let Some(path) = to {
         println!("wrote {}", path.display());
     }

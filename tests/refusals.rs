@@ -254,6 +254,15 @@ fn report_writes_into_the_run_folder_or_the_file_and_says_where() {
     let out = netra(dir.path(), &["report", folder.to_str().unwrap(), "-o", "-"]);
     assert_eq!(out.stdout, html);
 
+    // A run folder that cannot take the file: named, with what to try.
+    std::fs::remove_file(folder.join("report.md")).unwrap();
+    std::fs::create_dir(folder.join("report.md")).unwrap();
+    let out = netra(dir.path(), &["report", folder.to_str().unwrap(), "--format", "md"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write") && stderr.contains("-o FILE"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+
     // -o - to a terminal: refused, HTML never goes there.
     let Some((_master, slave)) = terminal() else {
         eprintln!("skipped the terminal case: no pseudo-terminal here");

@@ -139,6 +139,9 @@ fn ports_outside_1_to_65535_are_refused_naming_the_url() {
     );
     refused(&["--auth-url", "http://127.0.0.1:0"], &["--auth-url", "http://127.0.0.1:0", "port 0"]);
     refused(&["--metrics-addr", "127.0.0.1:99999"], &["--metrics-addr", "127.0.0.1:99999"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = profile(dir.path(), &format!("[api]\nauth_url = \"{bad}\""));
+    refused_in(dir.path(), &["--profile", path.to_str().unwrap()], &["[api] auth_url", bad, "1 to 65535"]);
 }
 
 #[test]

@@ -317,6 +317,9 @@ fn deployment(
     secret: &Option<Secret>,
 ) -> Result<Deployment, InputError> {
     let p = &loaded.profile;
+    // Where each URL came from, for the error naming it.
+    let auth_from = if auth_url.is_some() { "--auth-url" } else { "[api] auth_url" };
+    let backend_from = if backend_url.is_some() { "--backend-url" } else { "[api] backend_url" };
     match (auth_url.or_else(|| p.api.auth_url.clone()), backend_url.or_else(|| p.api.backend_url.clone())) {
         (None, None) => {
             let mut config = embedded(loaded, faults)?;
@@ -331,7 +334,7 @@ fn deployment(
                     "--target-fault only applies to the embedded target: drop it or drop the URLs".into(),
                 ));
             }
-            for (flag, url) in [("--auth-url", Some(&auth_url)), ("--backend-url", backend_url.as_ref())] {
+            for (flag, url) in [(auth_from, Some(&auth_url)), (backend_from, backend_url.as_ref())] {
                 if let Some(message) = url.and_then(|u| bad_url(u)) {
                     return Err(InputError::Url { flag, url: url.cloned().unwrap_or_default(), message });
                 }

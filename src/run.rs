@@ -60,10 +60,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         Deployment::Embedded(_) => Some(format!(" (with --target-fault {})", config.fault_names.join(", "))),
         Deployment::Remote { .. } => None,
     };
-    let checked = match preflight(&netra, embedded_faults.is_some()).await {
-        Ok(()) => preflight_user(&netra, &config.plan.run_tag).await,
-        Err(e) => Err(e),
-    };
+    let checked = async {
+        preflight(&netra, embedded_faults.is_some()).await?;
+        preflight_user(&netra, &config.plan.run_tag).await
+    }
+    .await;
     if let (Err(e), Some(faults)) = (&checked, &embedded_faults) {
         // Its URLs are its own, not the user's: say which target failed.
         bail!("the embedded target failed its start-up check{faults}: {e:#}");
@@ -104,9 +105,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             writeln!(out, "report: {}", folder.display())?;
         }
     }
-    let folder = written.context(
-        "the run ended, but its reports could not be written (the summary on stdout is what is left)",
-    )?;
+    let left = if config.quiet { "" } else { " (the summary on stdout is what is left)" };
+    let folder =
+        written.with_context(|| format!("the run ended, but its reports could not be written{left}"))?;
     if let Some((_, server)) = metrics {
         server.stop().await;
     }

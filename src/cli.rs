@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::reference::{Dialect, Fault, Rate, WsFanout, parse_duration};
+use crate::limits;
+use crate::reference::{Dialect, Fault, Rate, WsFanout};
 
 /// The exit codes of a run, in the order the verdict takes them.
 const EXIT_CODES: &str = "\
@@ -46,7 +47,8 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the embedded reference Netra target (auth service and backend) until Ctrl-C.
     Target(TargetArgs),
-    /// Render a run's report again from its report.json: HTML, Markdown or JUnit XML.
+    /// Render a run's report again from its report.json (HTML, Markdown or JUnit XML) into its
+    /// run folder, or to -o FILE; prints where it wrote.
     Report(ReportArgs),
     /// Compare a candidate run with a baseline run; exit 1 when a figure regressed.
     Compare(CompareArgs),
@@ -67,11 +69,13 @@ pub struct ReportArgs {
     #[arg(value_name = "RUN_DIR_OR_JSON")]
     pub input: PathBuf,
 
+    /// html writes report.html, md report.md, junit junit.xml.
     #[arg(long, value_enum, default_value = "html")]
     pub format: ReportFormat,
 
-    /// Write here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    /// Write to FILE instead of the run folder (the folder given, or the one holding the
+    /// report.json given); `-` is stdout, which HTML never goes to when it is a terminal.
+    #[arg(short, long, value_name = "FILE|-")]
     pub output: Option<PathBuf>,
 }
 
@@ -150,16 +154,17 @@ pub struct TargetArgs {
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8000")]
     pub backend_addr: SocketAddr,
 
-    /// HS256 signing secret shared by both services; random when unset (never printed).
+    /// HS256 signing secret shared by both services; random when unset (never printed). Prefer
+    /// the environment variable NETRA_JWT_SECRET: a flag's value shows in `ps` to every user.
     #[arg(long, value_name = "S", env = "NETRA_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
-    /// Lifetime of access tokens.
-    #[arg(long, value_name = "DUR", default_value = "900s", value_parser = parse_duration)]
+    /// Lifetime of access tokens (1s to 30d).
+    #[arg(long, value_name = "DUR", default_value = "900s", value_parser = limits::access_ttl)]
     pub access_ttl: Duration,
 
-    /// Lifetime of refresh tokens.
-    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = parse_duration)]
+    /// Lifetime of refresh tokens (1s to 365d).
+    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = limits::refresh_ttl)]
     pub refresh_ttl: Duration,
 
     /// Refill rate of each user's token bucket on /api/*.
@@ -170,11 +175,11 @@ pub struct TargetArgs {
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: u32,
 
-    /// Think time of the simulated agent for one chat turn.
-    #[arg(long, value_name = "DUR", default_value = "5ms", value_parser = parse_duration)]
+    /// Think time of the simulated agent for one chat turn (at most 1m).
+    #[arg(long, value_name = "DUR", default_value = "5ms", value_parser = limits::agent_latency)]
     pub agent_latency: Duration,
 
-    /// Misbehave on purpose (repeatable); see the README's fault table.
+    /// Misbehave on purpose (repeatable; durations at most 1d); see the README's fault table.
     #[arg(long = "fault", value_name = "F")]
     pub faults: Vec<Fault>,
 
@@ -207,8 +212,8 @@ pub struct RunArgs {
     #[arg(short = 'r', long, value_name = "R")]
     pub increase_rate: Option<f64>,
 
-    /// How long the load runs, e.g. 30s or 5m (overrides the profile).
-    #[arg(short = 't', long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "iterations")]
+    /// How long the load runs, e.g. 30s or 5m, at most 7d (overrides the profile).
+    #[arg(short = 't', long, value_name = "DUR", value_parser = limits::run_time, conflicts_with = "iterations")]
     pub run_time: Option<Duration>,
 
     /// The open model: start journeys at this rate whatever the completions (e.g. 50/s), with
@@ -229,11 +234,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub backend_url: Option<String>,
 
-    /// Fault of the embedded target (repeatable); see the README's fault table.
+    /// Fault of the embedded target (repeatable); see the README's fault table. Refused when the
+    /// target could not answer the start-up check with it: latency and a stall's pause at most
+    /// 4s (together too), ws-handshake at most 5s, slowdown at most 1s, hang 1s or more.
     #[arg(long = "target-fault", value_name = "F")]
     pub target_faults: Vec<Fault>,
 
     /// The deployment's JWT signing secret, for the probes that mint tokens (never printed).
+    /// Prefer the environment variable NETRA_JWT_SECRET: a flag's value shows in `ps` to every
+    /// user.
     #[arg(long, value_name = "S", env = "NETRA_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
@@ -253,7 +262,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "I/N")]
     pub segment: Option<Segment>,
 
-    /// Folder that receives the run folder.
+    /// Folder that receives the run folder; checked before the run starts (created and written
+    /// to), refused when it cannot be written.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub report_dir: PathBuf,
 

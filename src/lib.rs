@@ -19,6 +19,8 @@
 //!   not run).
 //! - [`metrics`]: HDR histograms, the collector, the timeline and the figures; a leaf module.
 //! - [`verdict`]: targets judged on a narrow view of the figures.
+//! - [`limits`]: the bounds durations and intervals of input are held to, and the faults the
+//!   embedded target can start a run with.
 //! - [`report`]: the report model, its renderers, and loading, comparing and merging reports.
 //! - `run`, `serve`: the `run` and `target` subcommands; `offline`: `report`, `compare` and
 //!   `merge`, which work on report files.
@@ -36,6 +38,7 @@ pub mod coverage;
 pub mod findings;
 pub mod isolation;
 pub mod journeys;
+pub mod limits;
 pub mod load;
 pub mod metrics;
 mod offline;

@@ -38,10 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
         }
         Err(e) => {
-            // clap's own text spans several lines; keep its first, which names the flag and value.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
-            eprintln!("error: {first} (see netra-load --help)");
+            eprintln!("error: {} (see netra-load --help)", one_line(&e.to_string()));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -66,4 +63,24 @@ fn main() -> ExitCode {
             ExitCode::from(exit::USAGE)
         }
     }
+}
+
+/// clap's message as one line. clap spreads it over paragraphs (the error, then the missing
+/// arguments or the possible values on lines of their own, a tip, the usage): everything before
+/// the usage is kept, each line trimmed, so the line names what is missing or what is allowed.
+fn one_line(text: &str) -> String {
+    let mut parts = Vec::new();
+    for paragraph in text.split("\n\n") {
+        let paragraph = paragraph.trim();
+        if paragraph.starts_with("Usage:") || paragraph.starts_with("For more information") {
+            break;
+        }
+        let joined: Vec<&str> = paragraph.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if !joined.is_empty() {
+            parts.push(joined.join(" "));
+        }
+    }
+    let line = parts.join("; ");
+    let line = line.trim_start_matches("error: ");
+    if line.is_empty() { "invalid arguments".to_owned() } else { line.to_owned() }
 }

@@ -1,17 +1,34 @@
-//! The subcommands that work on report files, without any network: `report` (render again),
-//! `compare` (regression between two runs) and `merge` (a distributed run's reports into one).
+//! The subcommands that work on report files, without any network: `report` (render again, into
+//! the run folder, a file or stdout), `compare` (regression between two runs) and `merge` (a
+//! distributed run's reports into one).
 //! Bad input (a missing, malformed, truncated or mismatched report) is one line, exit 2.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use crate::cli::{CompareArgs, CompareFormat, MergeArgs, ReportArgs, ReportFormat};
 use crate::exit;
-use crate::report::{compare, load, merge, render};
+use crate::report::{compare, files, load, merge, render};
 
 pub fn report(args: ReportArgs) -> anyhow::Result<u8> {
+    let name = match args.format {
+        ReportFormat::Html => files::HTML,
+        ReportFormat::Md => files::MARKDOWN,
+        ReportFormat::Junit => files::JUNIT,
+    };
+    // `None`: stdout.
+    let to = match args.output.as_deref() {
+        Some(path) if path == Path::new("-") => None,
+        Some(path) => Some(path.to_owned()),
+        None => Some(run_folder(&args.input).join(name)),
+    };
+    if to.is_none() && matches!(args.format, ReportFormat::Html) && std::io::stdout().is_terminal() {
+        bail!(
+            "-o -: the HTML report is a whole page, not for a terminal: write it with -o report.html, or without -o into the run folder"
+        );
+    }
     let report = load::load(&args.input)?;
     let mut text = Vec::new();
     match args.format {
@@ -21,8 +38,25 @@ pub fn report(args: ReportArgs) -> anyhow::Result<u8> {
             text.extend(crate::report::junit::render(&report).map_err(anyhow::Error::msg)?.into_bytes())
         }
     }
-    emit(args.output.as_deref(), &text)?;
+    emit(to.as_deref(), &text).map_err(|e| match args.output {
+        None => anyhow::anyhow!("{e:#}; write it elsewhere with -o FILE"),
+        Some(_) => e,
+    })?;
+    if let Some(path) = to {
+        println!("wrote {}", path.display());
+    }
     Ok(exit::OK)
+}
+
+/// The run folder of `input`: the folder itself, or the folder holding the report file.
+fn run_folder(input: &Path) -> PathBuf {
+    if input.is_dir() {
+        return input.to_owned();
+    }
+    match input.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<u8> {

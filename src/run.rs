@@ -4,23 +4,22 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 use crate::cli::RunArgs;
 use crate::client::{Failure, Identity, Netra, Provisioning, Slot};
 use crate::config::{self, Deployment, RunConfig, Stop};
+use crate::limits::{CALL_TIMEOUT, HEALTH_TIMEOUT};
 use crate::load::{self, LoadResult, Progress};
 use crate::metrics::{EndedBy, LiveMetrics, MetricsServer};
 use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};
 use crate::{Outcome, reference, verdict};
 
-/// How long one call may take before it counts as a timeout.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let config = config::resolve(args)?;
+    // Found only after the load, a folder that cannot be written would lose the run's results.
+    report::check_writable(&config.report_dir).context("--report-dir")?;
     for check in &config.plan.checks {
         match &check.skipped {
             None => tracing::debug!("will check {}", check.check),
@@ -56,8 +55,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let netra = Netra::new(&auth_url, backend, CALL_TIMEOUT)
         .map_err(anyhow::Error::msg)?
         .with_api(config.api.clone());
-    preflight(&netra).await?;
-    preflight_user(&netra, &config.plan.run_tag).await?;
+    let embedded_faults = match &config.deployment {
+        Deployment::Embedded(_) if config.fault_names.is_empty() => Some(String::new()),
+        Deployment::Embedded(_) => Some(format!(" (with --target-fault {})", config.fault_names.join(", "))),
+        Deployment::Remote { .. } => None,
+    };
+    let checked = async {
+        preflight(&netra, embedded_faults.is_some()).await?;
+        preflight_user(&netra, &config.plan.run_tag).await
+    }
+    .await;
+    if let (Err(e), Some(faults)) = (&checked, &embedded_faults) {
+        // Its URLs are its own, not the user's: say which target failed.
+        bail!("the embedded target failed its start-up check{faults}: {e:#}");
+    }
+    checked?;
     // Said once the run is about to start: a run refused at preflight has only that to say.
     for note in config.plan.personas.iter().filter_map(|p| p.note.as_ref()) {
         tracing::warn!("skipped {note}");
@@ -85,12 +97,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     }
     report.coverage = crate::coverage::ledger(&config.plan.checks, &config.plan.personas, &report);
     report.judge(&config.targets);
-    let folder = report.write_run_folder(&config.report_dir)?;
+    let written = report.write_run_folder(&config.report_dir);
     if !config.quiet {
         let mut out = std::io::stdout().lock();
         report::render::summary(&report, &mut out)?;
-        writeln!(out, "report: {} (run {})", folder.display(), report.run.run_id)?;
+        if let Ok(folder) = &written {
+            writeln!(out, "report: {} (run {})", folder.display(), report.run.run_id)?;
+        }
     }
+    let left = if config.quiet { "" } else { " (the summary on stdout is what is left)" };
+    let folder =
+        written.with_context(|| format!("the run ended, but its reports could not be written{left}"))?;
     if let Some((_, server)) = metrics {
         server.stop().await;
     }
@@ -114,16 +131,18 @@ fn raise_fd_limit(users: usize) {
     }
 }
 
-/// Both services must answer their health check before any user starts.
-async fn preflight(netra: &Netra) -> anyhow::Result<()> {
+/// Both services must answer their health check before any user starts. The embedded target's
+/// URLs are not the user's to check.
+async fn preflight(netra: &Netra, embedded: bool) -> anyhow::Result<()> {
     let mut services = vec![("auth service", netra.auth_url("/health"))];
     if netra.has_backend() {
         services.push(("backend", netra.backend_url("/health")));
     }
     for (service, url) in services {
-        match netra.request(crate::client::Method::GET, &url).timeout(Duration::from_secs(5)).send().await {
+        match netra.request(crate::client::Method::GET, &url).timeout(HEALTH_TIMEOUT).send().await {
             Ok(resp) if resp.status.is_success() => {}
             Ok(resp) => bail!("the {service} is not healthy: GET {url} answered {}", resp.status),
+            Err(e) if embedded => bail!("its {service} did not answer GET {url}: {}", root_cause(&e)),
             Err(e) => bail!(
                 "cannot reach the {service} at {url}: {}; check the URL and that it is running",
                 root_cause(&e)

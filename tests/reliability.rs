@@ -79,9 +79,15 @@ fn garbage_errors_and_drops_are_counted_by_kind() {
 #[test]
 fn a_slow_websocket_handshake_is_measured_without_holding_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, wall) =
-        timed(dir.path(), &["--profile", "smoke", "--run-time", "3s", "--target-fault", "ws-handshake=20s"]);
-    // The preflight's own upgrade is slow too: it waits the call timeout, then says so.
+    // The embedded target refuses a handshake its start-up check cannot wait for
+    // (tests/refusals.rs); a deployment this slow is found by the preflight's own upgrade: it
+    // waits the call timeout, then says so.
+    let slow = support::spawn_target_with(&["--fault", "ws-handshake=20s"]);
+    let (auth, backend) = (slow.auth_url.as_str(), slow.backend_url.as_str());
+    let (out, wall) = timed(
+        dir.path(),
+        &["--profile", "smoke", "--run-time", "3s", "--auth-url", auth, "--backend-url", backend],
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("preflight: the WebSocket upgrade") && stderr.contains("timeout"), "{stderr}");

@@ -108,7 +108,7 @@ fn report_renders_again_from_json_and_refuses_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let folder = one_run(dir.path(), &["--profile", "smoke", "--users", "4"]);
     let again = |args: &[&str]| Command::new(BIN).arg("report").args(args).output().unwrap();
-    let md = again(&[folder.to_str().unwrap(), "--format", "md"]);
+    let md = again(&[folder.to_str().unwrap(), "--format", "md", "-o", "-"]);
     assert_eq!(md.status.code(), Some(0));
     assert_eq!(text(&md.stdout), std::fs::read_to_string(folder.join("report.md")).unwrap());
     let out = dir.path().join("again.xml");
@@ -116,7 +116,7 @@ fn report_renders_again_from_json_and_refuses_bad_files() {
     let junit = again(&[json.to_str().unwrap(), "--format", "junit", "-o", out.to_str().unwrap()]);
     assert_eq!(junit.status.code(), Some(0));
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(folder.join("junit.xml")).unwrap());
-    let html = again(&[folder.to_str().unwrap()]);
+    let html = again(&[folder.to_str().unwrap(), "-o", "-"]);
     assert_eq!(text(&html.stdout), std::fs::read_to_string(folder.join("report.html")).unwrap());
 
     let full = std::fs::read_to_string(&json).unwrap();

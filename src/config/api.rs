@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::client::api::{Account, Api, Mint, Provisioning, Transport};
-use crate::reference::parse_duration;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,10 +153,11 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
         ProvisioningKind::DevLogin => Provisioning::DevLogin,
         ProvisioningKind::Mint => {
             let secret = secret.ok_or(
-                "[api] provisioning = \"mint\" signs tokens with the deployment's secret: give --jwt-secret or NETRA_JWT_SECRET",
+                "[api] provisioning = \"mint\" signs tokens with the deployment's secret: give NETRA_JWT_SECRET (or --jwt-secret, whose value shows in ps)",
             )?;
             let m = s.mint.clone().unwrap_or_default();
-            let lifetime = parse_duration(m.lifetime.as_deref().unwrap_or("15m"))?;
+            let lifetime = crate::limits::access_ttl(m.lifetime.as_deref().unwrap_or("15m"))
+                .map_err(|e| format!("[api.mint] lifetime: {e}"))?;
             let extra = m
                 .extra
                 .into_iter()

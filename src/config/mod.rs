@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::cli::{RunArgs, Segment};
 use crate::findings::FindingKind;
 use crate::journeys::Expect;
+use crate::limits;
 use crate::reference::{Faults, Rate, ReferenceConfig, Secret, parse_duration};
 use crate::verdict::Threshold;
 pub use api::ProvisioningKind;
@@ -92,7 +93,9 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         (None, Some(n)) => Stop::Iterations(n as usize),
         (None, None) => match (&p.run.run_time, p.run.iterations) {
             (Some(_), Some(_)) => return Err(at("set run_time or iterations in [run], not both")),
-            (Some(t), None) => Stop::After(parse_duration(t).map_err(|e| at(&e))?),
+            (Some(t), None) => {
+                Stop::After(limits::run_time(t).map_err(|e| at(&format!("[run] run_time: {e}")))?)
+            }
             (None, Some(n)) => Stop::Iterations(n),
             (None, None) => Stop::After(DEFAULT_RUN_TIME),
         },
@@ -118,9 +121,9 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         ));
     }
     let isolation_every = if p.isolation.probes {
-        let every = parse_duration(&p.isolation.probe_every)
+        let every = limits::within(&p.isolation.probe_every, limits::PROBE_EVERY)
             .map_err(|e| at(&format!("[isolation] probe_every: {e}")))?;
-        Some(every.max(Duration::from_millis(1)))
+        Some(every)
     } else {
         None
     };
@@ -218,7 +221,11 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         burst: p.expect.burst.or(p.target.burst).unwrap_or(20).max(1),
         free_quota: p.expect.free_quota.unwrap_or(10),
     };
-    let every = parse_duration(&p.probes.jwt_every).map_err(|e| at(&format!("[probes] jwt_every: {e}")))?;
+    let every = parse_duration(&p.probes.jwt_every)
+        .and_then(
+            |d| if d.is_zero() { Ok(d) } else { limits::within(&p.probes.jwt_every, limits::JWT_EVERY) },
+        )
+        .map_err(|e| at(&format!("[probes] jwt_every: {e} (or \"0s\": only at the start)")))?;
     // What runs, decided now: the deployment and the dialect say what can.
     let reach = Reach { backend: deployment.has_backend(), api: &api };
     let personas = plan::personas(&p.personas, &reach)?;
@@ -310,6 +317,9 @@ fn deployment(
     secret: &Option<Secret>,
 ) -> Result<Deployment, InputError> {
     let p = &loaded.profile;
+    // Where each URL came from, for the error naming it.
+    let auth_from = if auth_url.is_some() { "--auth-url" } else { "[api] auth_url" };
+    let backend_from = if backend_url.is_some() { "--backend-url" } else { "[api] backend_url" };
     match (auth_url.or_else(|| p.api.auth_url.clone()), backend_url.or_else(|| p.api.backend_url.clone())) {
         (None, None) => {
             let mut config = embedded(loaded, faults)?;
@@ -324,10 +334,9 @@ fn deployment(
                     "--target-fault only applies to the embedded target: drop it or drop the URLs".into(),
                 ));
             }
-            for (flag, url) in [("--auth-url", Some(&auth_url)), ("--backend-url", backend_url.as_ref())] {
-                if let Some(url) = url.filter(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
-                    let message = "must start with http:// or https://".into();
-                    return Err(InputError::Url { flag, url: url.clone(), message });
+            for (flag, url) in [(auth_from, Some(&auth_url)), (backend_from, backend_url.as_ref())] {
+                if let Some(message) = url.and_then(|u| bad_url(u)) {
+                    return Err(InputError::Url { flag, url: url.cloned().unwrap_or_default(), message });
                 }
             }
             Ok(Deployment::Remote { auth_url, backend_url })
@@ -339,6 +348,22 @@ fn deployment(
     }
 }
 
+/// What is wrong with a deployment's URL, if anything: its scheme, its host, its port (1 to
+/// 65535: one out of range is bad input, not a refused connection).
+fn bad_url(url: &str) -> Option<String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Some("must start with http:// or https://".into());
+    }
+    let example = "e.g. http://127.0.0.1:8001";
+    match reqwest::Url::parse(url) {
+        // The parser's own words name what is wrong: "invalid port number" for 99999.
+        Err(e) => Some(format!("is not a valid URL ({e}): ports are 1 to 65535, {example}")),
+        Ok(u) if u.port() == Some(0) => Some(format!("has port 0: ports are 1 to 65535, {example}")),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some(format!("names no host: {example}")),
+        Ok(_) => None,
+    }
+}
+
 /// The embedded target, with the profile's `[target]` settings and the faults asked for.
 fn embedded(
     loaded: &profile::Loaded,
@@ -346,8 +371,11 @@ fn embedded(
 ) -> Result<ReferenceConfig, InputError> {
     let t = &loaded.profile.target;
     let at = |e: String| InputError::profile(&format!("{} [target]", loaded.source), e);
+    let list = faults;
     let faults =
-        Faults::from_list(faults).map_err(|message| InputError::Flag { flag: "--target-fault", message })?;
+        Faults::from_list(list).map_err(|message| InputError::Flag { flag: "--target-fault", message })?;
+    limits::startable(list, &faults)
+        .map_err(|message| InputError::Flag { flag: "--target-fault", message })?;
     let mut config = ReferenceConfig { faults, ..ReferenceConfig::default() };
     if let Some(rate) = &t.rate_limit {
         config.rate = rate.parse::<Rate>().map_err(at)?;
@@ -356,7 +384,8 @@ fn embedded(
         config.burst = burst.max(1);
     }
     if let Some(latency) = &t.agent_latency {
-        config.agent_latency = parse_duration(latency).map_err(at)?;
+        config.agent_latency =
+            limits::agent_latency(latency).map_err(|e| at(format!("agent_latency: {e}")))?;
     }
     if let Some(fanout) = &t.ws_fanout {
         config.ws_fanout = crate::reference::WsFanout::parse(fanout).map_err(at)?;
@@ -368,7 +397,7 @@ fn embedded(
         config.dialect = dialect.parse().map_err(at)?;
     }
     if let Some(ttl) = &t.access_ttl {
-        config.access_ttl = parse_duration(ttl).map_err(at)?;
+        config.access_ttl = limits::access_ttl(ttl).map_err(|e| at(format!("access_ttl: {e}")))?;
     }
     Ok(config)
 }

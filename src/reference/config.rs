@@ -193,6 +193,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid duration `{s}`: {e}; write e.g. 50ms, 2s, 15m, 7d"))
 }
 
+/// Parses a duration as [`parse_duration`] does, refusing one outside `min..=max` with a message
+/// naming the input and the bound.
+pub fn parse_duration_within(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    // Whole days as days: humantime would write 365 days as months.
+    let show = |d: Duration| match d.as_secs() {
+        secs if secs >= 86_400 && secs % 86_400 == 0 && d.subsec_nanos() == 0 => {
+            format!("{}d", secs / 86_400)
+        }
+        _ => humantime::format_duration(d).to_string(),
+    };
+    if d > max {
+        return Err(format!("`{}` is above the limit of {}", s.trim(), show(max)));
+    }
+    if d < min {
+        return Err(format!("`{}` is below the minimum of {}", s.trim(), show(min)));
+    }
+    Ok(d)
+}
+
 /// A probability in [0, 1], written `0.2` or `20%`.
 pub fn parse_probability(s: &str) -> Result<f64, String> {
     let bad = || format!("invalid probability `{s}`: expected a number from 0 to 1, e.g. 0.2 or 20%");

@@ -10,7 +10,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::config::{parse_duration, parse_probability};
+use super::config::{parse_duration_within, parse_probability};
+
+/// The longest duration a fault takes: a day (a run lasts at most a week, and a pause or a delay
+/// of more than a day is a typo).
+pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 /// The kind of value a fault takes, and how it sits in [`Faults`] (off is the default).
 pub trait FaultValue: Copy + PartialEq + fmt::Debug + Sized {
@@ -40,8 +44,8 @@ impl FaultValue for f64 {
 impl FaultValue for Duration {
     type Field = Option<Duration>;
 
-    fn parse(_: &str, text: &str) -> Result<Duration, String> {
-        parse_duration(text)
+    fn parse(name: &str, text: &str) -> Result<Duration, String> {
+        parse_duration_within(text, Duration::ZERO, MAX_FAULT_DURATION).map_err(|e| format!("{name}: {e}"))
     }
 
     fn show(&self) -> String {
@@ -61,7 +65,10 @@ impl FaultValue for (Duration, Duration) {
         let (pause, every) = text
             .split_once('/')
             .ok_or_else(|| format!("invalid {name} `{text}`: write DUR/EVERY, e.g. {name}=200ms/2s"))?;
-        let (pause, every) = (parse_duration(pause)?, parse_duration(every)?);
+        let within = |d| {
+            parse_duration_within(d, Duration::ZERO, MAX_FAULT_DURATION).map_err(|e| format!("{name}: {e}"))
+        };
+        let (pause, every) = (within(pause)?, within(every)?);
         if pause.is_zero() || pause >= every {
             return Err(format!(
                 "invalid {name} `{text}`: the pause must be above zero and shorter than the period"

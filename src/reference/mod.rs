@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use config::{Dialect, Rate, ReferenceConfig, Secret, WsFanout, parse_duration};
+pub use config::{Dialect, Rate, ReferenceConfig, Secret, WsFanout, parse_duration, parse_duration_within};
 pub use faults::{FAULT_NAMES, Fault, Faults};
 pub use limits::PlanTier;
 pub use tokens::{Claims, ISSUER, TokenType};

@@ -209,6 +209,36 @@ pub struct Report {
     pub verdict: Verdict,
 }
 
+/// Checks, before a run starts, that a run folder can be written in `dir`: creates the folders
+/// missing, writes and removes a file there, then removes the folders it created, so that a run
+/// refused later leaves nothing behind.
+pub fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    // Deepest first, as they are removed.
+    let missing: Vec<&Path> =
+        dir.ancestors().take_while(|a| !a.as_os_str().is_empty() && !a.exists()).collect();
+    let attempt = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let probe = dir.join(format!(".netra-load-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    };
+    let result = attempt();
+    for created in missing {
+        let _ = std::fs::remove_dir(created);
+    }
+    result.with_context(|| {
+        format!("cannot write a run folder in {} (give a folder you can write to)", dir.display())
+    })
+}
+
+/// The names of a run folder's files.
+pub mod files {
+    pub const JSON: &str = "report.json";
+    pub const MARKDOWN: &str = "report.md";
+    pub const HTML: &str = "report.html";
+    pub const JUNIT: &str = "junit.xml";
+}
+
 impl Report {
     /// Writes `report.json` and `report.md` into a new folder `<dir>/<UTC time>-<profile>`;
     /// an existing folder is never reused. Returns the folder.
@@ -249,10 +279,10 @@ impl Report {
             };
             attempt().with_context(|| format!("cannot write {}", path.display()))
         };
-        write("report.json", &|out| Ok(serde_json::to_writer_pretty(out, self)?))?;
-        write("report.md", &|out| Ok(render::markdown(self, out)?))?;
-        write("report.html", &|out| Ok(out.write_all(html::page(self).as_bytes())?))?;
-        write("junit.xml", &|out| {
+        write(files::JSON, &|out| Ok(serde_json::to_writer_pretty(out, self)?))?;
+        write(files::MARKDOWN, &|out| Ok(render::markdown(self, out)?))?;
+        write(files::HTML, &|out| Ok(out.write_all(html::page(self).as_bytes())?))?;
+        write(files::JUNIT, &|out| {
             Ok(out.write_all(junit::render(self).map_err(anyhow::Error::msg)?.as_bytes())?)
         })?;
         Ok(())

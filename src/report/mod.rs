@@ -11,6 +11,7 @@ pub mod load;
 pub mod merge;
 pub mod render;
 pub mod setup;
+mod tables;
 pub mod trend;
 pub mod words;
 

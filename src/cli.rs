@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::limits;
+use crate::bounds;
 use crate::reference::{Dialect, Fault, Rate, WsFanout};
 
 /// The exit codes of a run, in the order the verdict takes them.
@@ -104,8 +104,9 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub min_samples: u64,
 
-    /// Compare even when the runs' load differs (profile, users, segment, personas, arrival
-    /// model) or their kind of target; the differences are shown.
+    /// Compare even when the runs' load differs (profile, users, a segment, personas, arrival
+    /// model), their kind of target, or the embedded target's limits and token lifetimes; the
+    /// differences are shown.
     #[arg(long)]
     pub force: bool,
 
@@ -160,11 +161,11 @@ pub struct TargetArgs {
     pub jwt_secret: Option<String>,
 
     /// Lifetime of access tokens (1s to 30d).
-    #[arg(long, value_name = "DUR", default_value = "900s", value_parser = limits::access_ttl)]
+    #[arg(long, value_name = "DUR", default_value = "900s", value_parser = bounds::access_ttl)]
     pub access_ttl: Duration,
 
     /// Lifetime of refresh tokens (1s to 365d).
-    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = limits::refresh_ttl)]
+    #[arg(long, value_name = "DUR", default_value = "7d", value_parser = bounds::refresh_ttl)]
     pub refresh_ttl: Duration,
 
     /// Refill rate of each user's token bucket on /api/*.
@@ -176,7 +177,7 @@ pub struct TargetArgs {
     pub burst: u32,
 
     /// Think time of the simulated agent for one chat turn (at most 1m).
-    #[arg(long, value_name = "DUR", default_value = "5ms", value_parser = limits::agent_latency)]
+    #[arg(long, value_name = "DUR", default_value = "5ms", value_parser = bounds::agent_latency)]
     pub agent_latency: Duration,
 
     /// Misbehave on purpose (repeatable; durations at most 1d); see the README's fault table.
@@ -213,7 +214,7 @@ pub struct RunArgs {
     pub increase_rate: Option<f64>,
 
     /// How long the load runs, e.g. 30s or 5m, at most 7d (overrides the profile).
-    #[arg(short = 't', long, value_name = "DUR", value_parser = limits::run_time, conflicts_with = "iterations")]
+    #[arg(short = 't', long, value_name = "DUR", value_parser = bounds::run_time, conflicts_with = "iterations")]
     pub run_time: Option<Duration>,
 
     /// The open model: start journeys at this rate whatever the completions (e.g. 50/s), with

@@ -30,6 +30,7 @@
 //!
 //! `main.rs` is a shim: it parses, calls [`run`] and maps the [`Outcome`] to an exit code.
 
+pub mod bounds;
 pub mod checks;
 pub mod cli;
 pub mod client;
@@ -38,7 +39,6 @@ pub mod coverage;
 pub mod findings;
 pub mod isolation;
 pub mod journeys;
-pub mod limits;
 pub mod load;
 pub mod metrics;
 mod offline;

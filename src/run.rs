@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use crate::bounds::{CALL_TIMEOUT, HEALTH_TIMEOUT};
 use crate::cli::RunArgs;
 use crate::client::{Failure, Identity, Netra, Provisioning, Slot};
 use crate::config::{self, Deployment, RunConfig, Stop};
-use crate::limits::{CALL_TIMEOUT, HEALTH_TIMEOUT};
 use crate::load::{self, LoadResult, Progress};
 use crate::metrics::{EndedBy, LiveMetrics, MetricsServer};
 use crate::report::{self, Cohort, ErrorReport, JourneyReport, PersonaReport, Report, Stats};

@@ -32,7 +32,10 @@ fn html(report: &Value) -> String {
     let out =
         std::process::Command::new(BIN).arg("report").arg(&path).args(["--format", "html"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    text(&out.stdout)
+    // Into the report's folder, never to stdout.
+    let written = dir.path().join("report.html");
+    assert!(text(&out.stdout).contains(&written.display().to_string()), "{}", text(&out.stdout));
+    std::fs::read_to_string(written).unwrap()
 }
 
 /// The contents of every `<tag ...>` element in `html`, trimmed, with its opening tag.

@@ -63,16 +63,12 @@ fn a_report_dir_under_a_file_is_refused_before_the_load() {
     refused_in(dir.path(), &["-u", "1", "-t", "2s", "--report-dir", under], &["--report-dir", under]);
     // A folder still to be made is made and written to, then removed: nothing is left behind.
     let deep = dir.path().join("new").join("reports");
+    // A port that was free a moment ago: nothing answers there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let auth_url = format!("http://{closed}");
     refused_in(
         dir.path(),
-        &[
-            "--profile",
-            "token-refresh",
-            "--report-dir",
-            deep.to_str().unwrap(),
-            "--auth-url",
-            "http://127.0.0.1:1",
-        ],
+        &["--profile", "token-refresh", "--report-dir", deep.to_str().unwrap(), "--auth-url", &auth_url],
         &["cannot reach the auth service"],
     );
 }

@@ -34,8 +34,10 @@ fn golden(name: &str, actual: &str) {
 fn assert_plurals_agree(text: &str) {
     let words = text.split(|c: char| c.is_whitespace() || "(),;:".contains(c)).collect::<Vec<_>>();
     for pair in words.windows(2) {
-        let plural =
-            ["users", "findings", "probes", "steps", "errors", "targets", "rounds", "checks", "journeys"];
+        let plural = [
+            "users", "findings", "probes", "steps", "errors", "targets", "rounds", "checks", "journeys",
+            "windows", "times", "bursts", "reports",
+        ];
         assert!(!(pair[0] == "1" && plural.contains(&pair[1])), "`1 {}` in:\n{text}", pair[1]);
     }
 }
@@ -81,4 +83,31 @@ fn errors_are_counted_by_step_and_kind() {
         );
         assert!(!e.sample.starts_with(&format!("{}:", e.step)), "the step is said twice: {}", e.sample);
     }
+}
+
+/// A report written before the run id and the errors' step loads, reads and compares.
+#[test]
+fn an_older_report_without_a_run_id_or_error_steps_still_reads() {
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/data/report-min.json").unwrap()).unwrap();
+    old["run"].as_object_mut().unwrap().remove("run_id");
+    for e in old["errors"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("step");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, old.to_string()).unwrap();
+    let old = netra_load::report::load::load(&path).unwrap();
+    assert!(old.run.run_id.is_empty() && old.errors.iter().all(|e| e.step.is_empty()));
+    let mut out = Vec::new();
+    render::summary(&old, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("errors, by kind:") && !text.contains("on 0 steps"), "{text}");
+    let limits = netra_load::report::compare::Limits {
+        max_regression: 0.1,
+        max_error_increase: 0.01,
+        min_samples: 20,
+    };
+    let c = netra_load::report::compare::compare(&old, &fixture(), limits, false).unwrap();
+    assert!(c.setup.is_empty(), "the same run, older: {:?}", c.setup);
 }

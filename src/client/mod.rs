@@ -262,8 +262,11 @@ impl Netra {
         self.show(what, resp.url.path(), &resp.body);
         let (status, bytes) = (resp.status, resp.body);
         // A success of another code whose body is not JSON is a broken body, as it is under
-        // the expected code: one cause, one kind, whichever step met it.
-        let garbage = || status.is_success() && serde_json::from_slice::<IgnoredAny>(&bytes).is_err();
+        // the expected code: one cause, one kind, whichever step met it. An empty one (a 204
+        // where 200 was expected) is the status's mismatch.
+        let garbage = || {
+            status.is_success() && !bytes.is_empty() && serde_json::from_slice::<IgnoredAny>(&bytes).is_err()
+        };
         if status != expected && !garbage() {
             let said = self.s.api.error_text(&bytes);
             return Err(CallError::new(

@@ -156,7 +156,7 @@ pub fn resolve(s: &ApiSettings, secret: Option<&str>, accounts: Option<Vec<Accou
                 "[api] provisioning = \"mint\" signs tokens with the deployment's secret: give NETRA_JWT_SECRET (or --jwt-secret, whose value shows in ps)",
             )?;
             let m = s.mint.clone().unwrap_or_default();
-            let lifetime = crate::limits::access_ttl(m.lifetime.as_deref().unwrap_or("15m"))
+            let lifetime = crate::bounds::access_ttl(m.lifetime.as_deref().unwrap_or("15m"))
                 .map_err(|e| format!("[api.mint] lifetime: {e}"))?;
             let extra = m
                 .extra

@@ -12,10 +12,10 @@ pub mod profile;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::bounds;
 use crate::cli::{RunArgs, Segment};
 use crate::findings::FindingKind;
 use crate::journeys::Expect;
-use crate::limits;
 use crate::reference::{Faults, Rate, ReferenceConfig, Secret, parse_duration};
 use crate::verdict::Threshold;
 pub use api::ProvisioningKind;
@@ -94,7 +94,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         (None, None) => match (&p.run.run_time, p.run.iterations) {
             (Some(_), Some(_)) => return Err(at("set run_time or iterations in [run], not both")),
             (Some(t), None) => {
-                Stop::After(limits::run_time(t).map_err(|e| at(&format!("[run] run_time: {e}")))?)
+                Stop::After(bounds::run_time(t).map_err(|e| at(&format!("[run] run_time: {e}")))?)
             }
             (None, Some(n)) => Stop::Iterations(n),
             (None, None) => Stop::After(DEFAULT_RUN_TIME),
@@ -121,7 +121,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         ));
     }
     let isolation_every = if p.isolation.probes {
-        let every = limits::within(&p.isolation.probe_every, limits::PROBE_EVERY)
+        let every = bounds::within(&p.isolation.probe_every, bounds::PROBE_EVERY)
             .map_err(|e| at(&format!("[isolation] probe_every: {e}")))?;
         Some(every)
     } else {
@@ -223,7 +223,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
     };
     let every = parse_duration(&p.probes.jwt_every)
         .and_then(
-            |d| if d.is_zero() { Ok(d) } else { limits::within(&p.probes.jwt_every, limits::JWT_EVERY) },
+            |d| if d.is_zero() { Ok(d) } else { bounds::within(&p.probes.jwt_every, bounds::JWT_EVERY) },
         )
         .map_err(|e| at(&format!("[probes] jwt_every: {e} (or \"0s\": only at the start)")))?;
     // What runs, decided now: the deployment and the dialect say what can.
@@ -357,7 +357,10 @@ fn bad_url(url: &str) -> Option<String> {
     let example = "e.g. http://127.0.0.1:8001";
     match reqwest::Url::parse(url) {
         // The parser's own words name what is wrong: "invalid port number" for 99999.
-        Err(e) => Some(format!("is not a valid URL ({e}): ports are 1 to 65535, {example}")),
+        Err(e @ url::ParseError::InvalidPort) => {
+            Some(format!("is not a valid URL ({e}): ports are 1 to 65535, {example}"))
+        }
+        Err(e) => Some(format!("is not a valid URL ({e}): {example}")),
         Ok(u) if u.port() == Some(0) => Some(format!("has port 0: ports are 1 to 65535, {example}")),
         Ok(u) if u.host_str().is_none_or(str::is_empty) => Some(format!("names no host: {example}")),
         Ok(_) => None,
@@ -374,7 +377,7 @@ fn embedded(
     let list = faults;
     let faults =
         Faults::from_list(list).map_err(|message| InputError::Flag { flag: "--target-fault", message })?;
-    limits::startable(list, &faults)
+    bounds::startable(list, &faults)
         .map_err(|message| InputError::Flag { flag: "--target-fault", message })?;
     let mut config = ReferenceConfig { faults, ..ReferenceConfig::default() };
     if let Some(rate) = &t.rate_limit {
@@ -385,7 +388,7 @@ fn embedded(
     }
     if let Some(latency) = &t.agent_latency {
         config.agent_latency =
-            limits::agent_latency(latency).map_err(|e| at(format!("agent_latency: {e}")))?;
+            bounds::agent_latency(latency).map_err(|e| at(format!("agent_latency: {e}")))?;
     }
     if let Some(fanout) = &t.ws_fanout {
         config.ws_fanout = crate::reference::WsFanout::parse(fanout).map_err(at)?;
@@ -397,7 +400,7 @@ fn embedded(
         config.dialect = dialect.parse().map_err(at)?;
     }
     if let Some(ttl) = &t.access_ttl {
-        config.access_ttl = limits::access_ttl(ttl).map_err(|e| at(format!("access_ttl: {e}")))?;
+        config.access_ttl = bounds::access_ttl(ttl).map_err(|e| at(format!("access_ttl: {e}")))?;
     }
     Ok(config)
 }

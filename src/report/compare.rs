@@ -59,9 +59,8 @@ impl Comparison {
 
 const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)];
 
-/// Compares two runs set up alike; runs whose load differs (profile, users, segment, personas,
-/// arrival model) or their kind of target are refused unless `force`. Other differences (faults,
-/// URLs, run length) are shown.
+/// Compares two runs set up alike; runs whose load or kind of target differ are refused unless
+/// `force` (`setup::differences` says which items block). Other differences are shown.
 pub fn compare(base: &Report, cand: &Report, limits: Limits, force: bool) -> Result<Comparison, String> {
     let setup = differences(base, cand);
     let blocking: Vec<String> = setup.iter().filter(|d| d.blocks).map(Difference::describe).collect();
@@ -230,9 +229,7 @@ pub fn text(c: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "baseline  {}\ncandidate {}", c.baseline, c.candidate)?;
     let setup = setup_lines(c);
     match setup.is_empty() {
-        true => {
-            writeln!(out, "set-up: the same (profile, users, segment, personas, arrival, target, faults)\n")?
-        }
+        true => writeln!(out, "set-up: the same\n")?,
         false => writeln!(out, "set-up:\n  {}\n", setup.join("\n  "))?,
     }
     text_table(out, &HEAD, &table(c, false))?;

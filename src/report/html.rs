@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::render::{
-    ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, TARGET_HEAD, WINDOW_HEAD, arrival_line, cohort_lines, error_rows,
-    errors_line, is_figure, isolation_line, latency_rows, matrix_rows, ms, no_findings_line,
+    ERROR_HEAD, LATENCY_HEAD, MATRIX_HEAD, MATRIX_NOTE, TARGET_HEAD, WINDOW_HEAD, arrival_line, cohort_lines,
+    error_rows, errors_line, is_figure, isolation_line, latency_rows, matrix_rows, ms, no_findings_line,
     observation_lines, probes_line, service_line, target_rows, target_words, verdict_line, window_rows,
 };
 use super::{Report, charts, coverage, words};
@@ -77,13 +77,6 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 }
 
 /// What the matrix's columns mean (src/probes/isolation.rs decides each probe's outcome).
-const MATRIX_NOTE: &str = "Each row is a cross-user probe: the prober, as the actor named, asks for another user's resource. \
-refused: the answer was the refusal expected (a refusal status; ACCESS_DENIED on the WebSocket). \
-allowed: a 2xx with a real answer (JSON, or an empty body for a delete): the other user's data was served, \
-which is a finding. inconclusive: neither, e.g. rate limited (429), a timeout or transport failure, a 5xx \
-or another unexpected status, or a 2xx whose body was not JSON; it proves nothing either way, so it counts \
-neither as a check that held nor as a leak.";
-
 pub fn page(report: &Report) -> String {
     let run = &report.run;
     let mut out = String::with_capacity(64 * 1024);
@@ -101,11 +94,7 @@ pub fn page(report: &Report) -> String {
         Outcome::Fail => "fail",
     };
     let _ = write!(out, "<p class=\"verdict {class}\" id=\"verdict\">{}</p>", esc(&verdict_line(report)));
-    let segment = match (&run.segment, run.merged_from.is_empty()) {
-        (Some(s), _) => format!("; segment {s}"),
-        (None, false) => format!("; merged from {} reports", run.merged_from.len()),
-        (None, true) => String::new(),
-    };
+    let segment = run.part().map(|p| format!("; {p}")).unwrap_or_default();
     let _ = write!(
         out,
         "<p>{}, {:.1} s ({}) from {} to {} (ended by {}){}; target: {}{}</p><p class=\"note\">run {}</p>",

@@ -223,7 +223,9 @@ pub fn check_writable(dir: &Path) -> anyhow::Result<()> {
         std::fs::write(&probe, b"")?;
         std::fs::remove_file(&probe)
     };
-    let result = attempt();
+    // Another run checking the same new folder (segments started together) may remove it
+    // between our creating it and writing: once more settles that.
+    let result = attempt().or_else(|_| attempt());
     for created in missing {
         let _ = std::fs::remove_dir(created);
     }
@@ -302,6 +304,15 @@ impl Report {
 }
 
 impl RunInfo {
+    /// Which part of a run this is: `segment 1/4`, `merged from 3 reports`; `None` for a whole run.
+    pub fn part(&self) -> Option<String> {
+        match (&self.segment, self.merged_from.len()) {
+            (Some(s), _) => Some(format!("segment {s}")),
+            (None, 0) => None,
+            (None, n) => Some(format!("merged from {n} reports")),
+        }
+    }
+
     /// The load's phases in words, `ramp 1.0 s, steady 2.1 s`: the run time includes the ramp
     /// (users start during it, and the steady phase has them all).
     pub fn phases(&self, ramp_s: f64) -> String {
@@ -417,12 +428,12 @@ impl Figures for Report {
     }
 }
 
-/// Keeps a profile name usable as part of a folder name.
 /// The most frequent first; ties by step, then kind.
 pub(crate) fn sort_errors(errors: &mut [ErrorReport]) {
     errors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| (&a.step, &a.kind).cmp(&(&b.step, &b.kind))));
 }
 
+/// Keeps a profile name usable as part of a folder name.
 fn sanitize(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }

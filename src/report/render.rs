@@ -119,7 +119,11 @@ pub(crate) fn errors_line(report: &Report) -> String {
         report.errors.iter().map(|e| e.step.as_str()).filter(|s| !s.is_empty()).collect();
     steps.sort_unstable();
     steps.dedup();
-    format!("{} on {}, by step and kind:", count(total, "error"), count(steps.len() as u64, "step"))
+    match steps.len() {
+        // A report older than the step column.
+        0 => format!("{}, by kind:", count(total, "error")),
+        n => format!("{} on {}, by step and kind:", count(total, "error"), count(n as u64, "step")),
+    }
 }
 
 /// The findings section's line when there are none: what held, and what did not run.
@@ -131,7 +135,7 @@ pub(crate) fn no_findings_line(report: &Report) -> String {
     let mut line = format!(
         "the {} that ran held{}",
         count(ran.len() as u64, "check"),
-        if jwt { " (the JWT probes' forged and tampered tokens all refused)" } else { "" }
+        if jwt { " (every JWT probe answered was refused)" } else { "" }
     );
     if !not_run.is_empty() {
         line.push_str(&format!("; {} did not run (see what was checked)", not_run.len()));
@@ -183,6 +187,14 @@ pub(crate) fn matrix_rows(report: &Report) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// What the matrix's columns mean, under it wherever it is shown.
+pub(crate) const MATRIX_NOTE: &str = "Each row is a cross-user probe: the prober, as the actor named, asks for another user's resource. \
+refused: the answer was the refusal expected (a refusal status; ACCESS_DENIED on the WebSocket). \
+allowed: a 2xx with a real answer (JSON, or an empty body): the other user's data was served, \
+which is a finding. inconclusive: neither, e.g. rate limited (429), a timeout or transport failure, a 5xx \
+or another unexpected status, or a 2xx whose body was not JSON; it proves nothing either way, so it counts \
+neither as a check that held nor as a leak.";
 
 pub(crate) const MATRIX_HEAD: [&str; 7] =
     ["actor", "resource", "action", "expected", "refused", "allowed", "inconclusive"];
@@ -373,9 +385,10 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let run = &report.run;
     writeln!(
         out,
-        "netra-load {}: profile {}, {}, {:.1}s ({}), ended by {}; target {}",
+        "netra-load {}: profile {}{}, {}, {:.1}s ({}), ended by {}; target {}",
         report.tool.version,
         run.profile,
+        run.part().map(|p| format!(" ({p})")).unwrap_or_default(),
         count(run.users as u64, "user"),
         run.duration_s,
         run.phases(report.timeline.ramp_s),
@@ -440,7 +453,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         out,
         "- run {}{}: started {}, ended {} ({}), {:.1} s ({})\n- {}; target: {}\n",
         if run.run_id.is_empty() { "id not recorded" } else { &run.run_id },
-        run.segment.as_ref().map(|s| format!(", segment {s}")).unwrap_or_default(),
+        run.part().map(|p| format!(", {p}")).unwrap_or_default(),
         run.started_at,
         run.ended_at,
         run.ended_by,
@@ -491,6 +504,7 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "\n## Isolation\n\n{}\n", isolation_line(report))?;
     if !report.isolation.matrix.is_empty() {
         md_table(out, &MATRIX_HEAD, &matrix_rows(report))?;
+        writeln!(out, "\n{MATRIX_NOTE}")?;
     }
     writeln!(out, "\n## Errors\n")?;
     if report.errors.is_empty() {

@@ -25,11 +25,7 @@ impl Difference {
 /// The set-up items as (item, value, whether a difference blocks).
 fn items(r: &Report) -> Vec<(&'static str, String, bool)> {
     let run = &r.run;
-    let segment = match (&run.segment, run.merged_from.len()) {
-        (Some(s), _) => format!("segment {s}"),
-        (None, 0) => "whole run".to_owned(),
-        (None, n) => format!("merged from {n} reports"),
-    };
+    let segment = run.part().unwrap_or_else(|| "whole run".to_owned());
     let personas: Vec<String> = run
         .personas
         .iter()
@@ -39,12 +35,15 @@ fn items(r: &Report) -> Vec<(&'static str, String, bool)> {
     let arrival = r.arrival.as_ref().map_or("closed model".to_owned(), |a| {
         format!("open model, {:.1}/s, at most {} in flight", a.per_second, a.max_in_flight)
     });
-    let embedded = run.embedded_target.as_ref().map_or("-".to_owned(), |e| {
+    // What the tool waits out (a token's expiry, a Retry-After) is set here: another setting
+    // changes the tool's waits, not the target's speed. The agent's latency is the target's.
+    let waits = run.embedded_target.as_ref().map_or("-".to_owned(), |e| {
         format!(
-            "rate limit {}, burst {}, access ttl {} s, refresh ttl {} s, agent latency {} ms",
-            e.rate_limit, e.burst, e.access_ttl_s, e.refresh_ttl_s, e.agent_latency_ms
+            "rate limit {}, burst {}, access ttl {} s, refresh ttl {} s",
+            e.rate_limit, e.burst, e.access_ttl_s, e.refresh_ttl_s
         )
     });
+    let agent = run.embedded_target.as_ref().map_or("-".to_owned(), |e| format!("{} ms", e.agent_latency_ms));
     // An embedded target listens on a new port every run: its URLs say nothing.
     let urls = match run.target.kind.as_str() {
         "embedded" => "-".to_owned(),
@@ -63,7 +62,8 @@ fn items(r: &Report) -> Vec<(&'static str, String, bool)> {
         ("arrival", arrival, true),
         ("target", run.target.kind.clone(), true),
         ("faults", faults, false),
-        ("embedded target", embedded, false),
+        ("embedded target", waits, true),
+        ("embedded agent latency", agent, false),
         ("target URLs", urls, false),
         ("increase rate", format!("{}/s", run.increase_rate), false),
         ("run length", length, false),
@@ -79,6 +79,15 @@ pub fn differences(base: &Report, cand: &Report) -> Vec<Difference> {
         .filter(|((_, b, _), (_, c, _))| b != c)
         .map(|((item, baseline, blocks), (_, candidate, _))| Difference { item, baseline, candidate, blocks })
         .collect();
+    for d in &mut out {
+        d.blocks &= match d.item {
+            // A merged run stands for the whole run it was split from; a single segment is a part.
+            "segment" => base.run.segment.is_some() || cand.run.segment.is_some(),
+            // An embedded target against a deployment: `target` says so already.
+            "embedded target" => base.run.embedded_target.is_some() && cand.run.embedded_target.is_some(),
+            _ => true,
+        };
+    }
     out.sort_by_key(|d| !d.blocks);
     out
 }
@@ -101,5 +110,22 @@ mod tests {
         let items: Vec<(&str, bool)> = d.iter().map(|d| (d.item, d.blocks)).collect();
         assert_eq!(items, [("users", true), ("segment", true), ("faults", false), ("run length", false)]);
         assert!(d[1].describe().starts_with("segment whole run vs segment 1/2"), "{}", d[1].describe());
+
+        // A merged run against a whole one of the same load: shown, compared.
+        let mut merged = base.clone();
+        merged.run.merged_from = vec!["1/2".into(), "2/2".into()];
+        assert_eq!(
+            differences(&base, &merged).iter().map(|d| (d.item, d.blocks)).collect::<Vec<_>>(),
+            [("segment", false)]
+        );
+        // Personas, the model and the tool's own waits block; the agent's latency does not.
+        let mut other = base.clone();
+        other.run.personas[0].weight += 1;
+        let embedded = other.run.embedded_target.as_mut().unwrap();
+        embedded.access_ttl_s += 1;
+        embedded.agent_latency_ms += 1.0;
+        let items: Vec<(&str, bool)> =
+            differences(&base, &other).iter().map(|d| (d.item, d.blocks)).collect();
+        assert_eq!(items, [("personas", true), ("embedded target", true), ("embedded agent latency", false)]);
     }
 }

@@ -270,7 +270,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             ctx.recorder.send(Event::Error {
                 step: step.name(),
                 kind: Failure::UnansweredAtEnd.as_str(),
-                message,
+                message: message.into(),
             });
             ctx.recorder.send(Event::Step {
                 persona,
@@ -308,7 +308,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             run.close().await;
             // The report names the step beside the sample; details that name it too drop it.
             let message = e.detail.strip_prefix(step.name()).and_then(|rest| rest.strip_prefix(": "));
-            let message = message.unwrap_or(&e.detail).to_owned();
+            let message = message.unwrap_or(&e.detail).into();
             ctx.recorder.send(Event::Error { step: step.name(), kind: e.kind.as_str(), message });
             ctx.recorder.send(finish(run, false));
             ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);

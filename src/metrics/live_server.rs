@@ -109,7 +109,7 @@ mod tests {
     #[tokio::test]
     async fn serves_openmetrics_on_port_0_and_stops() {
         let metrics = Arc::new(LiveMetrics::new(["p".to_owned()]));
-        metrics.record(&Event::Error { step: "profile", kind: "timeout".into(), message: String::new() });
+        metrics.record(&Event::Error { step: "profile", kind: "timeout".into(), message: "".into() });
         let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), metrics).await.unwrap();
         let addr = server.local_addr();
         assert_ne!(addr.port(), 0);

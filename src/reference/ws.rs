@@ -99,10 +99,15 @@ async fn session(p: Shared, user: Arc<User>, socket: WebSocket) {
     let (outbox, mut queue) = mpsc::channel::<Outgoing>(64);
     let (mut sink, mut stream) = socket.split();
     let hello = frame("connection_established", json!({"connection_id": connection, "user_id": user.id}));
+    // Joined before the hello goes out: a connection said to be established gets every event
+    // from then on (another device's turn begun the moment this one connected included). What
+    // the others send meanwhile waits in the outbox until the writer below starts, after the
+    // hello.
+    p.connections.add(user.id, connection, outbox.clone());
     if sink.send(Message::Text(hello.into())).await.is_err() {
+        p.connections.remove(user.id, connection);
         return;
     }
-    p.connections.add(user.id, connection, outbox.clone());
     tokio::spawn(async move {
         while let Some(out) = queue.recv().await {
             let message = match out {

@@ -44,6 +44,11 @@ pub fn within(text: &str, bounds: (Duration, Duration)) -> Result<Duration, Stri
     parse_duration_within(text, bounds.0, bounds.1)
 }
 
+/// `compare --min-change`: a latency figure's noise, up to a minute.
+pub fn min_change(text: &str) -> Result<Duration, String> {
+    within(text, (Duration::ZERO, Duration::from_secs(60)))
+}
+
 pub fn run_time(text: &str) -> Result<Duration, String> {
     within(text, RUN_TIME)
 }

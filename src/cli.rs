@@ -96,6 +96,11 @@ pub struct CompareArgs {
     #[arg(long, value_name = "PCT", default_value = "10%", value_parser = parse_percent)]
     pub max_regression: f64,
 
+    /// ... and by more than this much time: a tenth of a millisecond more on a sub-millisecond
+    /// step is a shared machine's noise, not a regression.
+    #[arg(long, value_name = "DUR", default_value = "1ms", value_parser = bounds::min_change)]
+    pub min_change: Duration,
+
     /// An error rate regresses when it rises by more than this many percentage points.
     #[arg(long, value_name = "PCT", default_value = "1%", value_parser = parse_percent)]
     pub max_error_increase: f64,
@@ -110,6 +115,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// `text` for a terminal, `md` for a pull-request comment.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CompareFormat,
 

@@ -66,6 +66,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<u8> {
         max_regression: args.max_regression,
         max_error_increase: args.max_error_increase,
         min_samples: args.min_samples,
+        min_change_us: args.min_change.as_micros() as u64,
     };
     let comparison = compare::compare(&base, &cand, limits, args.force).map_err(anyhow::Error::msg)?;
     let mut text = Vec::new();
@@ -92,6 +93,10 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
 fn emit(output: Option<&Path>, text: &[u8]) -> anyhow::Result<()> {
     match output {
         Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display())),
-        None => std::io::stdout().lock().write_all(text).context("cannot write to stdout"),
+        // A reader that stopped early (`| head`) took what it wanted.
+        None => match std::io::stdout().lock().write_all(text) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("cannot write to stdout"),
+        },
     }
 }

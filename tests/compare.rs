@@ -50,6 +50,14 @@ fn a_run_compared_with_itself_passes_and_added_latency_fails_by_name() {
     let verdict = text(&back.stdout).lines().last().unwrap().to_owned();
     assert!(!verdict.contains("signup-chat p50") && !verdict.contains("history p50"), "{verdict}");
     assert!(text(&back.stdout).contains("improved"));
+    // 50 ms more is within a minute's noise floor: no figure regresses.
+    let floor = compare(&[&clean, &slow], &["--min-change", "1m"]);
+    assert_eq!(floor.status.code(), Some(0), "{}", text(&floor.stdout));
+    assert!(
+        text(&floor.stdout).contains("no regression (latency +10% and 60.000s"),
+        "{}",
+        text(&floor.stdout)
+    );
     // Too few samples are shown, not judged.
     let few = compare(&[&clean, &slow], &["--min-samples", "1000"]);
     assert_eq!(few.status.code(), Some(0), "{}", text(&few.stdout));

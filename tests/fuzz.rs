@@ -150,7 +150,12 @@ proptest! {
         std::fs::File::create(&path).unwrap().write_all(&text).unwrap();
         match load::load(&path) {
             Ok(report) => {
-                let limits = compare::Limits { max_regression: 0.1, max_error_increase: 0.01, min_samples: 1 };
+                let limits = compare::Limits {
+                    max_regression: 0.1,
+                    max_error_increase: 0.01,
+                    min_samples: 1,
+                    min_change_us: 1000,
+                };
                 let _ = compare::compare(&report, &report, limits, false);
                 if let Ok(merged) = merge::merge(vec![report.clone(), report]) {
                     let _ = netra_load::report::html::page(&merged);

@@ -107,6 +107,7 @@ fn an_older_report_without_a_run_id_or_error_steps_still_reads() {
         max_regression: 0.1,
         max_error_increase: 0.01,
         min_samples: 20,
+        min_change_us: 1000,
     };
     let c = netra_load::report::compare::compare(&old, &fixture(), limits, false).unwrap();
     assert!(c.setup.is_empty(), "the same run, older: {:?}", c.setup);

@@ -16,6 +16,17 @@ pub enum EndedBy {
     Interrupted,
 }
 
+impl EndedBy {
+    /// What ended the run, in words: `ended by its run time`.
+    pub fn words(self) -> &'static str {
+        match self {
+            EndedBy::RunTime => "its run time",
+            EndedBy::Iterations => "its iterations",
+            EndedBy::Interrupted => "an interrupt",
+        }
+    }
+}
+
 /// What the schedule asked for and what could be done.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ArrivalReport {

@@ -19,6 +19,8 @@ pub struct Limits {
     /// e.g. 0.01 for one percentage point.
     pub max_error_increase: f64,
     pub min_samples: u64,
+    /// A latency figure's change within this many microseconds either way is noise.
+    pub min_change_us: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -113,11 +115,12 @@ fn figures(rows: &mut Vec<Row>, name: &str, b: Option<&Stats>, c: Option<&Stats>
         let enough = b_all.count().min(c_all.count()) >= needed;
         let (bv, cv) = (b_all.quantile(q), c_all.quantile(q));
         let change = if bv == 0 { 0.0 } else { cv as f64 / bv as f64 - 1.0 };
+        let moved = bv.abs_diff(cv) > limits.min_change_us;
         let outcome = if !enough {
             Outcome::TooFewSamples
-        } else if change > limits.max_regression {
+        } else if change > limits.max_regression && moved {
             Outcome::Regressed
-        } else if change < -limits.max_regression {
+        } else if change < -limits.max_regression && moved {
             Outcome::Improved
         } else {
             Outcome::Ok
@@ -185,8 +188,9 @@ fn table(c: &Comparison, markdown: bool) -> Vec<Vec<String>> {
 fn headline(c: &Comparison) -> String {
     let regressed = c.regressions();
     let limits = format!(
-        "latency +{:.0}%, errors +{:.2} pp, at least {} samples",
+        "latency +{:.0}% and {}, errors +{:.2} pp, at least {} samples",
         c.limits.max_regression * 100.0,
+        ms(c.limits.min_change_us),
         c.limits.max_error_increase * 100.0,
         c.limits.min_samples
     );

@@ -103,7 +103,7 @@ pub fn page(report: &Report) -> String {
         esc(&run.phases(report.timeline.ramp_s)),
         esc(&run.started_at),
         esc(&run.ended_at),
-        esc(&run.ended_by.to_string()),
+        esc(run.ended_by.words()),
         esc(&segment),
         esc(&target_words(report)),
         if run.target.faults.is_empty() { "; faults: none" } else { "" },

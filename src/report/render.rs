@@ -57,7 +57,9 @@ pub(crate) fn target_rows(report: &Report) -> Vec<Vec<String>> {
                 (false, true) => "pass".to_owned(),
                 (false, false) => "FAIL".to_owned(),
             };
-            vec![t.expr.clone(), t.observed.clone(), result]
+            // A target not run has nothing observed: its result says why.
+            let observed = if t.not_run { "-".to_owned() } else { t.observed.clone() };
+            vec![t.expr.clone(), observed, result]
         })
         .collect()
 }
@@ -98,7 +100,7 @@ pub(crate) fn arrival_line(report: &Report) -> Option<String> {
     })
 }
 
-pub(crate) const ERROR_HEAD: [&str; 4] = ["step", "kind", "count", "first seen"];
+pub(crate) const ERROR_HEAD: [&str; 4] = ["step", "kind", "count", "first sample"];
 
 /// Errors by step and kind, the most frequent first.
 pub(crate) fn error_rows(report: &Report) -> Vec<Vec<String>> {
@@ -128,10 +130,12 @@ pub(crate) fn errors_line(report: &Report) -> String {
 
 /// The findings section's line when there are none: what held, and what did not run.
 pub(crate) fn no_findings_line(report: &Report) -> String {
-    let checks = report.coverage.iter().filter(|c| c.kind != coverage::CheckKind::Target);
-    let (ran, not_run): (Vec<_>, Vec<_>) = checks.partition(|c| c.status != coverage::Status::NotRun);
-    let never = not_run.iter().filter(|c| c.incomplete).count();
-    let jwt = ran.iter().any(|c| c.kind == coverage::CheckKind::Jwt);
+    // Counted as the table "what was checked" shows them (the JWT probes one row, ...).
+    let rows = coverage::rows(&report.coverage);
+    let (not_run, ran): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|r| r[2].starts_with("not run") || r[2].starts_with("NOT RUN"));
+    let never = not_run.iter().filter(|r| r[2].starts_with("NOT RUN")).count();
+    let jwt = ran.iter().any(|r| r[0] == "JWT probes");
     let mut line = format!(
         "the {} that ran held{}",
         count(ran.len() as u64, "check"),
@@ -156,10 +160,10 @@ pub(crate) fn isolation_line(report: &Report) -> String {
     };
     let inconclusive = match i.probes.saturating_sub(clear) {
         0 => String::new(),
-        n => format!(", {n} inconclusive (an error or no answer, proving neither)"),
+        n => format!("; {n} inconclusive (an error or no answer, proving neither)"),
     };
     format!(
-        "isolation: {} scanned for other users' data, {} ({:.1} per million); {} of another user's objects: {clear} answered clearly{inconclusive}, {allowed} allowed; {} and {} planted in the ledger{other_turns}",
+        "isolation: {} scanned for other users' data, {} ({:.1} per million); {} of another user's objects: {allowed} of the {clear} answered clearly were allowed{inconclusive}; {} and {} planted in the ledger{other_turns}",
         count(i.responses_scanned, "response"),
         count(i.leaks, "leak"),
         i.leaks_per_million,
@@ -392,7 +396,7 @@ pub fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         count(run.users as u64, "user"),
         run.duration_s,
         run.phases(report.timeline.ramp_s),
-        run.ended_by,
+        run.ended_by.words(),
         target_words(report)
     )?;
     writeln!(out)?;
@@ -451,12 +455,12 @@ pub fn markdown(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "**{}**\n", verdict_line(report))?;
     writeln!(
         out,
-        "- run {}{}: started {}, ended {} ({}), {:.1} s ({})\n- {}; target: {}\n",
+        "- run {}{}: started {}, ended {} (by {}), {:.1} s ({})\n- {}; target: {}\n",
         if run.run_id.is_empty() { "id not recorded" } else { &run.run_id },
         run.part().map(|p| format!(", {p}")).unwrap_or_default(),
         run.started_at,
         run.ended_at,
-        run.ended_by,
+        run.ended_by.words(),
         run.duration_s,
         run.phases(report.timeline.ramp_s),
         count(run.users as u64, "user"),

@@ -120,10 +120,11 @@ impl Degradation {
             crate::metrics::format_us(self.min_growth_us as f64),
             count(self.steps_judged as u64, "step"),
             count(self.endpoints_judged as u64, "endpoint"),
-            if self.unjudged.is_empty() {
-                String::new()
-            } else {
-                format!(", {} with too few samples to judge", self.unjudged.len())
+            match self.unjudged.first().and_then(|u| u.split_once(": ")).map(|(_, why)| why) {
+                None => String::new(),
+                // Too short a steady phase holds every figure back for one reason: say it.
+                Some(why) if why.contains("complete window") => format!(", none could be: {why}"),
+                Some(_) => format!(", {} with too few samples to judge", self.unjudged.len()),
             }
         )];
         if self.grown.is_empty() && self.steps_judged + self.endpoints_judged > 0 {

@@ -20,8 +20,9 @@ Exit codes of a run:
   3    BREACH: an isolation or security finding not in [expect] known_findings
   4    INCOMPLETE: a check asked for never ran (the probes' set-up failed throughout, a persona
        got no user, no step that checks a finding completed)
+  5    PARTIAL (merge --allow-partial): segments of the run missing, the rest judged
   130  interrupted (the report of what ran is written)
-Precedence: BREACH (3) over INCOMPLETE (4) over FAIL (1) over PASS (0).";
+Precedence: BREACH (3) over PARTIAL (5) over INCOMPLETE (4) over FAIL (1) over PASS (0).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -137,6 +138,14 @@ pub struct MergeArgs {
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+
+    /// Merge a distributed run with segments missing: the verdict is PARTIAL (exit 5).
+    #[arg(long)]
+    pub allow_partial: bool,
+
+    /// Write into an -o folder that already holds files (they are replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `10%` or `0.1`.

@@ -62,6 +62,9 @@ pub mod exit {
     /// A check the profile asked for never ran (e.g. the probes' set-up failed throughout):
     /// wins over [`MISSED`].
     pub const INCOMPLETE: u8 = 4;
+    /// A merged report of a distributed run with segments missing (`merge --allow-partial`):
+    /// what it judged is only part of the run.
+    pub const PARTIAL: u8 = 5;
     /// Interrupted (SIGINT or SIGTERM): the report of what ran was written.
     pub const INTERRUPTED: u8 = 130;
 }

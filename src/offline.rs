@@ -80,7 +80,14 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<u8> {
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
     let reports = args.inputs.iter().map(|p| load::load(p)).collect::<Result<Vec<_>, _>>()?;
-    let merged = merge::merge(reports).map_err(anyhow::Error::msg)?;
+    let occupied = std::fs::read_dir(&args.output).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied && !args.force {
+        bail!(
+            "-o {}: the folder already holds files: give an empty or new folder, or --force to replace them",
+            args.output.display()
+        );
+    }
+    let merged = merge::merge(reports, args.allow_partial).map_err(anyhow::Error::msg)?;
     merged.write_folder(&args.output)?;
     if !args.quiet {
         let mut out = std::io::stdout().lock();

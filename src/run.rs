@@ -305,6 +305,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 })
                 .collect(),
             segment: config.segment.map(|s| s.to_string()),
+            missing_segments: Vec::new(),
             startup_ms: result.startup.map(|d| d.as_secs_f64() * 1000.0),
             peak_rss_kib: crate::peak_rss_kib(),
             merged_from: Vec::new(),

@@ -98,7 +98,78 @@ fn four_segments_merge_into_the_whole_run() {
     let twice =
         Command::new(BIN).arg("merge").args([&folders[0], &folders[0]]).args(["-o", "x"]).output().unwrap();
     assert_eq!(twice.status.code(), Some(2));
-    assert!(text(&twice.stderr).contains("segment 0/4 is given twice"), "{}", text(&twice.stderr));
+    assert!(text(&twice.stderr).contains("segment 0/4 (started"), "{}", text(&twice.stderr));
+    assert!(text(&twice.stderr).contains("is given twice"), "{}", text(&twice.stderr));
+}
+
+/// One short run of smoke (`--segment` when given), its run folder.
+fn one_run(dir: &std::path::Path, segment: Option<&str>) -> std::path::PathBuf {
+    let mut args = vec!["--profile", "smoke", "--users", "4", "--iterations", "1", "--quiet"];
+    if let Some(s) = segment {
+        args.extend(["--segment", s]);
+    }
+    let out = support::run(dir, &args);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    std::fs::read_dir(dir.join("reports")).unwrap().next().unwrap().unwrap().path()
+}
+
+/// `merge` adds up only what makes one run: the same report twice, a segment beside a whole
+/// run, a split with segments missing are refused (one line, exit 2); `--allow-partial` merges
+/// the segments there are into a PARTIAL verdict (exit 5); an `-o` folder holding files is kept
+/// unless `--force`.
+#[test]
+fn merge_refuses_sets_that_are_not_one_whole_run() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let first = one_run(dirs[0].path(), Some("0/2"));
+    let second = one_run(dirs[1].path(), Some("1/2"));
+    let whole = one_run(dirs[2].path(), None);
+    let out_dir = dirs[0].path().join("merged");
+    let merge = |inputs: &[&std::path::PathBuf], extra: &[&str]| {
+        Command::new(BIN)
+            .arg("merge")
+            .args(inputs)
+            .args(["-o", out_dir.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for (inputs, needle) in [
+        (vec![&whole, &whole], "the whole run started"),
+        (vec![&first, &whole], "merge the segments of one run, or whole runs"),
+        (vec![&first], "segments 1/2 of 2 are missing"),
+    ] {
+        let out = merge(&inputs, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{inputs:?}: {stderr}");
+        assert!(stderr.contains(needle) && stderr.trim_end().lines().count() == 1, "{inputs:?}: {stderr}");
+        assert!(!out_dir.exists(), "a refused merge writes nothing");
+    }
+    let partial = merge(&[&first], &["--allow-partial", "--quiet"]);
+    assert_eq!(partial.status.code(), Some(5), "{}", text(&partial.stderr));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    support::assert_schema(&r);
+    assert_eq!(
+        (&r["verdict"]["outcome"], &r["run"]["missing_segments"]),
+        (&"PARTIAL".into(), &serde_json::json!(["1/2"]))
+    );
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("every segment of the run merged") && junit.contains("PARTIAL: segments 1/2 missing")
+    );
+    // The folder now holds a report: not replaced without --force.
+    let again = merge(&[&first, &second], &["--quiet"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("already holds files"), "{}", text(&again.stderr));
+    let forced = merge(&[&first, &second], &["--quiet", "--force"]);
+    assert!(matches!(forced.status.code(), Some(0 | 1)), "{}", text(&forced.stderr));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    assert!(
+        r["run"].get("missing_segments").is_none() && r["verdict"]["outcome"] != "PARTIAL",
+        "{}",
+        r["verdict"]
+    );
 }
 
 #[test]

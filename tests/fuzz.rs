@@ -157,7 +157,11 @@ proptest! {
                     min_change_us: 1000,
                 };
                 let _ = compare::compare(&report, &report, limits, false);
-                if let Ok(merged) = merge::merge(vec![report.clone(), report]) {
+                // Another run of the same shape (merge refuses one report twice).
+                let mut other = report.clone();
+                other.run.run_id = "another run".into();
+                other.run.started_at.push('+');
+                if let Ok(merged) = merge::merge(vec![report, other], true) {
                     let _ = netra_load::report::html::page(&merged);
                     let _ = netra_load::report::junit::render(&merged);
                 }

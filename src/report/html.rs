@@ -90,7 +90,7 @@ pub fn page(report: &Report) -> String {
     let class = match report.verdict.outcome() {
         Outcome::Pass => "pass",
         Outcome::Breach => "breach",
-        Outcome::Incomplete => "incomplete",
+        Outcome::Incomplete | Outcome::Partial => "incomplete",
         Outcome::Fail => "fail",
     };
     let _ = write!(out, "<p class=\"verdict {class}\" id=\"verdict\">{}</p>", esc(&verdict_line(report)));

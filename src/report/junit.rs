@@ -81,6 +81,21 @@ pub fn render(report: &Report) -> Result<String, String> {
         case.set_classname("netra-load.coverage");
         suites.entry("run".to_owned()).or_insert_with(|| TestSuite::new("run")).add_test_case(case);
     }
+    // Nor a merge with segments missing.
+    if !report.run.merged_from.is_empty() {
+        let status = match report.run.missing_segments.as_slice() {
+            [] => TestCaseStatus::success(),
+            missing => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("PARTIAL: segments {} missing", missing.join(", ")))
+                    .set_type("partial");
+                s
+            }
+        };
+        let mut case = TestCase::new("every segment of the run merged", status);
+        case.set_classname("netra-load.merge");
+        suites.entry("run".to_owned()).or_insert_with(|| TestSuite::new("run")).add_test_case(case);
+    }
     let mut findings = TestSuite::new("findings");
     for kind in crate::findings::FindingKind::ALL {
         let found: Vec<_> = report.findings.iter().filter(|f| f.kind == *kind).collect();

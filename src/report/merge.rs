@@ -7,7 +7,10 @@ use super::{Cohort, Report};
 use crate::metrics::{EndedBy, Window};
 use crate::verdict::Threshold;
 
-pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
+/// Merges `reports`; a set of segments with some missing is refused unless `allow_partial`,
+/// and then judged PARTIAL.
+pub fn merge(reports: Vec<Report>, allow_partial: bool) -> Result<Report, String> {
+    let missing = complete_set(&reports, allow_partial)?;
     let mut reports = reports.into_iter();
     let mut out = reports.next().ok_or("merge needs at least one report")?;
     let label = |r: &Report| r.run.segment.clone().unwrap_or_else(|| format!("run of {}", r.run.started_at));
@@ -40,11 +43,63 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, String> {
         add(&mut out, &r)?;
     }
     out.run.merged_from = parts;
+    out.run.missing_segments = missing;
     out.run.segment = None;
     // The whole is a report of its own.
     out.run.run_id = uuid::Uuid::new_v4().to_string();
     rejudge(&mut out)?;
     Ok(out)
+}
+
+/// What a report is called in a refusal: its segment and start.
+fn named(r: &Report) -> String {
+    match &r.run.segment {
+        Some(s) => format!("segment {s} (started {})", r.run.started_at),
+        None => format!("the whole run started {}", r.run.started_at),
+    }
+}
+
+/// Refuses a set that does not add up to runs: one report given twice (by its run id, or its
+/// start and segment in reports older than the id), segments beside whole runs; returns the
+/// segments missing from the split, refused unless `allow_partial`.
+fn complete_set(reports: &[Report], allow_partial: bool) -> Result<Vec<String>, String> {
+    for (i, a) in reports.iter().enumerate() {
+        for b in &reports[..i] {
+            let same = if a.run.run_id.is_empty() || b.run.run_id.is_empty() {
+                a.run.started_at == b.run.started_at && a.run.segment == b.run.segment
+            } else {
+                a.run.run_id == b.run.run_id
+            };
+            if same {
+                return Err(format!("{} is given twice: every count would be doubled", named(a)));
+            }
+        }
+    }
+    let (segments, whole): (Vec<&Report>, Vec<&Report>) =
+        reports.iter().partition(|r| r.run.segment.is_some());
+    if let (Some(s), Some(w)) = (segments.first(), whole.first()) {
+        return Err(format!(
+            "cannot merge {} with {}: merge the segments of one run, or whole runs of one profile",
+            named(s),
+            named(w)
+        ));
+    }
+    let Some(first) = segments.first().and_then(|r| r.run.segment.as_deref()) else { return Ok(Vec::new()) };
+    let total: usize = first
+        .split_once('/')
+        .and_then(|(_, n)| n.parse().ok())
+        .ok_or_else(|| format!("segment `{first}` is not I/N"))?;
+    let missing: Vec<String> = (0..total)
+        .map(|i| format!("{i}/{total}"))
+        .filter(|s| !segments.iter().any(|r| r.run.segment.as_deref() == Some(s.as_str())))
+        .collect();
+    if !missing.is_empty() && !allow_partial {
+        return Err(format!(
+            "segments {} of {total} are missing: merge every segment of the run, or give --allow-partial for a PARTIAL verdict on the rest",
+            missing.join(", ")
+        ));
+    }
+    Ok(missing)
 }
 
 /// Adds `r` into `out`.

@@ -137,6 +137,10 @@ pub struct RunInfo {
     /// The segments a merged report was made of.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The segments of the run missing from a merge (`merge --allow-partial`): the verdict is
+    /// PARTIAL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_segments: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -299,6 +303,13 @@ impl Report {
         self.coverage.retain(|c| c.kind != coverage::CheckKind::Target);
         self.degradation = self.degradation(targets);
         self.verdict = crate::verdict::judge(targets, self);
+        // Part of a run judged is no verdict on the run; a breach seen in it still is one.
+        if !self.run.missing_segments.is_empty() && self.verdict.outcome() != crate::verdict::Outcome::Breach
+        {
+            self.verdict.outcome = Some(crate::verdict::Outcome::Partial);
+            self.verdict.exit_code = crate::exit::PARTIAL;
+            self.verdict.passed = false;
+        }
         self.coverage.extend(coverage::of_targets(&self.verdict.targets));
     }
 }

@@ -300,6 +300,13 @@ pub(crate) fn probes_line(report: &Report) -> Option<String> {
 pub(crate) fn verdict_line(report: &Report) -> String {
     let v = &report.verdict;
     let missed = v.targets.iter().filter(|t| !t.passed).count();
+    if v.outcome() == crate::verdict::Outcome::Partial {
+        return format!(
+            "verdict: PARTIAL (segments {} of the run missing; {missed} of {} missed in the rest)",
+            report.run.missing_segments.join(", "),
+            count(v.targets.len() as u64, "target")
+        );
+    }
     if v.outcome() == crate::verdict::Outcome::Incomplete {
         let never: Vec<&str> =
             report.coverage.iter().filter(|c| c.incomplete).map(|c| c.check.as_str()).collect();

@@ -277,12 +277,15 @@ pub enum Outcome {
     /// A check the profile asked for never ran: what the run promised is unproven.
     Incomplete,
     Breach,
+    /// A merge of a distributed run's segments with some missing (`--allow-partial`).
+    Partial,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verdict {
     pub passed: bool,
-    /// PASS, FAIL, INCOMPLETE or BREACH (absent in older reports: read from the exit code).
+    /// PASS, FAIL, INCOMPLETE, BREACH or PARTIAL (absent in older reports: read from the exit
+    /// code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
     pub exit_code: u8,
@@ -296,6 +299,7 @@ impl Verdict {
             crate::exit::OK => Outcome::Pass,
             crate::exit::BREACH => Outcome::Breach,
             crate::exit::INCOMPLETE => Outcome::Incomplete,
+            crate::exit::PARTIAL => Outcome::Partial,
             _ => Outcome::Fail,
         })
     }
@@ -379,6 +383,7 @@ pub fn judge(targets: &[Threshold], figures: &dyn Figures) -> Verdict {
         Outcome::Fail => crate::exit::MISSED,
         Outcome::Incomplete => crate::exit::INCOMPLETE,
         Outcome::Breach => crate::exit::BREACH,
+        Outcome::Partial => crate::exit::PARTIAL,
     };
     Verdict { passed: outcome == Outcome::Pass, outcome: Some(outcome), exit_code, targets: results }
 }

@@ -44,6 +44,38 @@ pub fn within(text: &str, bounds: (Duration, Duration)) -> Result<Duration, Stri
     parse_duration_within(text, bounds.0, bounds.1)
 }
 
+/// How far in the past `--start-at` may be (pods scheduled a moment late still start), and how
+/// far ahead.
+pub const START_LATE: Duration = Duration::from_secs(5);
+pub const START_AHEAD: Duration = DAY;
+
+/// `--start-at`: an RFC 3339 time (`2026-12-03T08:30:00Z`) or epoch seconds, at most
+/// [`START_LATE`] past and [`START_AHEAD`] ahead of now.
+pub fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let t = text.trim();
+    let at = match t.parse::<u64>() {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
+        Err(_) => humantime::parse_rfc3339_weak(t).map_err(|_| {
+            format!("`{t}` is not a time: write RFC 3339 (2026-12-03T08:30:00Z) or epoch seconds")
+        })?,
+    };
+    let now = SystemTime::now();
+    if let Ok(late) = now.duration_since(at)
+        && late > START_LATE
+    {
+        return Err(format!(
+            "`{t}` is {} ago: a common start must be in the future (at most {} late)",
+            humantime::format_duration(Duration::from_secs(late.as_secs())),
+            humantime::format_duration(START_LATE)
+        ));
+    }
+    if at.duration_since(now).is_ok_and(|ahead| ahead > START_AHEAD) {
+        return Err(format!("`{t}` is more than {} ahead", humantime::format_duration(START_AHEAD)));
+    }
+    Ok(at)
+}
+
 /// `compare --min-change`: a latency figure's noise, up to a minute.
 pub fn min_change(text: &str) -> Result<Duration, String> {
     within(text, (Duration::ZERO, Duration::from_secs(60)))

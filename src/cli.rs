@@ -278,6 +278,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "I/N")]
     pub segment: Option<Segment>,
 
+    /// Start the users at this instant (RFC 3339, e.g. 2026-12-03T08:30:00Z, or epoch seconds):
+    /// the segments of a distributed run given one time start together. The target is checked
+    /// first, then the run waits; a time more than 5 s past or a day ahead is refused.
+    #[arg(long, value_name = "TIME", value_parser = bounds::start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+
     /// Folder that receives the run folder; checked before the run starts (created and written
     /// to), refused when it cannot be written.
     #[arg(long, value_name = "DIR", default_value = "reports")]

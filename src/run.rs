@@ -86,6 +86,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             );
         }
     }
+    if let Some(at) = config.start_at {
+        // Checked at the command line; the checks since may have taken a moment of it.
+        if let Ok(wait) = at.duration_since(std::time::SystemTime::now()) {
+            if !config.quiet {
+                eprintln!(
+                    "waiting {:.1} s for the common start at {}",
+                    wait.as_secs_f64(),
+                    humantime::format_rfc3339_millis(at)
+                );
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
     let progress = Progress::choose(config.quiet, config.no_progress);
     let result = load::run(&config.plan, netra, progress, metrics.as_ref().map(|(live, _)| live)).await?;
     if let Some(t) = embedded {
@@ -306,6 +319,7 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 .collect(),
             segment: config.segment.map(|s| s.to_string()),
             missing_segments: Vec::new(),
+            start_at: config.start_at.map(|t| humantime::format_rfc3339_millis(t).to_string()),
             startup_ms: result.startup.map(|d| d.as_secs_f64() * 1000.0),
             peak_rss_kib: crate::peak_rss_kib(),
             merged_from: Vec::new(),

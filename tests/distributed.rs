@@ -182,3 +182,26 @@ fn a_segment_without_users_and_a_bad_segment_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("0 <= I < N"), "{}", text(&out.stderr));
 }
+
+/// `--start-at`: the run checks its target, waits, and starts its users at the instant given
+/// (the second the report says it started is that second), which the report keeps.
+#[test]
+fn a_segment_starts_its_users_at_the_common_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let at =
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now + 2));
+    let at = at.to_string();
+    let out = support::run(
+        dir.path(),
+        &["--profile", "smoke", "--users", "2", "--iterations", "1", "--segment", "0/2", "--start-at", &at],
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("waiting"), "the wait is said: {}", text(&out.stderr));
+    let folder = std::fs::read_dir(dir.path().join("reports")).unwrap().next().unwrap().unwrap().path();
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("report.json")).unwrap()).unwrap();
+    support::assert_schema(&r);
+    assert_eq!(r["run"]["start_at"].as_str().unwrap().get(..19), at.get(..19), "{}", r["run"]);
+    assert_eq!(r["run"]["started_at"].as_str(), Some(at.as_str()), "users started at the common start");
+}

@@ -277,3 +277,19 @@ fn report_writes_into_the_run_folder_or_the_file_and_says_where() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("terminal") && stderr.contains("-o report.html"), "{stderr}");
 }
+
+/// `--start-at` takes a time to come (a few seconds late at most) within a day, in RFC 3339 or
+/// epoch seconds.
+#[test]
+fn a_common_start_in_the_past_or_far_ahead_or_not_a_time_is_refused() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ahead = (now + 3 * 24 * 3600).to_string();
+    for (at, needle) in [
+        ("1", "ago: a common start must be in the future"),
+        ("2020-01-01T00:00:00Z", "ago: a common start must be in the future"),
+        (ahead.as_str(), "more than 1day ahead"),
+        ("soon", "is not a time"),
+    ] {
+        refused(&["-u", "1", "-t", "2s", "--start-at", at], &["--start-at", needle]);
+    }
+}

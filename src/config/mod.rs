@@ -53,6 +53,8 @@ pub struct RunConfig {
     pub report_dir: PathBuf,
     pub seed: Option<u64>,
     pub segment: Option<Segment>,
+    /// When the users start (`--start-at`): the run waits for it after its checks.
+    pub start_at: Option<std::time::SystemTime>,
     pub quiet: bool,
     pub no_progress: bool,
     /// Where the live Prometheus metrics are served (`--metrics-addr`).
@@ -298,6 +300,7 @@ pub fn resolve(args: RunArgs) -> Result<RunConfig, InputError> {
         report_dir: args.report_dir,
         seed,
         segment: args.segment,
+        start_at: args.start_at,
         quiet: args.quiet,
         no_progress: args.no_progress,
         metrics_addr: args.metrics_addr,

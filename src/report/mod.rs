@@ -131,6 +131,9 @@ pub struct RunInfo {
     /// in-process), in KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_kib: Option<u64>,
+    /// The common start asked for (`--start-at`), RFC 3339 to the millisecond.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
     /// `I/N` when this run was segment I of N (`--segment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,

@@ -319,6 +319,12 @@ fn build_report(config: &RunConfig, result: &LoadResult, auth_url: &str, backend
                 .collect(),
             segment: config.segment.map(|s| s.to_string()),
             missing_segments: Vec::new(),
+            started_at_ms: result
+                .started_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as u64),
+            start_spread_ms: None,
             start_at: config.start_at.map(|t| humantime::format_rfc3339_millis(t).to_string()),
             startup_ms: result.startup.map(|d| d.as_secs_f64() * 1000.0),
             peak_rss_kib: crate::peak_rss_kib(),

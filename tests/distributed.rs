@@ -144,6 +144,19 @@ fn merge_refuses_sets_that_are_not_one_whole_run() {
         assert!(stderr.contains(needle) && stderr.trim_end().lines().count() == 1, "{inputs:?}: {stderr}");
         assert!(!out_dir.exists(), "a refused merge writes nothing");
     }
+    // Two segments of two different common starts are two runs.
+    let started = |folder: &std::path::Path, at: &str| {
+        let mut r: Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join("report.json")).unwrap()).unwrap();
+        r["run"]["start_at"] = at.into();
+        let path = folder.with_extension("started.json");
+        std::fs::write(&path, r.to_string()).unwrap();
+        path
+    };
+    let (a, b) = (started(&first, "2026-01-01T00:00:00.000Z"), started(&second, "2026-01-01T00:05:00.000Z"));
+    let out = merge(&[&a, &b], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("are of different runs"), "{}", text(&out.stderr));
     let partial = merge(&[&first], &["--allow-partial", "--quiet"]);
     assert_eq!(partial.status.code(), Some(5), "{}", text(&partial.stderr));
     let r: Value =
@@ -204,4 +217,85 @@ fn a_segment_starts_its_users_at_the_common_start() {
     support::assert_schema(&r);
     assert_eq!(r["run"]["start_at"].as_str().unwrap().get(..19), at.get(..19), "{}", r["run"]);
     assert_eq!(r["run"]["started_at"].as_str(), Some(at.as_str()), "users started at the common start");
+}
+
+/// Two segments against one target, merged on the wall clock: given one `--start-at` they start
+/// together and the merged first second holds both segments' first second of work; one of them
+/// starting 2 s later (its own `--start-at`, the other none) shows there, 2 s on, with the
+/// spread of the starts said. Segments of two different common starts are two runs: refused.
+#[test]
+fn segments_line_up_on_the_wall_clock() {
+    let target = spawn_target();
+    // Seconds from now, on the clock.
+    let at = |secs: u64| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        (now + secs).to_string()
+    };
+    let segments = |starts: [Option<String>; 2]| -> (Vec<Value>, Value, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let children: Vec<_> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, start)| {
+                let mut cmd = Command::new(BIN);
+                cmd.args([
+                    "--profile",
+                    "smoke",
+                    "--users",
+                    "4",
+                    "--run-time",
+                    "3s",
+                    "--no-progress",
+                    "--quiet",
+                ])
+                .args(["--segment", &format!("{i}/2")])
+                .args(["--auth-url", &target.auth_url, "--backend-url", &target.backend_url])
+                .args(["--report-dir", dir.path().join(format!("seg{i}")).to_str().unwrap()]);
+                if let Some(start) = start {
+                    cmd.args(["--start-at", start]);
+                }
+                cmd.stdout(Stdio::null()).spawn().unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert!(matches!(child.wait().unwrap().code(), Some(0 | 1)));
+        }
+        let folders: Vec<_> = (0..2)
+            .map(|i| {
+                std::fs::read_dir(dir.path().join(format!("seg{i}"))).unwrap().next().unwrap().unwrap().path()
+            })
+            .collect();
+        let read = |f: &std::path::Path| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(f.join("report.json")).unwrap()).unwrap()
+        };
+        let merged_dir = dir.path().join("merged");
+        let out = Command::new(BIN)
+            .arg("merge")
+            .args(&folders)
+            .args(["-o", merged_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+        (folders.iter().map(|f| read(f)).collect(), read(&merged_dir), text(&out.stdout))
+    };
+    let begun = |r: &Value, i: usize| r["timeline"]["windows"][i]["begun"].as_u64().unwrap_or(0);
+
+    let (parts, merged, summary) = segments([Some(at(2)), Some(at(2))]);
+    assert!(begun(&parts[0], 0) > 0 && begun(&parts[1], 0) > 0);
+    assert_eq!(begun(&merged, 0), begun(&parts[0], 0) + begun(&parts[1], 0), "one second, both segments");
+    let spread = merged["run"]["start_spread_ms"].as_u64().unwrap();
+    assert!(spread < 500, "started together: {spread} ms apart");
+    assert!(summary.contains("merged from 2 reports started within"), "{summary}");
+
+    // Segment 0 starts at once, segment 1 two seconds later.
+    let (parts, merged, _) = segments([None, Some(at(3))]);
+    let spread = merged["run"]["start_spread_ms"].as_u64().unwrap();
+    assert!((1000..5000).contains(&spread), "{spread} ms");
+    let late = (spread as f64 / 1000.0).round() as usize;
+    assert_eq!(begun(&merged, 0), begun(&parts[0], 0), "the first second is segment 0's alone");
+    assert_eq!(
+        begun(&merged, late),
+        begun(&parts[0], late) + begun(&parts[1], 0),
+        "segment 1 from {late} s on"
+    );
 }

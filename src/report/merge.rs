@@ -1,7 +1,8 @@
 //! `netra-load merge`: reports of one profile (segments of one distributed run, or runs on
 //! several machines) become one. Histograms are added, never percentiles averaged; counters are
-//! summed; time windows are added window by window (each run's windows count from its own
-//! start); findings are united; the targets are judged again on the whole.
+//! summed; time windows are added on the wall clock (each part's windows moved by how much later
+//! than the first it started, to the window; reports older than their start's milliseconds count
+//! from their own starts); findings are united; the targets are judged again on the whole.
 
 use super::{Cohort, Report};
 use crate::metrics::{EndedBy, Window};
@@ -11,6 +12,8 @@ use crate::verdict::Threshold;
 /// and then judged PARTIAL.
 pub fn merge(reports: Vec<Report>, allow_partial: bool) -> Result<Report, String> {
     let missing = complete_set(&reports, allow_partial)?;
+    let mut reports = reports;
+    let spread = on_the_wall_clock(&mut reports);
     let mut reports = reports.into_iter();
     let mut out = reports.next().ok_or("merge needs at least one report")?;
     let label = |r: &Report| r.run.segment.clone().unwrap_or_else(|| format!("run of {}", r.run.started_at));
@@ -44,11 +47,37 @@ pub fn merge(reports: Vec<Report>, allow_partial: bool) -> Result<Report, String
     }
     out.run.merged_from = parts;
     out.run.missing_segments = missing;
+    out.run.start_spread_ms = spread;
     out.run.segment = None;
     // The whole is a report of its own.
     out.run.run_id = uuid::Uuid::new_v4().to_string();
     rejudge(&mut out)?;
     Ok(out)
+}
+
+/// Moves every report's windows and completions by how much later than the earliest it started,
+/// so that the same second of the wall clock is added to the same second; returns the spread of
+/// the starts (`None` when a report does not know its start to the millisecond).
+fn on_the_wall_clock(reports: &mut [Report]) -> Option<u64> {
+    let starts: Vec<u64> = reports.iter().map(|r| r.run.started_at_ms).collect::<Option<_>>()?;
+    let (first, last) = (*starts.iter().min()?, *starts.iter().max()?);
+    for (r, start) in reports.iter_mut().zip(&starts) {
+        let late_ms = start - first;
+        r.completions_us.iter_mut().for_each(|c| *c += late_ms * 1000);
+        let Some(width) = r.timeline.windows.first().map(|w| w.width_s).filter(|w| *w > 0.0) else {
+            continue;
+        };
+        let k = (late_ms as f64 / 1000.0 / width).round() as usize;
+        if k == 0 {
+            continue;
+        }
+        for w in &mut r.timeline.windows {
+            w.start_s += k as f64 * width;
+        }
+        let empty = (0..k).map(|i| Window { start_s: i as f64 * width, width_s: width, ..Window::default() });
+        r.timeline.windows.splice(0..0, empty);
+    }
+    Some(last - first)
 }
 
 /// What a report is called in a refusal: its segment and start.
@@ -84,6 +113,18 @@ fn complete_set(reports: &[Report], allow_partial: bool) -> Result<Vec<String>, 
             named(w)
         ));
     }
+    // Segments given one common start are one run's; another start is another run's (one
+    // without a common start cannot tell).
+    let timed: Vec<&&Report> = segments.iter().filter(|r| r.run.start_at.is_some()).collect();
+    if let Some(other) = timed.iter().find(|r| r.run.start_at != timed[0].run.start_at) {
+        return Err(format!(
+            "{} and {} are of different runs: their common starts (--start-at) are {} and {}",
+            named(timed[0]),
+            named(other),
+            timed[0].run.start_at.as_deref().unwrap_or_default(),
+            other.run.start_at.as_deref().unwrap_or_default()
+        ));
+    }
     let Some(first) = segments.first().and_then(|r| r.run.segment.as_deref()) else { return Ok(Vec::new()) };
     let total: usize = first
         .split_once('/')
@@ -109,6 +150,7 @@ fn add(out: &mut Report, r: &Report) -> Result<(), String> {
     run.increase_rate += r.run.increase_rate;
     run.duration_s = run.duration_s.max(r.run.duration_s);
     run.started_at = run.started_at.clone().min(r.run.started_at.clone());
+    run.started_at_ms = run.started_at_ms.zip(r.run.started_at_ms).map(|(a, b)| a.min(b));
     run.ended_at = run.ended_at.clone().max(r.run.ended_at.clone());
     if r.run.ended_by == EndedBy::Interrupted {
         run.ended_by = r.run.ended_by;

@@ -131,6 +131,13 @@ pub struct RunInfo {
     /// in-process), in KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_kib: Option<u64>,
+    /// When the users started, in milliseconds since the Unix epoch: what merge aligns the
+    /// segments' windows and completions by (absent in older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+    /// A merge: how far apart its parts' starts were, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_spread_ms: Option<u64>,
     /// The common start asked for (`--start-at`), RFC 3339 to the millisecond.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<String>,
@@ -323,7 +330,10 @@ impl RunInfo {
         match (&self.segment, self.merged_from.len()) {
             (Some(s), _) => Some(format!("segment {s}")),
             (None, 0) => None,
-            (None, n) => Some(format!("merged from {n} reports")),
+            (None, n) => Some(match self.start_spread_ms {
+                Some(ms) => format!("merged from {n} reports started within {:.1} s", ms as f64 / 1000.0),
+                None => format!("merged from {n} reports"),
+            }),
         }
     }
 

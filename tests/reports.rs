@@ -137,11 +137,24 @@ fn report_renders_again_from_json_and_refuses_bad_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("holds no report.json"));
 
-    // A report file that cannot be written is named.
+    // A folder holding files is kept; forced, a report file that cannot be written is named.
     let blocked = dir.path().join("blocked");
     std::fs::create_dir_all(blocked.join("report.json")).unwrap();
-    let out =
-        Command::new(BIN).arg("merge").arg(&json).arg("-o").arg(&blocked).arg("--quiet").output().unwrap();
+    let merge = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("merge")
+            .arg(&json)
+            .arg("-o")
+            .arg(&blocked)
+            .arg("--quiet")
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let kept = merge(&[]);
+    assert_eq!(kept.status.code(), Some(2));
+    assert!(text(&kept.stderr).contains("already holds files"), "{}", text(&kept.stderr));
+    let out = merge(&["--force"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let named = blocked.join("report.json");

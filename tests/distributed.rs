@@ -10,31 +10,30 @@ use netra_load::metrics::Histogram;
 use serde_json::Value;
 use support::{BIN, spawn_target, text};
 
+/// Segment `i` of `n` of smoke against `target`, its reports under `dir/seg{i}`.
+fn segment(
+    target: &support::Target,
+    dir: &std::path::Path,
+    i: usize,
+    n: usize,
+    extra: &[&str],
+) -> std::process::Child {
+    Command::new(BIN)
+        .args(["--profile", "smoke", "--no-progress", "--quiet", "--segment", &format!("{i}/{n}")])
+        .args(["--auth-url", &target.auth_url, "--backend-url", &target.backend_url])
+        .args(["--report-dir", dir.join(format!("seg{i}")).to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn four_segments_merge_into_the_whole_run() {
     let target = spawn_target();
     let dir = tempfile::tempdir().unwrap();
     let children: Vec<_> = (0..4)
-        .map(|i| {
-            let reports = dir.path().join(format!("seg{i}"));
-            Command::new(BIN)
-                .args([
-                    "--profile",
-                    "smoke",
-                    "--users",
-                    "12",
-                    "--iterations",
-                    "2",
-                    "--no-progress",
-                    "--quiet",
-                ])
-                .args(["--segment", &format!("{i}/4"), "--seed", "7"])
-                .args(["--auth-url", &target.auth_url, "--backend-url", &target.backend_url])
-                .args(["--report-dir", reports.to_str().unwrap()])
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
+        .map(|i| segment(&target, dir.path(), i, 4, &["--users", "12", "--iterations", "2", "--seed", "7"]))
         .collect();
     for mut child in children {
         // A segment of 3 users cannot show the 10-user cohort: 1 (missed), never 2 or 3.
@@ -237,24 +236,11 @@ fn segments_line_up_on_the_wall_clock() {
             .iter()
             .enumerate()
             .map(|(i, start)| {
-                let mut cmd = Command::new(BIN);
-                cmd.args([
-                    "--profile",
-                    "smoke",
-                    "--users",
-                    "4",
-                    "--run-time",
-                    "3s",
-                    "--no-progress",
-                    "--quiet",
-                ])
-                .args(["--segment", &format!("{i}/2")])
-                .args(["--auth-url", &target.auth_url, "--backend-url", &target.backend_url])
-                .args(["--report-dir", dir.path().join(format!("seg{i}")).to_str().unwrap()]);
+                let mut extra = vec!["--users", "4", "--run-time", "3s"];
                 if let Some(start) = start {
-                    cmd.args(["--start-at", start]);
+                    extra.extend(["--start-at", start.as_str()]);
                 }
-                cmd.stdout(Stdio::null()).spawn().unwrap()
+                segment(&target, dir.path(), i, 2, &extra)
             })
             .collect();
         for mut child in children {

@@ -28,6 +28,17 @@ fn segment(
         .unwrap()
 }
 
+/// Waits for every segment (each ends 0 or 1: a result) and returns their run folders, in order.
+fn finished(children: Vec<std::process::Child>, dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let n = children.len();
+    for mut child in children {
+        assert!(matches!(child.wait().unwrap().code(), Some(0 | 1)));
+    }
+    (0..n)
+        .map(|i| std::fs::read_dir(dir.join(format!("seg{i}"))).unwrap().next().unwrap().unwrap().path())
+        .collect()
+}
+
 #[test]
 fn four_segments_merge_into_the_whole_run() {
     let target = spawn_target();
@@ -35,15 +46,8 @@ fn four_segments_merge_into_the_whole_run() {
     let children: Vec<_> = (0..4)
         .map(|i| segment(&target, dir.path(), i, 4, &["--users", "12", "--iterations", "2", "--seed", "7"]))
         .collect();
-    for mut child in children {
-        // A segment of 3 users cannot show the 10-user cohort: 1 (missed), never 2 or 3.
-        assert!(matches!(child.wait().unwrap().code(), Some(0 | 1)));
-    }
-    let folders: Vec<_> = (0..4)
-        .map(|i| {
-            std::fs::read_dir(dir.path().join(format!("seg{i}"))).unwrap().next().unwrap().unwrap().path()
-        })
-        .collect();
+    // A segment of 3 users cannot show the 10-user cohort: 1 (missed), never 2 or 3.
+    let folders = finished(children, dir.path());
     let segments: Vec<Value> = folders
         .iter()
         .map(|f| serde_json::from_str(&std::fs::read_to_string(f.join("report.json")).unwrap()).unwrap())
@@ -243,14 +247,7 @@ fn segments_line_up_on_the_wall_clock() {
                 segment(&target, dir.path(), i, 2, &extra)
             })
             .collect();
-        for mut child in children {
-            assert!(matches!(child.wait().unwrap().code(), Some(0 | 1)));
-        }
-        let folders: Vec<_> = (0..2)
-            .map(|i| {
-                std::fs::read_dir(dir.path().join(format!("seg{i}"))).unwrap().next().unwrap().unwrap().path()
-            })
-            .collect();
+        let folders = finished(children, dir.path());
         let read = |f: &std::path::Path| -> Value {
             serde_json::from_str(&std::fs::read_to_string(f.join("report.json")).unwrap()).unwrap()
         };

@@ -160,6 +160,27 @@ fn merge_refuses_sets_that_are_not_one_whole_run() {
     let out = merge(&[&a, &b], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("are of different runs"), "{}", text(&out.stderr));
+    // Segments a day apart share no second: each counts from its own start (no day of empty
+    // windows in front of the later one).
+    let mut r: Value =
+        serde_json::from_str(&std::fs::read_to_string(second.join("report.json")).unwrap()).unwrap();
+    r["run"]["started_at_ms"] = (r["run"]["started_at_ms"].as_u64().unwrap() + 86_400_000).into();
+    let late = second.with_extension("late.json");
+    std::fs::write(&late, r.to_string()).unwrap();
+    let apart = dirs[1].path().join("apart");
+    let out = Command::new(BIN)
+        .arg("merge")
+        .args([&first, &late])
+        .arg("-o")
+        .arg(&apart)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(apart.join("report.json")).unwrap()).unwrap();
+    assert!(r["timeline"]["windows"].as_array().unwrap().len() < 10, "{}", r["timeline"]["windows"]);
+    assert_eq!(r["run"]["start_spread_ms"].as_u64().unwrap() / 1000 / 3600, 24);
     let partial = merge(&[&first], &["--allow-partial", "--quiet"]);
     assert_eq!(partial.status.code(), Some(5), "{}", text(&partial.stderr));
     let r: Value =

@@ -13,12 +13,11 @@ use crate::verdict::Threshold;
 pub fn merge(reports: Vec<Report>, allow_partial: bool) -> Result<Report, String> {
     let missing = complete_set(&reports, allow_partial)?;
     let mut reports = reports;
-    let spread = on_the_wall_clock(&mut reports);
+    let spread = on_the_wall_clock(&mut reports)?;
     let mut reports = reports.into_iter();
     let mut out = reports.next().ok_or("merge needs at least one report")?;
     let label = |r: &Report| r.run.segment.clone().unwrap_or_else(|| format!("run of {}", r.run.started_at));
     let mut parts = vec![label(&out)];
-    let mut segments: Vec<String> = out.run.segment.iter().cloned().collect();
     for r in reports {
         if r.run.profile != out.run.profile {
             return Err(format!(
@@ -31,16 +30,6 @@ pub fn merge(reports: Vec<Report>, allow_partial: bool) -> Result<Report, String
                 "cannot merge runs with different targets ({} and {})",
                 r.run.started_at, out.run.started_at
             ));
-        }
-        if let Some(segment) = &r.run.segment {
-            if segments.contains(segment) {
-                return Err(format!("segment {segment} is given twice"));
-            }
-            let total = |s: &str| s.split_once('/').map(|(_, n)| n.to_owned());
-            if let Some(first) = segments.first().filter(|f| total(f) != total(segment)) {
-                return Err(format!("segments {first} and {segment} come from different splits"));
-            }
-            segments.push(segment.clone());
         }
         parts.push(label(&r));
         add(&mut out, &r)?;
@@ -57,10 +46,23 @@ pub fn merge(reports: Vec<Report>, allow_partial: bool) -> Result<Report, String
 
 /// Moves every report's windows and completions by how much later than the earliest it started,
 /// so that the same second of the wall clock is added to the same second; returns the spread of
-/// the starts (`None` when a report does not know its start to the millisecond).
-fn on_the_wall_clock(reports: &mut [Report]) -> Option<u64> {
-    let starts: Vec<u64> = reports.iter().map(|r| r.run.started_at_ms).collect::<Option<_>>()?;
-    let (first, last) = (*starts.iter().min()?, *starts.iter().max()?);
+/// the starts (`None` when a report does not know its start to the millisecond). Parts that did
+/// not overlap at all (runs of other times, segments run one after another) share no second:
+/// each is counted from its own start, as before there was a wall clock.
+fn on_the_wall_clock(reports: &mut [Report]) -> Result<Option<u64>, String> {
+    let Some(starts) = reports.iter().map(|r| r.run.started_at_ms).collect::<Option<Vec<u64>>>() else {
+        return Ok(None);
+    };
+    let (Some(&first), Some(&last)) = (starts.iter().min(), starts.iter().max()) else { return Ok(None) };
+    let spread = last - first;
+    // As long as the longest timeline (its windows, not a duration a file could claim): the
+    // windows added in front stay as many as there are already.
+    let longest_s =
+        reports.iter().map(|r| r.timeline.windows.iter().map(|w| w.width_s).sum::<f64>()).fold(0.0, f64::max);
+    if spread as f64 / 1000.0 > longest_s {
+        return Ok(Some(spread));
+    }
+    let most = reports.iter().map(|r| r.timeline.windows.len()).max().unwrap_or(0);
     for (r, start) in reports.iter_mut().zip(&starts) {
         let late_ms = start - first;
         r.completions_us.iter_mut().for_each(|c| *c += late_ms * 1000);
@@ -71,13 +73,18 @@ fn on_the_wall_clock(reports: &mut [Report]) -> Option<u64> {
         if k == 0 {
             continue;
         }
+        if k > most {
+            return Err(format!(
+                "a report's timeline ({width} s windows) does not fit its start {late_ms} ms late"
+            ));
+        }
         for w in &mut r.timeline.windows {
             w.start_s += k as f64 * width;
         }
         let empty = (0..k).map(|i| Window { start_s: i as f64 * width, width_s: width, ..Window::default() });
         r.timeline.windows.splice(0..0, empty);
     }
-    Some(last - first)
+    Ok(Some(spread))
 }
 
 /// What a report is called in a refusal: its segment and start.
@@ -126,6 +133,16 @@ fn complete_set(reports: &[Report], allow_partial: bool) -> Result<Vec<String>, 
         ));
     }
     let Some(first) = segments.first().and_then(|r| r.run.segment.as_deref()) else { return Ok(Vec::new()) };
+    let split = |s: &str| s.split_once('/').map(|(_, n)| n.to_owned());
+    for (i, a) in segments.iter().enumerate() {
+        let s = a.run.segment.as_deref().unwrap_or_default();
+        if split(s) != split(first) {
+            return Err(format!("segments {first} and {s} come from different splits"));
+        }
+        if segments[..i].iter().any(|b| b.run.segment == a.run.segment) {
+            return Err(format!("segment {s} is given twice (two runs' reports?)"));
+        }
+    }
     let total: usize = first
         .split_once('/')
         .and_then(|(_, n)| n.parse().ok())

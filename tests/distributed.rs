@@ -28,6 +28,15 @@ fn segment(
         .unwrap()
 }
 
+/// `netra-load merge INPUTS -o OUT EXTRA...`.
+fn merged_into<P: AsRef<std::ffi::OsStr>>(
+    inputs: &[P],
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(BIN).arg("merge").args(inputs).arg("-o").arg(out).args(extra).output().unwrap()
+}
+
 /// Waits for every segment (each ends 0 or 1: a result) and returns their run folders, in order.
 fn finished(children: Vec<std::process::Child>, dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let n = children.len();
@@ -57,12 +66,7 @@ fn four_segments_merge_into_the_whole_run() {
     assert!(segments.iter().all(|r| r["run"]["users"] == 3), "an equal share each");
 
     let merged_dir = dir.path().join("merged");
-    let out = Command::new(BIN)
-        .arg("merge")
-        .args(&folders)
-        .args(["-o", merged_dir.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = merged_into(&folders, &merged_dir, &[]);
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let merged: Value =
         serde_json::from_str(&std::fs::read_to_string(merged_dir.join("report.json")).unwrap()).unwrap();
@@ -127,15 +131,7 @@ fn merge_refuses_sets_that_are_not_one_whole_run() {
     let second = one_run(dirs[1].path(), Some("1/2"));
     let whole = one_run(dirs[2].path(), None);
     let out_dir = dirs[0].path().join("merged");
-    let merge = |inputs: &[&std::path::PathBuf], extra: &[&str]| {
-        Command::new(BIN)
-            .arg("merge")
-            .args(inputs)
-            .args(["-o", out_dir.to_str().unwrap()])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let merge = |inputs: &[&std::path::PathBuf], extra: &[&str]| merged_into(inputs, &out_dir, extra);
     for (inputs, needle) in [
         (vec![&whole, &whole], "the whole run started"),
         (vec![&first, &whole], "merge the segments of one run, or whole runs"),
@@ -168,14 +164,7 @@ fn merge_refuses_sets_that_are_not_one_whole_run() {
     let late = second.with_extension("late.json");
     std::fs::write(&late, r.to_string()).unwrap();
     let apart = dirs[1].path().join("apart");
-    let out = Command::new(BIN)
-        .arg("merge")
-        .args([&first, &late])
-        .arg("-o")
-        .arg(&apart)
-        .arg("--quiet")
-        .output()
-        .unwrap();
+    let out = merged_into(&[&first, &late], &apart, &["--quiet"]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
     let r: Value =
         serde_json::from_str(&std::fs::read_to_string(apart.join("report.json")).unwrap()).unwrap();
@@ -273,12 +262,7 @@ fn segments_line_up_on_the_wall_clock() {
             serde_json::from_str(&std::fs::read_to_string(f.join("report.json")).unwrap()).unwrap()
         };
         let merged_dir = dir.path().join("merged");
-        let out = Command::new(BIN)
-            .arg("merge")
-            .args(&folders)
-            .args(["-o", merged_dir.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let out = merged_into(&folders, &merged_dir, &[]);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
         (folders.iter().map(|f| read(f)).collect(), read(&merged_dir), text(&out.stdout))
     };

@@ -111,11 +111,6 @@ fn rated(windows: &[Window]) -> (Vec<&Window>, Option<String>) {
 }
 
 /// Joins the sentences that apply.
-fn notes(parts: &[Option<String>]) -> Option<String> {
-    let kept: Vec<&str> = parts.iter().flatten().map(String::as_str).collect();
-    (!kept.is_empty()).then(|| kept.join(" "))
-}
-
 /// Attempts, completions and errors per second, active users and latency, per window.
 pub fn over_time(report: &Report) -> Vec<String> {
     let windows = &report.timeline.windows;
@@ -178,24 +173,20 @@ pub fn over_time(report: &Report) -> Vec<String> {
             ]
         })
         .collect();
-    let rate = |title: &str, y: &str, empty: &str, lines: Vec<Line>, extra: Option<String>| {
-        Chart::new(title, SECONDS, (Axis::Linear, y), empty)
-            .lines(lines)
-            .note(notes(&[cut.clone(), extra]))
-            .render()
+    let rate = |title: &str, y: &str, empty: &str, lines: Vec<Line>| {
+        Chart::new(title, SECONDS, (Axis::Linear, y), empty).lines(lines).note(cut.clone()).render()
     };
     let mut latency_chart =
         Chart::new("Journey latency over time", SECONDS, LATENCY, "No journey ended in any window.");
     latency_chart.groups = latency;
     vec![
-        rate("Journeys begun and completed per second", "journeys/s", "No journey began.", attempts, None),
-        rate("Journeys completed per second", "journeys/s", "No journey completed.", throughput, None),
+        rate("Journeys begun and completed per second", "journeys/s", "No journey began.", attempts),
+        rate("Journeys completed per second", "journeys/s", "No journey completed.", throughput),
         rate(
             "Errors and failed journeys per second",
             "per second",
             "No errors and no failed journeys in any window.",
             errors,
-            None,
         ),
         Chart::new("Active users", SECONDS, (Axis::Linear, "users"), "No user was started.")
             .lines(users)

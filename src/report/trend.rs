@@ -57,13 +57,36 @@ impl TimelineReport {
                 for (step, endpoints) in self.endpoints.iter().filter(|(_, e)| e.len() == 1) {
                     by_endpoint.entry(&endpoints[0]).or_default().push(step);
                 }
+                // Each step judged alone, the endpoint by the worst: two steps on one endpoint (a
+                // WebSocket's connect and its first reply) take different times, and the median of
+                // their mix jumps from one to the other on one sample's difference (seen: a steady
+                // server's `WS /ws` from 7 ms to 52 ms).
                 by_endpoint
                     .into_iter()
-                    .map(|(e, steps)| judge(e, &|w: &Window| steps_of(w, &steps)))
+                    .map(|(e, steps)| {
+                        let each = steps.iter().map(|s| judge(e, &|w: &Window| steps_of(w, &[s])).1);
+                        (e.to_owned(), worst(each))
+                    })
                     .collect()
             }
         }
     }
+}
+
+/// The trend that grew most (by the change that counts, then in time), else the first reason none
+/// could be judged.
+fn worst(trends: impl Iterator<Item = Result<Trend, String>>) -> Result<Trend, String> {
+    let key = |t: &Trend| (t.judged_change().unwrap_or(f64::MIN), t.last_us.saturating_sub(t.first_us));
+    let mut best: Option<Result<Trend, String>> = None;
+    for t in trends {
+        best = match (best, t) {
+            (Some(Ok(b)), Ok(t)) => Some(Ok(if key(&t) > key(&b) { t } else { b })),
+            (Some(Ok(b)), Err(_)) => Some(Ok(b)),
+            (Some(Err(e)), Err(_)) => Some(Err(e)),
+            (_, t) => Some(t),
+        };
+    }
+    best.unwrap_or_else(|| Err("no step timed it in the steady phase".into()))
 }
 
 /// The named steps of a window, merged over every journey (`None`: none of them there).
@@ -161,5 +184,54 @@ impl Degradation {
             ));
         }
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::WindowJourney;
+
+    /// 12 one-second windows of a WebSocket journey: `connect` at 7 ms and `reply` at 50 ms, both
+    /// steady, one more reply than connects in the first windows and one fewer in the last.
+    fn two_steps_on_one_endpoint(reply_late_us: u64) -> TimelineReport {
+        let windows = (0..12)
+            .map(|i| {
+                let series = |count: u64, us: u64| {
+                    let mut h = Histogram::default();
+                    (0..count).for_each(|_| h.record(us));
+                    WindowJourney::of(&h, &Histogram::default(), 0)
+                };
+                let (connects, replies) = if i < 6 { (10, 11) } else { (11, 10) };
+                let reply_us = if i < 6 { 50_000 } else { reply_late_us };
+                let steps = [
+                    ("connect".to_owned(), series(connects, 7_000)),
+                    ("reply".to_owned(), series(replies, reply_us)),
+                ];
+                let mut w = Window { start_s: i as f64, width_s: 1.0, ..Window::default() };
+                w.steps.insert("chat".into(), steps.into_iter().collect());
+                w
+            })
+            .collect();
+        let endpoints = [("connect", "WS /ws"), ("reply", "WS /ws")];
+        TimelineReport {
+            ramp_s: 0.0,
+            windows,
+            endpoints: endpoints.iter().map(|(s, e)| (s.to_string(), vec![e.to_string()])).collect(),
+        }
+    }
+
+    #[test]
+    fn an_endpoint_is_judged_by_each_of_its_steps_not_the_median_of_their_mix() {
+        // Mixed, the median would be the reply's 50 ms at the start and the connect's 7 ms at the
+        // end (or the other way round): a jump in a steady endpoint.
+        let steady = two_steps_on_one_endpoint(50_000).trends(TrendOf::Endpoint, 0.5);
+        let [(name, Ok(t))] = &steady[..] else { panic!("{steady:?}") };
+        assert_eq!(name, "WS /ws");
+        assert!(!t.degraded(0.5) && t.change().unwrap().abs() < 0.05, "{t:?}");
+        // A reply slowing to 120 ms is the endpoint's trend, whichever step is the larger share.
+        let slow = two_steps_on_one_endpoint(120_000).trends(TrendOf::Endpoint, 0.5);
+        let [(_, Ok(t))] = &slow[..] else { panic!("{slow:?}") };
+        assert!(t.degraded(0.5) && t.last_us > 100_000 && t.first_us > 40_000, "{t:?}");
     }
 }

@@ -12,10 +12,11 @@ use netra_load::client::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Barrier, Notify, mpsc};
 
 /// A keep-alive HTTP/1.1 server answering its first `answered` requests `200 {"n": <request
-/// number>}` and the rest never (it then waits for the client to close).
+/// number>}` and the rest never (it then waits for the client to close); its first `held`
+/// requests are answered only once all of them are in (each on its own connection, then).
 /// Records every request (head and body), counts connections, and closes them all on `close`.
 struct Server {
     addr: SocketAddr,
@@ -27,6 +28,11 @@ struct Server {
 
 impl Server {
     async fn start(answered: usize) -> Server {
+        Server::holding(answered, 0).await
+    }
+
+    async fn holding(answered: usize, held: usize) -> Server {
+        let hold = Arc::new(Barrier::new(held));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -37,10 +43,10 @@ impl Server {
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
-                let (r, n, closed_tx) = (r.clone(), n.clone(), closed_tx.clone());
+                let (r, n, closed_tx, hold) = (r.clone(), n.clone(), closed_tx.clone(), hold.clone());
                 tokio::spawn(async move {
                     tokio::select! {
-                        () = serve(socket, &r, answered) => {}
+                        () = serve(socket, &r, answered, (&hold, held)) => {}
                         () = n.notified() => {}
                     }
                     // The socket is closed (dropped) before this is sent.
@@ -60,7 +66,12 @@ impl Server {
     }
 }
 
-async fn serve(mut socket: TcpStream, requests: &Mutex<Vec<String>>, answered: usize) {
+async fn serve(
+    mut socket: TcpStream,
+    requests: &Mutex<Vec<String>>,
+    answered: usize,
+    (hold, held): (&Barrier, usize),
+) {
     let mut buf = Vec::new();
     loop {
         let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -90,6 +101,9 @@ async fn serve(mut socket: TcpStream, requests: &Mutex<Vec<String>>, answered: u
             all.push(request);
             all.len()
         };
+        if n <= held {
+            hold.wait().await;
+        }
         if n > answered {
             // No answer; the connection ends when the client closes it.
             let mut chunk = [0u8; 4096];
@@ -170,6 +184,30 @@ async fn keeps_connections_alive_and_opens_one_per_request_in_flight_at_most() {
         http.get(server.url("/health")).send().await.unwrap();
     }
     assert_eq!(server.connections(), opened, "the pool's connections are reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_idle_past_the_keep_time_are_closed_when_another_comes_back() {
+    for (keep, kept) in [(Duration::from_secs(1), 1), (Duration::from_secs(600), 3)] {
+        let mut server = Server::holding(usize::MAX, 3).await;
+        let http = Client::keeping_idle(Duration::from_secs(10), keep).unwrap();
+        // Three requests in flight at once: three connections, idle afterwards.
+        let three = (0..3).map(|_| tokio::spawn(http.get(server.url("/health")).send()));
+        for task in three.collect::<Vec<_>>() {
+            assert_eq!(task.await.unwrap().unwrap().status, StatusCode::OK);
+        }
+        assert_eq!((server.connections(), http.idle_connections()), (3, 3), "keeping {keep:?}");
+        // Twice the shorter keep time: what goes back next finds the other two stale.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        http.get(server.url("/health")).send().await.unwrap();
+        assert_eq!(server.connections(), 3, "keeping {keep:?}: the last connection is reused");
+        assert_eq!(http.idle_connections(), kept, "keeping {keep:?}");
+        for _ in kept..3 {
+            let closed = tokio::time::timeout(Duration::from_secs(30), server.closed.recv()).await;
+            closed.expect("a pruned connection is closed").unwrap();
+        }
+        assert!(server.closed.try_recv().is_err(), "keeping {keep:?}: no other connection closed");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

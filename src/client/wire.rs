@@ -11,9 +11,14 @@
 //! so is a GET whose reused connection closed before any answer (the server closed it while idle
 //! as the request went out: it never saw it).
 //! Timeouts are deadlines on the connections ([`super::deadline`]), not a timer per request.
+//! A connection idle for [`KEEP_IDLE`] is closed when another goes back to the pool: a ramp of
+//! thousands of users opens a connection for each request in flight, and each costs ~25 KiB
+//! (hyper's buffers and request channel) for as long as it is kept.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
@@ -27,10 +32,16 @@ use super::deadline::{Deadline, Watch};
 
 type Sender = SendRequest<Full<Bytes>>;
 
-/// A connection: hyper's handle for requests, and the deadline of what is in flight on it.
+/// How long an idle connection is kept for reuse: below the 5 s after which uvicorn (Netra's
+/// server) closes an idle keep-alive connection itself, so that a reuse seldom races its close.
+pub const KEEP_IDLE: Duration = Duration::from_secs(4);
+
+/// A connection: hyper's handle for requests, the deadline of what is in flight on it, and since
+/// when it is idle in the pool.
 struct Conn {
     sender: Sender,
     deadline: Arc<Deadline>,
+    idle_since: Instant,
 }
 
 /// Sends requests; cheap to clone (one pool for all clones).
@@ -45,6 +56,8 @@ struct Inner {
     idle: Mutex<Vec<(Box<str>, Vec<Conn>)>>,
     deadlines: Arc<Watch>,
     timeout: Duration,
+    /// How long an idle connection is kept ([`KEEP_IDLE`] but in tests).
+    keep_idle: Duration,
     /// For `https://` only.
     tls: reqwest::Client,
 }
@@ -100,13 +113,18 @@ impl std::error::Error for Error {}
 impl Client {
     /// A client whose requests time out after `timeout` (whole exchange, connecting included).
     pub fn new(timeout: Duration) -> Result<Client, String> {
+        Client::keeping_idle(timeout, KEEP_IDLE)
+    }
+
+    /// A client that keeps idle connections for `keep_idle`.
+    pub fn keeping_idle(timeout: Duration, keep_idle: Duration) -> Result<Client, String> {
         let tls = reqwest::Client::builder()
             .timeout(timeout)
             .pool_max_idle_per_host(usize::MAX)
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
-        let inner = Inner { idle: Mutex::default(), deadlines: Watch::new(), timeout, tls };
+        let inner = Inner { idle: Mutex::default(), deadlines: Watch::new(), timeout, keep_idle, tls };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -148,14 +166,29 @@ impl Client {
         Ok((self.connect(origin, timeout).await?, false))
     }
 
-    fn checkin(&self, origin: Authority, conn: Conn) {
-        if !conn.sender.is_closed() {
-            let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-            match pools.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
-                Some((_, idle)) => idle.push(conn),
-                None => pools.push((origin.as_str().into(), vec![conn])),
-            }
+    /// Back to the pool, where it is reused first (last in, first out); connections idle for
+    /// longer than the client keeps them, at the pool's other end, are closed.
+    fn checkin(&self, origin: Authority, mut conn: Conn) {
+        if conn.sender.is_closed() {
+            return;
         }
+        conn.idle_since = Instant::now();
+        let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        match pools.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
+            Some((_, idle)) => {
+                let stale =
+                    idle.iter().take_while(|c| conn.idle_since - c.idle_since > self.inner.keep_idle).count();
+                idle.drain(..stale);
+                idle.push(conn);
+            }
+            None => pools.push((origin.as_str().into(), vec![conn])),
+        }
+    }
+
+    /// Idle connections in the pool, of every origin.
+    pub fn idle_connections(&self) -> usize {
+        let pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        pools.iter().map(|(_, idle)| idle.len()).sum()
     }
 
     async fn exchange(
@@ -203,8 +236,18 @@ impl Client {
         Ok((head, body))
     }
 
-    /// A new connection to `origin` (within `timeout`), its task, and its deadline.
-    async fn connect(&self, origin: &Authority, timeout: Duration) -> Result<Conn, Error> {
+    /// A new connection to `origin` (within `timeout`), its task, and its deadline. Boxed: the
+    /// connect and the handshake would otherwise be inline in the future of every request, which
+    /// every user waiting on one holds.
+    fn connect<'a>(
+        &'a self,
+        origin: &'a Authority,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<Conn, Error>> + Send + 'a>> {
+        Box::pin(self.open(origin, timeout))
+    }
+
+    async fn open(&self, origin: &Authority, timeout: Duration) -> Result<Conn, Error> {
         let port = origin.port_u16().unwrap_or(80);
         let connecting = async {
             let tcp = tokio::net::TcpStream::connect((origin.host().trim_matches(['[', ']']), port)).await?;
@@ -223,7 +266,8 @@ impl Client {
         let task = tokio::spawn(async move {
             let _ = io.await;
         });
-        Ok(Conn { sender, deadline: self.inner.deadlines.watch(task.abort_handle()) })
+        let deadline = self.inner.deadlines.watch(task.abort_handle());
+        Ok(Conn { sender, deadline, idle_since: Instant::now() })
     }
 }
 

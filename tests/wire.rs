@@ -187,9 +187,12 @@ async fn keeps_connections_alive_and_opens_one_per_request_in_flight_at_most() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_idle_past_the_keep_time_are_closed_when_another_comes_back() {
-    for (keep, kept) in [(Duration::from_secs(1), 1), (Duration::from_secs(600), 3)] {
-        let mut server = Server::holding(usize::MAX, 3).await;
+async fn connections_idle_past_the_keep_time_are_closed_without_another_request() {
+    // Two clients with three idle connections each; one keeps them for a second, one for ten
+    // minutes.
+    let mut pools = Vec::new();
+    for keep in [Duration::from_secs(1), Duration::from_secs(600)] {
+        let server = Server::holding(usize::MAX, 3).await;
         let http = Client::keeping_idle(Duration::from_secs(10), keep).unwrap();
         // Three requests in flight at once: three connections, idle afterwards.
         let three = (0..3).map(|_| tokio::spawn(http.get(server.url("/health")).send()));
@@ -197,17 +200,23 @@ async fn connections_idle_past_the_keep_time_are_closed_when_another_comes_back(
             assert_eq!(task.await.unwrap().unwrap().status, StatusCode::OK);
         }
         assert_eq!((server.connections(), http.idle_connections()), (3, 3), "keeping {keep:?}");
-        // Twice the shorter keep time: what goes back next finds the other two stale.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        http.get(server.url("/health")).send().await.unwrap();
-        assert_eq!(server.connections(), 3, "keeping {keep:?}: the last connection is reused");
-        assert_eq!(http.idle_connections(), kept, "keeping {keep:?}");
-        for _ in kept..3 {
-            let closed = tokio::time::timeout(Duration::from_secs(30), server.closed.recv()).await;
-            closed.expect("a pruned connection is closed").unwrap();
-        }
-        assert!(server.closed.try_recv().is_err(), "keeping {keep:?}: no other connection closed");
+        pools.push((server, http));
     }
+    let [(short, short_http), (long, long_http)] = &mut pools[..] else { unreachable!() };
+    // The short keeper's three are closed with nothing sent meanwhile.
+    for _ in 0..3 {
+        let closed = tokio::time::timeout(Duration::from_secs(30), short.closed.recv()).await;
+        closed.expect("an idle connection past the keep time is closed").unwrap();
+    }
+    assert_eq!(short_http.idle_connections(), 0);
+    // Meanwhile the long keeper closed none, and reuses them.
+    assert!(long.closed.try_recv().is_err(), "a connection within the keep time was closed");
+    assert_eq!(long_http.idle_connections(), 3);
+    long_http.get(long.url("/health")).send().await.unwrap();
+    assert_eq!(long.connections(), 3, "an idle connection is reused");
+    // And the short keeper opens a new one when asked again.
+    short_http.get(short.url("/health")).send().await.unwrap();
+    assert_eq!(short.connections(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,10 @@ struct Conns {
     watcher: Option<JoinHandle<()>>,
 }
 
+/// A time in the watch's own measure.
+#[derive(Clone, Copy)]
+pub struct Due(u64);
+
 /// One connection's deadline.
 pub struct Deadline {
     /// Microseconds since the watch's epoch; `DISARMED` when nothing is in flight.
@@ -55,10 +59,15 @@ impl Watch {
         deadline
     }
 
-    /// What is in flight on `deadline`'s connection must be done within `timeout`.
-    pub fn arm(&self, deadline: &Deadline, timeout: Duration) {
+    /// The time `timeout` from now: read once per request, for each connection it is armed on.
+    pub fn due_in(&self, timeout: Duration) -> Due {
         let at = self.epoch.elapsed().saturating_add(timeout);
-        deadline.at_us.store(u64::try_from(at.as_micros()).unwrap_or(DISARMED), Ordering::Relaxed);
+        Due(u64::try_from(at.as_micros()).unwrap_or(DISARMED))
+    }
+
+    /// What is in flight on `deadline`'s connection must be done by `due`.
+    pub fn arm(&self, deadline: &Deadline, due: Due) {
+        deadline.at_us.store(due.0, Ordering::Relaxed);
     }
 }
 

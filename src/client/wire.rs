@@ -11,14 +11,16 @@
 //! so is a GET whose reused connection closed before any answer (the server closed it while idle
 //! as the request went out: it never saw it).
 //! Timeouts are deadlines on the connections ([`super::deadline`]), not a timer per request.
-//! A connection idle for [`KEEP_IDLE`] is closed when another goes back to the pool: a ramp of
-//! thousands of users opens a connection for each request in flight, and each costs ~25 KiB
-//! (hyper's buffers and request channel) for as long as it is kept.
+//! A connection idle for [`KEEP_IDLE`] is closed by the pool's reaper: a ramp of thousands of users
+//! opens a connection for each request in flight, and each costs ~26 KiB (hyper's request channel
+//! and buffers) and a socket at the target for as long as it is kept; users who then only hold a
+//! WebSocket would otherwise keep them all to the end of the run.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
@@ -27,8 +29,9 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
 
-use super::deadline::{Deadline, Watch};
+use super::deadline::{Deadline, Due, Watch};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -36,12 +39,16 @@ type Sender = SendRequest<Full<Bytes>>;
 /// server) closes an idle keep-alive connection itself, so that a reuse seldom races its close.
 pub const KEEP_IDLE: Duration = Duration::from_secs(4);
 
+/// The reaper looks at the pool this many times per keep time: a connection is closed between
+/// one keep time and a quarter more after it went idle.
+const REAPS_PER_KEEP: u64 = 4;
+
 /// A connection: hyper's handle for requests, the deadline of what is in flight on it, and since
-/// when it is idle in the pool.
+/// which of the reaper's rounds it is idle in the pool (a counter read, not a clock).
 struct Conn {
     sender: Sender,
     deadline: Arc<Deadline>,
-    idle_since: Instant,
+    idle_since: u64,
 }
 
 /// Sends requests; cheap to clone (one pool for all clones).
@@ -53,13 +60,23 @@ pub struct Client {
 struct Inner {
     /// Idle connections per origin (`host:port`, as written in the URLs: the few origins of a
     /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case).
-    idle: Mutex<Vec<(Box<str>, Vec<Conn>)>>,
+    idle: Mutex<Pools>,
     deadlines: Arc<Watch>,
     timeout: Duration,
     /// How long an idle connection is kept ([`KEEP_IDLE`] but in tests).
     keep_idle: Duration,
+    /// The reaper's rounds so far.
+    reaps: AtomicU64,
     /// For `https://` only.
     tls: reqwest::Client,
+}
+
+#[derive(Default)]
+struct Pools {
+    origins: Vec<(Box<str>, Vec<Conn>)>,
+    /// Closes connections idle for longer than the keep time; started with the first connection
+    /// (and again if its runtime ended).
+    reaper: Option<JoinHandle<()>>,
 }
 
 /// A request being built (the subset of reqwest's builder netra-load uses).
@@ -124,7 +141,14 @@ impl Client {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {e}"))?;
-        let inner = Inner { idle: Mutex::default(), deadlines: Watch::new(), timeout, keep_idle, tls };
+        let inner = Inner {
+            idle: Mutex::default(),
+            deadlines: Watch::new(),
+            timeout,
+            keep_idle,
+            reaps: AtomicU64::new(0),
+            tls,
+        };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -149,16 +173,17 @@ impl Client {
     }
 
     /// An idle connection to `origin`, or a new one; whether it was reused.
-    async fn checkout(&self, origin: &Authority, timeout: Duration) -> Result<(Conn, bool), Error> {
+    async fn checkout(&self, origin: &Authority, timeout: Duration, due: Due) -> Result<(Conn, bool), Error> {
         loop {
             let idle = {
                 let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-                pools.iter_mut().find(|(o, _)| **o == *origin.as_str()).and_then(|(_, idle)| idle.pop())
+                let pool = pools.origins.iter_mut().find(|(o, _)| **o == *origin.as_str());
+                pool.and_then(|(_, idle)| idle.pop())
             };
             let Some(mut conn) = idle else { break };
             // Ready at once unless its last response is still being wound up; an error means it
             // was closed while idle (or, bounded by the deadline, never wound up).
-            self.inner.deadlines.arm(&conn.deadline, timeout);
+            self.inner.deadlines.arm(&conn.deadline, due);
             if !conn.sender.is_closed() && conn.sender.ready().await.is_ok() {
                 return Ok((conn, true));
             }
@@ -166,29 +191,33 @@ impl Client {
         Ok((self.connect(origin, timeout).await?, false))
     }
 
-    /// Back to the pool, where it is reused first (last in, first out); connections idle for
-    /// longer than the client keeps them, at the pool's other end, are closed.
+    /// Back to the pool, where it is reused first (last in, first out): the pool's other end
+    /// holds the connections idle longest, which the reaper closes.
     fn checkin(&self, origin: Authority, mut conn: Conn) {
         if conn.sender.is_closed() {
             return;
         }
-        conn.idle_since = Instant::now();
+        conn.idle_since = self.inner.reaps.load(Ordering::Relaxed);
         let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        match pools.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
-            Some((_, idle)) => {
-                let stale =
-                    idle.iter().take_while(|c| conn.idle_since - c.idle_since > self.inner.keep_idle).count();
-                idle.drain(..stale);
-                idle.push(conn);
-            }
-            None => pools.push((origin.as_str().into(), vec![conn])),
+        match pools.origins.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
+            Some((_, idle)) => idle.push(conn),
+            None => pools.origins.push((origin.as_str().into(), vec![conn])),
         }
     }
 
     /// Idle connections in the pool, of every origin.
     pub fn idle_connections(&self) -> usize {
         let pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        pools.iter().map(|(_, idle)| idle.len()).sum()
+        pools.origins.iter().map(|(_, idle)| idle.len()).sum()
+    }
+
+    /// Starts the reaper unless it runs.
+    fn reaping(&self) {
+        let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if pools.reaper.as_ref().is_none_or(JoinHandle::is_finished) {
+            let every = (self.inner.keep_idle / REAPS_PER_KEEP as u32).max(super::deadline::TICK);
+            pools.reaper = Some(tokio::spawn(reaper(Arc::downgrade(&self.inner), every)));
+        }
     }
 
     async fn exchange(
@@ -197,10 +226,12 @@ impl Client {
         req: http::Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<(http::response::Parts, Bytes), Error> {
-        let (mut conn, mut reused) = self.checkout(&origin, timeout).await?;
+        // One deadline for the whole exchange, whichever connections it takes.
+        let due = self.inner.deadlines.due_in(timeout);
+        let (mut conn, mut reused) = self.checkout(&origin, timeout, due).await?;
         let mut req = req;
         let resp = loop {
-            self.inner.deadlines.arm(&conn.deadline, timeout);
+            self.inner.deadlines.arm(&conn.deadline, due);
             // A GET on a reused connection may go out as the server closes it: kept to resend.
             let spare = (reused && req.method() == Method::GET).then(|| again(&req));
             match conn.sender.try_send_request(req).await {
@@ -267,7 +298,31 @@ impl Client {
             let _ = io.await;
         });
         let deadline = self.inner.deadlines.watch(task.abort_handle());
-        Ok(Conn { sender, deadline, idle_since: Instant::now() })
+        self.reaping();
+        Ok(Conn { sender, deadline, idle_since: 0 })
+    }
+}
+
+/// Every round: closes the connections idle for [`REAPS_PER_KEEP`] rounds or more; ends with its
+/// client.
+async fn reaper(inner: Weak<Inner>, every: Duration) {
+    let mut round = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        round.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let now = inner.reaps.fetch_add(1, Ordering::Relaxed) + 1;
+        let stale: Vec<Conn> = {
+            let mut pools = inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut stale = Vec::new();
+            for (_, idle) in &mut pools.origins {
+                let n = idle.iter().take_while(|c| c.idle_since + REAPS_PER_KEEP < now).count();
+                stale.extend(idle.drain(..n));
+            }
+            stale
+        };
+        // Dropped outside the lock: the last sender of a connection gone, its task closes it.
+        drop(stale);
     }
 }
 

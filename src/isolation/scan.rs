@@ -3,11 +3,16 @@
 //! linear in its length and independent of how many users exist: no loop over users, no
 //! automaton to rebuild as users come and go.
 
-use memchr::memmem;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 /// The canary prefix; a canary is this followed by 16 lowercase hex digits.
 pub const CANARY_PREFIX: &[u8] = b"cnry-";
 const CANARY_HEX: usize = 16;
+
+/// Built once: building a searcher per body was ~0.5 % of the CPU per request (perf).
+static CANARY_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(CANARY_PREFIX));
 
 /// A marker unique to one simulated user's journey.
 pub fn canary(value: u64) -> String {
@@ -16,7 +21,7 @@ pub fn canary(value: u64) -> String {
 
 /// Every canary value in `body`.
 pub fn canaries(body: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    memmem::find_iter(body, CANARY_PREFIX).filter_map(move |at| {
+    CANARY_FINDER.find_iter(body).filter_map(move |at| {
         let hex = body.get(at + CANARY_PREFIX.len()..at + CANARY_PREFIX.len() + CANARY_HEX)?;
         u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
     })

@@ -9,7 +9,8 @@
 #      same journey (bench/locustfile.py), same users and duration, against one standalone target
 #      (aim: netra-load <= 1/15 of Locust's at its default threads);
 #   4. memory: peak RSS of the generator with 1000, 5000 and 10000 users each holding a
-#      WebSocket to a standalone target (aim <= 50 KiB per user, <= 20 KiB past the first 1000);
+#      WebSocket to a standalone target (aim <= 50 KiB per user, <= 20 KiB past the first 1000),
+#      and its RSS while they hold them, once the ramp's idle HTTP connections are closed;
 #   5. accuracy: with --target-fault latency=50ms, the reported p50 of a backend step (aim:
 #      within +5 % of 50 ms);
 #   6. startup: process start to the load's start, embedded target (aim <= 200 ms).

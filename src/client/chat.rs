@@ -1,9 +1,9 @@
 //! A WebSocket chat session: connect with a bearer token, send `user_message`, wait for the end
 //! of the turn (`agent_completed` or `error`), timing the first event and the whole turn.
 //!
-//! Sockets read into a 1 KiB buffer (the chat's frames are smaller; a larger frame reserves its
-//! own length once; the default of 128 KiB dominated memory at a thousand users) and use
-//! TCP_NODELAY (small frames otherwise wait ~40 ms for a delayed ACK).
+//! Sockets use 4 KiB buffers (the defaults of 128 KiB each way dominate memory at a thousand
+//! users; a smaller read buffer saves nothing, as tokio-tungstenite hands the socket the
+//! handshake's 4 KiB one) and TCP_NODELAY (small frames otherwise wait ~40 ms for a delayed ACK).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,10 +24,7 @@ use super::api::{Api, Transport};
 use super::turn::{Belongs, TurnOf};
 use super::{CallError, Failure, Seen, Watcher};
 
-/// What a socket reads at a time; and how much written frames may gather before they are written
-/// (each send flushes at once).
-const READ_BYTES: usize = 1024;
-const WRITE_BYTES: usize = 4 * 1024;
+const BUFFER_BYTES: usize = 4 * 1024;
 
 pub struct ChatSession {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -85,7 +82,8 @@ impl ChatSession {
         if let Some(origin) = &api.origin {
             req.headers_mut().insert("origin", header(origin.clone())?);
         }
-        let config = WebSocketConfig::default().read_buffer_size(READ_BYTES).write_buffer_size(WRITE_BYTES);
+        let config =
+            WebSocketConfig::default().read_buffer_size(BUFFER_BYTES).write_buffer_size(BUFFER_BYTES);
         // Boxed: the handshake's future would otherwise be inline in every chat step's, which
         // every user holding a connection keeps.
         let connect = Box::pin(tokio_tungstenite::connect_async_with_config(req, Some(config), true));

@@ -150,7 +150,11 @@ def held_run(args, at_s):
             rss = next(int(line.split()[1]) for line in open(f"/proc/{p.pid}/status") if line.startswith("VmRSS:"))
         except (OSError, StopIteration):
             rss = None
-        _, err = p.communicate()
+        try:
+            _, err = p.communicate(timeout=at_s + 120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            sys.exit(f"netra-load {' '.join(args)} did not end in time")
         files = glob.glob(d + "/*/report.json")
         if not files:
             sys.exit(f"netra-load {' '.join(args)} wrote no report: {err.strip()}")
@@ -178,7 +182,7 @@ def memory():
                 held_note += f"; {(held - base[2]) / (users - base[0]):.1f} KiB per user past {base[0]}"
             base = base or (users, kib, held)
             rows.append((f"memory: {users} users holding a WebSocket ({j['count']} held, {j['failures']} failed)", note, aim))
-            rows.append(("memory: the same, held (ramp + 8 s)", held_note, ""))
+            rows.append((f"memory: the same, held ({ramp + 8:.0f} s into the run)", held_note, ""))
 
 
 def accuracy():

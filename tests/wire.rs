@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use netra_load::client::wire::{Client, Error};
+use netra_load::client::wire::{Client, Error, KEEP_IDLE};
 use netra_load::client::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -187,11 +187,11 @@ async fn keeps_connections_alive_and_opens_one_per_request_in_flight_at_most() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_idle_past_the_keep_time_are_closed_without_another_request() {
-    // Two clients with three idle connections each; one keeps them for a second, one for ten
-    // minutes.
+async fn connections_idle_past_the_keep_time_are_closed_and_one_in_use_is_kept() {
+    // Two clients with three idle connections each: one keeps them for a second, one for the
+    // default four.
     let mut pools = Vec::new();
-    for keep in [Duration::from_secs(1), Duration::from_secs(600)] {
+    for keep in [Duration::from_secs(1), KEEP_IDLE] {
         let server = Server::holding(usize::MAX, 3).await;
         let http = Client::keeping_idle(Duration::from_secs(10), keep).unwrap();
         // Three requests in flight at once: three connections, idle afterwards.
@@ -203,20 +203,32 @@ async fn connections_idle_past_the_keep_time_are_closed_without_another_request(
         pools.push((server, http));
     }
     let [(short, short_http), (long, long_http)] = &mut pools[..] else { unreachable!() };
-    // The short keeper's three are closed with nothing sent meanwhile.
-    for _ in 0..3 {
-        let closed = tokio::time::timeout(Duration::from_secs(30), short.closed.recv()).await;
-        closed.expect("an idle connection past the keep time is closed").unwrap();
-    }
-    assert_eq!(short_http.idle_connections(), 0);
-    // Meanwhile the long keeper closed none, and reuses them.
+    // A request every 100 ms (on the connection used last: the pool is last in, first out) until
+    // the short keeper's other two are closed, with nothing else sent.
+    let url = short.url("/health");
+    let mut every = tokio::time::interval(Duration::from_millis(100));
+    let mut closed = 0;
+    let two_closed = tokio::time::timeout(Duration::from_secs(30), async {
+        while closed < 2 {
+            tokio::select! {
+                c = short.closed.recv() => {
+                    c.unwrap();
+                    closed += 1;
+                }
+                _ = every.tick() => {
+                    short_http.get(url.as_str()).send().await.unwrap();
+                }
+            }
+        }
+    });
+    two_closed.await.expect("the connections idle past the keep time are closed");
+    assert_eq!(short_http.idle_connections(), 1, "the connection in use is kept");
+    assert_eq!(short.connections(), 3, "and reused: no new one was opened");
+    // Meanwhile (after the longer keeper's reaper looked twice) it closed none, and reuses them.
     assert!(long.closed.try_recv().is_err(), "a connection within the keep time was closed");
     assert_eq!(long_http.idle_connections(), 3);
     long_http.get(long.url("/health")).send().await.unwrap();
     assert_eq!(long.connections(), 3, "an idle connection is reused");
-    // And the short keeper opens a new one when asked again.
-    short_http.get(short.url("/health")).send().await.unwrap();
-    assert_eq!(short.connections(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,13 +65,19 @@ impl Watch {
         Due(u64::try_from(at.as_micros()).unwrap_or(DISARMED))
     }
 
-    /// What is in flight on `deadline`'s connection must be done by `due`.
-    pub fn arm(&self, deadline: &Deadline, due: Due) {
-        deadline.at_us.store(due.0, Ordering::Relaxed);
+    /// What is left until `due`; none once it has passed.
+    pub fn left(&self, due: Due) -> Option<Duration> {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(DISARMED);
+        (now < due.0).then(|| Duration::from_micros(due.0 - now))
     }
 }
 
 impl Deadline {
+    /// What is in flight on this connection must be done by `due`.
+    pub fn arm(&self, due: Due) {
+        self.at_us.store(due.0, Ordering::Relaxed);
+    }
+
     pub fn disarm(&self) {
         self.at_us.store(DISARMED, Ordering::Relaxed);
     }

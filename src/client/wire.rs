@@ -35,13 +35,15 @@ use super::deadline::{Deadline, Due, Watch};
 
 type Sender = SendRequest<Full<Bytes>>;
 
-/// How long an idle connection is kept for reuse: below the 5 s after which uvicorn (Netra's
-/// server) closes an idle keep-alive connection itself, so that a reuse seldom races its close.
+/// How long an idle connection is kept for reuse: with the reaper's round (an eighth of it), below
+/// the 5 s after which uvicorn (Netra's server) closes an idle keep-alive connection itself, so
+/// that a reuse seldom races its close.
 pub const KEEP_IDLE: Duration = Duration::from_secs(4);
 
 /// The reaper looks at the pool this many times per keep time: a connection is closed between
-/// one keep time and a quarter more after it went idle.
-const REAPS_PER_KEEP: u64 = 4;
+/// one keep time and an eighth more after it went idle (4-4.5 s); checkout passes over one kept
+/// longer (a reaper late on a busy runtime).
+const REAPS_PER_KEEP: u64 = 8;
 
 /// A connection: hyper's handle for requests, the deadline of what is in flight on it, and since
 /// which of the reaper's rounds it is idle in the pool (a counter read, not a clock).
@@ -58,8 +60,6 @@ pub struct Client {
 }
 
 struct Inner {
-    /// Idle connections per origin (`host:port`, as written in the URLs: the few origins of a
-    /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case).
     idle: Mutex<Pools>,
     deadlines: Arc<Watch>,
     timeout: Duration,
@@ -73,6 +73,9 @@ struct Inner {
 
 #[derive(Default)]
 struct Pools {
+    /// Idle connections per origin (`host:port`, as written in the URLs: the few origins of a
+    /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case),
+    /// idle longest first.
     origins: Vec<(Box<str>, Vec<Conn>)>,
     /// Closes connections idle for longer than the keep time; started with the first connection
     /// (and again if its runtime ended).
@@ -173,7 +176,7 @@ impl Client {
     }
 
     /// An idle connection to `origin`, or a new one; whether it was reused.
-    async fn checkout(&self, origin: &Authority, timeout: Duration, due: Due) -> Result<(Conn, bool), Error> {
+    async fn checkout(&self, origin: &Authority, due: Due) -> Result<(Conn, bool), Error> {
         loop {
             let idle = {
                 let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,14 +184,18 @@ impl Client {
                 pool.and_then(|(_, idle)| idle.pop())
             };
             let Some(mut conn) = idle else { break };
+            if self.inner.reaps.load(Ordering::Relaxed).saturating_sub(conn.idle_since) > REAPS_PER_KEEP {
+                // Kept past its time (the reaper was late): the server may be closing it.
+                continue;
+            }
             // Ready at once unless its last response is still being wound up; an error means it
             // was closed while idle (or, bounded by the deadline, never wound up).
-            self.inner.deadlines.arm(&conn.deadline, due);
+            conn.deadline.arm(due);
             if !conn.sender.is_closed() && conn.sender.ready().await.is_ok() {
                 return Ok((conn, true));
             }
         }
-        Ok((self.connect(origin, timeout).await?, false))
+        Ok((self.connect(origin, due).await?, false))
     }
 
     /// Back to the pool, where it is reused first (last in, first out): the pool's other end
@@ -215,6 +222,7 @@ impl Client {
     fn reaping(&self) {
         let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
         if pools.reaper.as_ref().is_none_or(JoinHandle::is_finished) {
+            // At least the deadline watcher's tick (keep times under 160 ms, in tests, are longer).
             let every = (self.inner.keep_idle / REAPS_PER_KEEP as u32).max(super::deadline::TICK);
             pools.reaper = Some(tokio::spawn(reaper(Arc::downgrade(&self.inner), every)));
         }
@@ -228,10 +236,10 @@ impl Client {
     ) -> Result<(http::response::Parts, Bytes), Error> {
         // One deadline for the whole exchange, whichever connections it takes.
         let due = self.inner.deadlines.due_in(timeout);
-        let (mut conn, mut reused) = self.checkout(&origin, timeout, due).await?;
+        let (mut conn, mut reused) = self.checkout(&origin, due).await?;
         let mut req = req;
         let resp = loop {
-            self.inner.deadlines.arm(&conn.deadline, due);
+            conn.deadline.arm(due);
             // A GET on a reused connection may go out as the server closes it: kept to resend.
             let spare = (reused && req.method() == Method::GET).then(|| again(&req));
             match conn.sender.try_send_request(req).await {
@@ -243,13 +251,13 @@ impl Client {
                     (Some(resend), _) if reused => {
                         conn.deadline.disarm();
                         req = resend;
-                        conn = self.connect(&origin, timeout).await?;
+                        conn = self.connect(&origin, due).await?;
                         reused = false;
                     }
                     (None, Some(resend)) if e.error().is_incomplete_message() => {
                         conn.deadline.disarm();
                         req = resend;
-                        conn = self.connect(&origin, timeout).await?;
+                        conn = self.connect(&origin, due).await?;
                         reused = false;
                     }
                     _ => return Err(Error::Request(e.into_error().to_string())),
@@ -267,18 +275,20 @@ impl Client {
         Ok((head, body))
     }
 
-    /// A new connection to `origin` (within `timeout`), its task, and its deadline. Boxed: the
+    /// A new connection to `origin` (within what is left until `due`: a resend late in an
+    /// exchange gets no fresh timeout), its task, and its deadline. Boxed: the
     /// connect and the handshake would otherwise be inline in the future of every request, which
     /// every user waiting on one holds.
     fn connect<'a>(
         &'a self,
         origin: &'a Authority,
-        timeout: Duration,
+        due: Due,
     ) -> Pin<Box<dyn Future<Output = Result<Conn, Error>> + Send + 'a>> {
-        Box::pin(self.open(origin, timeout))
+        Box::pin(self.open(origin, due))
     }
 
-    async fn open(&self, origin: &Authority, timeout: Duration) -> Result<Conn, Error> {
+    async fn open(&self, origin: &Authority, due: Due) -> Result<Conn, Error> {
+        let timeout = self.inner.deadlines.left(due).ok_or(Error::Timeout)?;
         let port = origin.port_u16().unwrap_or(80);
         let connecting = async {
             let tcp = tokio::net::TcpStream::connect((origin.host().trim_matches(['[', ']']), port)).await?;

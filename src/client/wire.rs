@@ -41,8 +41,8 @@ type Sender = SendRequest<Full<Bytes>>;
 pub const KEEP_IDLE: Duration = Duration::from_secs(4);
 
 /// The reaper looks at the pool this many times per keep time: a connection is closed between
-/// one keep time and an eighth more after it went idle (4-4.5 s); checkout passes over one kept
-/// longer (a reaper late on a busy runtime).
+/// one keep time and an eighth more after it went idle (4-4.5 s; later only if the runtime is so
+/// busy that the reaper itself is late).
 const REAPS_PER_KEEP: u64 = 8;
 
 /// A connection: hyper's handle for requests, the deadline of what is in flight on it, and since
@@ -184,10 +184,6 @@ impl Client {
                 pool.and_then(|(_, idle)| idle.pop())
             };
             let Some(mut conn) = idle else { break };
-            if self.inner.reaps.load(Ordering::Relaxed).saturating_sub(conn.idle_since) > REAPS_PER_KEEP {
-                // Kept past its time (the reaper was late): the server may be closing it.
-                continue;
-            }
             // Ready at once unless its last response is still being wound up; an error means it
             // was closed while idle (or, bounded by the deadline, never wound up).
             conn.deadline.arm(due);

@@ -12,6 +12,14 @@ if [ $# -lt 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
   exit 2
 fi
 a=$1 b=$2 threads=${3:-2} rounds=${4:-5} secs=${5:-4}
+for n in "$threads" "$rounds" "$secs"; do
+  case $n in
+    '' | *[!0-9]* | 0) echo "bench/ab.sh: THREADS, ROUNDS and SECONDS are whole numbers above 0, not '$n'" >&2; exit 2 ;;
+  esac
+done
+case ${MEMORY_USERS:-0} in
+  *[!0-9]*) echo "bench/ab.sh: MEMORY_USERS is a number of users (0: no memory measurement), not '$MEMORY_USERS'" >&2; exit 2 ;;
+esac
 # N users hold about 2N sockets in each process.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 python3 - "$a" "$b" "$threads" "$rounds" "$secs" "${MEMORY_USERS:-0}" <<'PY'

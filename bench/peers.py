@@ -5,7 +5,8 @@ SECS, CONNS, OHA, LOCUST = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.
 ALL = ["cohorts", "request", "journey", "memory", "accuracy", "startup"]
 SECTIONS = ALL if sys.argv[5] == "all" else sys.argv[5].split(",")
 if unknown := [x for x in SECTIONS if x not in ALL]:
-    sys.exit(f"bench/peers.sh: no section {unknown[0]!r}; the sections are all or some of {','.join(ALL)}")
+    print(f"bench/peers.sh: no section {unknown[0]!r}; the sections are all or some of {','.join(ALL)}", file=sys.stderr)
+    sys.exit(2)
 BIN = "./target/release/netra-load"
 rows = []
 
@@ -22,10 +23,15 @@ def run(args, env=None):
     """A netra-load run; returns (report, CPU seconds)."""
     with tempfile.TemporaryDirectory() as d:
         out, cpu = cpu_of([BIN, *args, "--no-progress", "--quiet", "--report-dir", d], env=env)
-        files = glob.glob(d + "/*/report.json")
-        if not files:
-            sys.exit(f"netra-load {' '.join(args)} wrote no report: {out.stderr.strip()}")
-        return json.load(open(files[0])), cpu
+        return report_in(d, args, out.stderr), cpu
+
+
+def report_in(d, args, stderr):
+    """The report a run with `args` wrote under `d`; or the harness stops with its stderr."""
+    files = glob.glob(d + "/*/report.json")
+    if not files:
+        sys.exit(f"netra-load {' '.join(args)} wrote no report: {stderr.strip()}")
+    return json.load(open(files[0]))
 
 
 class Target:
@@ -155,15 +161,12 @@ def held_run(args, at_s):
         except subprocess.TimeoutExpired:
             p.kill()
             sys.exit(f"netra-load {' '.join(args)} did not end in time")
-        files = glob.glob(d + "/*/report.json")
-        if not files:
-            sys.exit(f"netra-load {' '.join(args)} wrote no report: {err.strip()}")
-        return json.load(open(files[0])), rss
+        return report_in(d, args, err), rss
 
 
 def memory():
     """Peak RSS (the aim's measure: the ramp's connections included) and RSS while the users hold
-    their WebSockets, once the ramp's idle HTTP connections are closed (the pool keeps them 4 s)."""
+    their WebSockets, once the ramp's idle HTTP connections are closed (the pool keeps them 4-4.5 s)."""
     base = None
     for users in (1000, 5000, 10000):
         with Target() as t:

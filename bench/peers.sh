@@ -23,6 +23,11 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-50}
 sections=${3:-all}
+for n in "$secs" "$conns"; do
+  case $n in
+    '' | *[!0-9]* | 0) echo "bench/peers.sh: SECONDS and CONNECTIONS are whole numbers above 0, not '$n' (e.g. bench/peers.sh 5 50)" >&2; exit 2 ;;
+  esac
+done
 cargo build --release --locked --quiet
 oha=$(command -v oha || true)
 if [ -z "$oha" ]; then

@@ -224,7 +224,7 @@ async fn connections_idle_past_the_keep_time_are_closed_and_one_in_use_is_kept()
     two_closed.await.expect("the connections idle past the keep time are closed");
     assert_eq!(short_http.idle_connections(), 1, "the connection in use is kept");
     assert_eq!(short.connections(), 3, "and reused: no new one was opened");
-    // Meanwhile (after the longer keeper's reaper looked twice) it closed none, and reuses them.
+    // Meanwhile (after the longer keeper's watcher looked at its idle ones twice) it closed none, and reuses them.
     assert!(long.closed.try_recv().is_err(), "a connection within the keep time was closed");
     assert_eq!(long_http.idle_connections(), 3);
     long_http.get(long.url("/health")).send().await.unwrap();

@@ -1,8 +1,9 @@
-//! Deadlines of the requests in flight, watched by one task per client every [`TICK`]: arming
-//! and disarming a deadline are two atomic stores, where a tokio timer per request is inserted
-//! into and removed from the timer wheel under its lock (measured: ~5 % of the CPU per request
-//! at two threads, docs/performance.md). A request past its deadline has its connection's task
-//! aborted, which fails the request at once; the connection is gone with it.
+//! Deadlines of the requests in flight, looked at by the client's one task every [`TICK`]
+//! ([`Watch::expire`], from `wire.rs`'s watcher, which also closes idle connections): arming and
+//! disarming a deadline are two atomic stores, where a tokio timer per request is inserted into
+//! and removed from the timer wheel under its lock (measured: ~5 % of the CPU per request at two
+//! threads, docs/performance.md). A request past its deadline has its connection's task aborted,
+//! which fails the request at once; the connection is gone with it.
 //!
 //! A deadline fires between its time and its time plus a tick (later only if the runtime is so
 //! busy that the watcher itself is late), never before.
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::task::AbortHandle;
 
 pub const TICK: Duration = Duration::from_millis(20);
 
@@ -20,14 +21,7 @@ const DISARMED: u64 = u64::MAX;
 /// The deadlines of one client's connections.
 pub struct Watch {
     epoch: Instant,
-    conns: Mutex<Conns>,
-}
-
-#[derive(Default)]
-struct Conns {
-    deadlines: Vec<Weak<Deadline>>,
-    /// The watcher task, started with the first connection (and again if its runtime ended).
-    watcher: Option<JoinHandle<()>>,
+    deadlines: Mutex<Vec<Weak<Deadline>>>,
 }
 
 /// A time in the watch's own measure.
@@ -43,20 +37,31 @@ pub struct Deadline {
 }
 
 impl Watch {
-    pub fn new() -> Arc<Watch> {
-        Arc::new(Watch { epoch: Instant::now(), conns: Mutex::default() })
+    pub fn new() -> Watch {
+        Watch { epoch: Instant::now(), deadlines: Mutex::default() }
     }
 
     /// Watches the connection whose task is `task`.
-    pub fn watch(self: &Arc<Self>, task: AbortHandle) -> Arc<Deadline> {
+    pub fn watch(&self, task: AbortHandle) -> Arc<Deadline> {
         let deadline =
             Arc::new(Deadline { at_us: AtomicU64::new(DISARMED), expired: AtomicBool::new(false), task });
-        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        conns.deadlines.push(Arc::downgrade(&deadline));
-        if conns.watcher.as_ref().is_none_or(JoinHandle::is_finished) {
-            conns.watcher = Some(tokio::spawn(watcher(Arc::downgrade(self))));
-        }
+        self.deadlines.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&deadline));
         deadline
+    }
+
+    /// Aborts the connections past their deadline and forgets the closed ones (every tick).
+    pub fn expire(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(DISARMED);
+        let mut deadlines = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        deadlines.retain(|d| {
+            let Some(d) = d.upgrade() else { return false };
+            if d.at_us.load(Ordering::Relaxed) <= now {
+                d.expired.store(true, Ordering::SeqCst);
+                d.task.abort();
+                return false;
+            }
+            true
+        });
     }
 
     /// The time `timeout` from now: read once per request, for each connection it is armed on.
@@ -85,27 +90,5 @@ impl Deadline {
     /// Whether the connection was aborted for being past its deadline.
     pub fn expired(&self) -> bool {
         self.expired.load(Ordering::SeqCst)
-    }
-}
-
-/// Every tick: aborts the connections past their deadline, forgets the closed ones; ends with
-/// its client.
-async fn watcher(watch: Weak<Watch>) {
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(watch) = watch.upgrade() else { return };
-        let now = u64::try_from(watch.epoch.elapsed().as_micros()).unwrap_or(DISARMED);
-        let mut conns = watch.conns.lock().unwrap_or_else(|e| e.into_inner());
-        conns.deadlines.retain(|d| {
-            let Some(d) = d.upgrade() else { return false };
-            if d.at_us.load(Ordering::Relaxed) <= now {
-                d.expired.store(true, Ordering::SeqCst);
-                d.task.abort();
-                return false;
-            }
-            true
-        });
     }
 }

@@ -11,7 +11,8 @@
 //! so is a GET whose reused connection closed before any answer (the server closed it while idle
 //! as the request went out: it never saw it).
 //! Timeouts are deadlines on the connections ([`super::deadline`]), not a timer per request.
-//! A connection idle for [`KEEP_IDLE`] is closed by the pool's reaper: a ramp of thousands of users
+//! One task per client ([`watcher`]) fails the requests past their deadline and closes the
+//! connections idle for [`KEEP_IDLE`]: a ramp of thousands of users
 //! opens a connection for each request in flight, and each costs ~26 KiB (hyper's request channel
 //! and buffers) and a socket at the target for as long as it is kept; users who then only hold a
 //! WebSocket would otherwise keep them all to the end of the run.
@@ -31,22 +32,22 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
 
-use super::deadline::{Deadline, Due, Watch};
+use super::deadline::{Deadline, Due, TICK, Watch};
 
 type Sender = SendRequest<Full<Bytes>>;
 
-/// How long an idle connection is kept for reuse: with the reaper's round (an eighth of it), below
+/// How long an idle connection is kept for reuse: with the watcher's round (an eighth of it), below
 /// the 5 s after which uvicorn (Netra's server) closes an idle keep-alive connection itself, so
 /// that a reuse seldom races its close.
 pub const KEEP_IDLE: Duration = Duration::from_secs(4);
 
-/// The reaper looks at the pool this many times per keep time: a connection is closed between
+/// The watcher looks at the idle connections this many times per keep time: one is closed between
 /// one keep time and an eighth more after it went idle (4-4.5 s; later only if the runtime is so
-/// busy that the reaper itself is late).
-const REAPS_PER_KEEP: u64 = 8;
+/// busy that the watcher itself is late).
+const ROUNDS_PER_KEEP: u64 = 8;
 
 /// A connection: hyper's handle for requests, the deadline of what is in flight on it, and since
-/// which of the reaper's rounds it is idle in the pool (a counter read, not a clock).
+/// which of the watcher's rounds it is idle in the pool (a counter read, not a clock).
 struct Conn {
     sender: Sender,
     deadline: Arc<Deadline>,
@@ -61,12 +62,13 @@ pub struct Client {
 
 struct Inner {
     idle: Mutex<Pools>,
-    deadlines: Arc<Watch>,
+    deadlines: Watch,
     timeout: Duration,
-    /// How long an idle connection is kept ([`KEEP_IDLE`] but in tests).
-    keep_idle: Duration,
-    /// The reaper's rounds so far.
-    reaps: AtomicU64,
+    /// Ticks of the watcher between two looks at the idle connections (from the keep time,
+    /// [`KEEP_IDLE`] but in tests).
+    ticks_per_round: u64,
+    /// The watcher's rounds so far.
+    rounds: AtomicU64,
     /// For `https://` only.
     tls: reqwest::Client,
 }
@@ -77,9 +79,8 @@ struct Pools {
     /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case),
     /// idle longest first.
     origins: Vec<(Box<str>, Vec<Conn>)>,
-    /// Closes connections idle for longer than the keep time; started with the first connection
-    /// (and again if its runtime ended).
-    reaper: Option<JoinHandle<()>>,
+    /// The watcher task, started with the first connection (and again if its runtime ended).
+    watcher: Option<JoinHandle<()>>,
 }
 
 /// A request being built (the subset of reqwest's builder netra-load uses).
@@ -148,8 +149,13 @@ impl Client {
             idle: Mutex::default(),
             deadlines: Watch::new(),
             timeout,
-            keep_idle,
-            reaps: AtomicU64::new(0),
+            // Rounded up, never closing before the keep time; at least one tick (keep times
+            // under 160 ms, in tests, are kept longer).
+            ticks_per_round: u64::try_from(
+                keep_idle.as_millis().div_ceil(TICK.as_millis() * u128::from(ROUNDS_PER_KEEP)).max(1),
+            )
+            .unwrap_or(u64::MAX),
+            rounds: AtomicU64::new(0),
             tls,
         };
         Ok(Client { inner: Arc::new(inner) })
@@ -195,12 +201,12 @@ impl Client {
     }
 
     /// Back to the pool, where it is reused first (last in, first out): the pool's other end
-    /// holds the connections idle longest, which the reaper closes.
+    /// holds the connections idle longest, which the watcher closes.
     fn checkin(&self, origin: Authority, mut conn: Conn) {
         if conn.sender.is_closed() {
             return;
         }
-        conn.idle_since = self.inner.reaps.load(Ordering::Relaxed);
+        conn.idle_since = self.inner.rounds.load(Ordering::Relaxed);
         let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
         match pools.origins.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
             Some((_, idle)) => idle.push(conn),
@@ -214,13 +220,11 @@ impl Client {
         pools.origins.iter().map(|(_, idle)| idle.len()).sum()
     }
 
-    /// Starts the reaper unless it runs.
-    fn reaping(&self) {
+    /// Starts the watcher unless it runs.
+    fn watching(&self) {
         let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if pools.reaper.as_ref().is_none_or(JoinHandle::is_finished) {
-            // At least the deadline watcher's tick (keep times under 160 ms, in tests, are longer).
-            let every = (self.inner.keep_idle / REAPS_PER_KEEP as u32).max(super::deadline::TICK);
-            pools.reaper = Some(tokio::spawn(reaper(Arc::downgrade(&self.inner), every)));
+        if pools.watcher.as_ref().is_none_or(JoinHandle::is_finished) {
+            pools.watcher = Some(tokio::spawn(watcher(Arc::downgrade(&self.inner))));
         }
     }
 
@@ -304,25 +308,34 @@ impl Client {
             let _ = io.await;
         });
         let deadline = self.inner.deadlines.watch(task.abort_handle());
-        self.reaping();
+        self.watching();
         Ok(Conn { sender, deadline, idle_since: 0 })
     }
 }
 
-/// Every round: closes the connections idle for [`REAPS_PER_KEEP`] rounds or more; ends with its
-/// client.
-async fn reaper(inner: Weak<Inner>, every: Duration) {
-    let mut round = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    round.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        round.tick().await;
+/// Every tick: fails the requests past their deadline; every round (an eighth of the keep time),
+/// closes the connections idle for [`ROUNDS_PER_KEEP`] rounds or more. Ends with its client.
+async fn watcher(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for ticks in 1u64.. {
+        tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
-        let now = inner.reaps.fetch_add(1, Ordering::Relaxed) + 1;
+        inner.deadlines.expire();
+        if ticks % inner.ticks_per_round == 0 {
+            inner.close_idle();
+        }
+    }
+}
+
+impl Inner {
+    fn close_idle(&self) {
+        let now = self.rounds.fetch_add(1, Ordering::Relaxed) + 1;
         let stale: Vec<Conn> = {
-            let mut pools = inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pools = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             let mut stale = Vec::new();
             for (_, idle) in &mut pools.origins {
-                let n = idle.iter().take_while(|c| c.idle_since + REAPS_PER_KEEP < now).count();
+                let n = idle.iter().take_while(|c| c.idle_since + ROUNDS_PER_KEEP < now).count();
                 stale.extend(idle.drain(..n));
             }
             stale

@@ -470,11 +470,12 @@ impl Netra {
     }
 
     pub fn auth_url(&self, path: &str) -> String {
-        format!("{}{path}", self.s.auth)
+        // Not `format!`: one exact allocation, no formatting machinery (every request).
+        [&*self.s.auth, path].concat()
     }
 
     pub fn backend_url(&self, path: &str) -> String {
-        format!("{}{path}", self.s.backend)
+        [&*self.s.backend, path].concat()
     }
 
     pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {

@@ -75,12 +75,38 @@ struct Inner {
 
 #[derive(Default)]
 struct Pools {
-    /// Idle connections per origin (`host:port`, as written in the URLs: the few origins of a
-    /// run are found by comparing bytes, cheaper than hashing an `Authority`, which folds case),
-    /// idle longest first.
-    origins: Vec<(Box<str>, Vec<Conn>)>,
+    /// The origins requests went to (few in a run: found by comparing bytes, cheaper than
+    /// hashing an `Authority`, which folds case).
+    origins: Vec<Origin>,
     /// The watcher task, started with the first connection (and again if its runtime ended).
     watcher: Option<JoinHandle<()>>,
+}
+
+/// An origin (`host:port`, as written in the URLs), its Host header and its idle connections,
+/// idle longest first.
+struct Origin {
+    key: Box<str>,
+    /// Made once: a static value, so that each request's copy is a pointer's (no allocation, no
+    /// shared count), for the few origins of a process, kept to its end.
+    host: HeaderValue,
+    idle: Vec<Conn>,
+}
+
+impl Pools {
+    /// The pool of `origin`, made at its first request; `None` if it cannot be a Host header.
+    fn of(&mut self, origin: &Authority) -> Option<&mut Origin> {
+        let key = origin.as_str();
+        let i = match self.origins.iter().position(|o| *o.key == *key) {
+            Some(i) => i,
+            None => {
+                HeaderValue::try_from(key).ok()?;
+                let host = HeaderValue::from_static(Box::leak(key.into()));
+                self.origins.push(Origin { key: key.into(), host, idle: Vec::new() });
+                self.origins.len() - 1
+            }
+        };
+        self.origins.get_mut(i)
+    }
 }
 
 /// A request being built (the subset of reqwest's builder netra-load uses).
@@ -181,13 +207,20 @@ impl Client {
         self.request(Method::POST, url)
     }
 
+    /// The Host header of `origin`.
+    fn host(&self, origin: &Authority) -> Result<HeaderValue, Error> {
+        let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let pool =
+            pools.of(origin).ok_or_else(|| Error::Invalid(format!("`{origin}` cannot be a Host header")))?;
+        Ok(pool.host.clone())
+    }
+
     /// An idle connection to `origin`, or a new one; whether it was reused.
     async fn checkout(&self, origin: &Authority, due: Due) -> Result<(Conn, bool), Error> {
         loop {
             let idle = {
                 let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-                let pool = pools.origins.iter_mut().find(|(o, _)| **o == *origin.as_str());
-                pool.and_then(|(_, idle)| idle.pop())
+                pools.of(origin).and_then(|pool| pool.idle.pop())
             };
             let Some(mut conn) = idle else { break };
             // Ready at once unless its last response is still being wound up; an error means it
@@ -208,16 +241,15 @@ impl Client {
         }
         conn.idle_since = self.inner.rounds.load(Ordering::Relaxed);
         let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        match pools.origins.iter_mut().find(|(o, _)| **o == *origin.as_str()) {
-            Some((_, idle)) => idle.push(conn),
-            None => pools.origins.push((origin.as_str().into(), vec![conn])),
+        if let Some(pool) = pools.of(&origin) {
+            pool.idle.push(conn);
         }
     }
 
     /// Idle connections in the pool, of every origin.
     pub fn idle_connections(&self) -> usize {
         let pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        pools.origins.iter().map(|(_, idle)| idle.len()).sum()
+        pools.origins.iter().map(|o| o.idle.len()).sum()
     }
 
     /// Starts the watcher unless it runs.
@@ -334,7 +366,7 @@ impl Inner {
         let stale: Vec<Conn> = {
             let mut pools = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             let mut stale = Vec::new();
-            for (_, idle) in &mut pools.origins {
+            for Origin { idle, .. } in &mut pools.origins {
                 let n = idle.iter().take_while(|c| c.idle_since + ROUNDS_PER_KEEP < now).count();
                 stale.extend(idle.drain(..n));
             }
@@ -404,8 +436,7 @@ impl Request {
         // Origin form (`/path?query`) and a Host header, as a browser sends it.
         *req.uri_mut() = uri.path_and_query().map_or_else(|| Uri::from_static("/"), |p| p.clone().into());
         *req.headers_mut() = headers;
-        let host = HeaderValue::try_from(origin.as_str()).map_err(|e| Error::Invalid(e.to_string()))?;
-        req.headers_mut().insert(HOST, host);
+        req.headers_mut().insert(HOST, client.host(&origin)?);
         let (head, body) = client.exchange(origin, req, timeout).await?;
         Ok(Response { status: head.status, headers: head.headers, body, url: uri })
     }

@@ -126,7 +126,7 @@ fn client(timeout: Duration) -> Client {
 }
 
 /// A request expected to give up by itself: the test fails (instead of hanging) if it does not.
-async fn gives_up(req: netra_load::client::Request) -> Error {
+async fn gives_up(req: netra_load::client::Request<'_>) -> Error {
     let sent = tokio::time::timeout(Duration::from_secs(30), req.send()).await;
     sent.expect("the request gave up by itself").unwrap_err()
 }
@@ -172,8 +172,8 @@ async fn keeps_connections_alive_and_opens_one_per_request_in_flight_at_most() {
     assert_eq!(server.connections(), 1, "sequential requests share one connection");
 
     let many = (0..8).map(|_| {
-        let req = http.get(server.url("/health"));
-        tokio::spawn(req.send())
+        let (http, url) = (http.clone(), server.url("/health"));
+        tokio::spawn(async move { http.get(url).send().await })
     });
     for task in many.collect::<Vec<_>>() {
         assert_eq!(task.await.unwrap().unwrap().status, StatusCode::OK);
@@ -195,7 +195,10 @@ async fn connections_idle_past_the_keep_time_are_closed_and_one_in_use_is_kept()
         let server = Server::holding(usize::MAX, 3).await;
         let http = Client::keeping_idle(Duration::from_secs(10), keep).unwrap();
         // Three requests in flight at once: three connections, idle afterwards.
-        let three = (0..3).map(|_| tokio::spawn(http.get(server.url("/health")).send()));
+        let three = (0..3).map(|_| {
+            let (http, url) = (http.clone(), server.url("/health"));
+            tokio::spawn(async move { http.get(url).send().await })
+        });
         for task in three.collect::<Vec<_>>() {
             assert_eq!(task.await.unwrap().unwrap().status, StatusCode::OK);
         }

@@ -191,6 +191,12 @@ impl Netra {
         Netra { s: self.s.clone(), viewer: Some(viewer), budget: Some(budget.clone()) }
     }
 
+    /// This client on the account whose requests `budget` counts, instead of its own.
+    pub fn on_budget(mut self, budget: &Arc<Budget>) -> Netra {
+        self.budget = Some(budget.clone());
+        self
+    }
+
     /// Notes what an answer says of the account's bucket.
     fn answered(&self, resp: &wire::Response) {
         let refused = resp.status == StatusCode::TOO_MANY_REQUESTS;
@@ -230,7 +236,7 @@ impl Netra {
 
     /// A call that needs a valid access token: the backend's profile, or the auth service's
     /// `me` when only the auth service is tested. Gives the endpoint's name, URL and request.
-    pub fn token_check(&self, token: &str) -> (String, String, Request) {
+    pub fn token_check(&self, token: &str) -> (String, String, Request<'_>) {
         if self.has_backend() {
             let path = &self.s.api.profile;
             (format!("GET {path}"), self.backend_url(path), self.backend_request(Method::GET, path, token))
@@ -256,7 +262,7 @@ impl Netra {
     }
 
     /// Sends and expects `expected`; returns the JSON body.
-    async fn call(&self, what: Call, req: Request, expected: StatusCode) -> Result<Value, CallError> {
+    async fn call(&self, what: Call, req: Request<'_>, expected: StatusCode) -> Result<Value, CallError> {
         let resp = req.send().await.map_err(|e| from_wire(&e, what.into()).of(what))?;
         self.answered(&resp);
         self.show(what, resp.url.path(), &resp.body);
@@ -281,7 +287,7 @@ impl Netra {
 
     /// A request builder for the backend with a bearer token (`path` starts with `/`).
     /// Counted against the account's budget, if this client acts for one.
-    pub fn backend_request(&self, method: Method, path: &str, token: &str) -> Request {
+    pub fn backend_request(&self, method: Method, path: &str, token: &str) -> Request<'_> {
         if let Some(budget) = &self.budget {
             budget.spend();
         }
@@ -435,13 +441,13 @@ impl Netra {
 
     /// The status a request gets, whatever it is: for checks that a token is refused. Transport
     /// failures are still errors.
-    pub async fn status_of(&self, what: &str, req: Request) -> Result<StatusCode, CallError> {
+    pub async fn status_of(&self, what: &str, req: Request<'_>) -> Result<StatusCode, CallError> {
         self.send(what, req).await.map(|(status, _)| status)
     }
 
     /// Sends and returns the status and headers whatever the status; the body is read and
     /// dropped. Transport failures are errors.
-    pub async fn send(&self, what: &str, req: Request) -> Result<(StatusCode, HeaderMap), CallError> {
+    pub async fn send(&self, what: &str, req: Request<'_>) -> Result<(StatusCode, HeaderMap), CallError> {
         let method = req.method().clone();
         let resp = req.send().await.map_err(|e| from_wire(&e, what))?;
         self.answered(&resp);
@@ -451,7 +457,7 @@ impl Netra {
 
     /// Sends and returns the status and the body whatever the status. Transport failures are
     /// errors.
-    pub async fn fetch(&self, what: &str, req: Request) -> Result<(StatusCode, Vec<u8>), CallError> {
+    pub async fn fetch(&self, what: &str, req: Request<'_>) -> Result<(StatusCode, Vec<u8>), CallError> {
         let method = req.method().clone();
         let resp = req.send().await.map_err(|e| from_wire(&e, what))?;
         self.answered(&resp);
@@ -460,12 +466,12 @@ impl Netra {
     }
 
     /// A request builder for any URL, on the shared client, with no header set.
-    pub fn request(&self, method: Method, url: &str) -> Request {
+    pub fn request(&self, method: Method, url: &str) -> Request<'_> {
         self.s.http.request(method, url)
     }
 
     /// A request builder for the auth service (`path` starts with `/`).
-    pub fn auth_request(&self, method: Method, path: &str) -> Request {
+    pub fn auth_request(&self, method: Method, path: &str) -> Request<'_> {
         self.s.http.request(method, self.auth_url(path))
     }
 

@@ -109,9 +109,10 @@ impl Pools {
     }
 }
 
-/// A request being built (the subset of reqwest's builder netra-load uses).
-pub struct Request {
-    client: Client,
+/// A request being built (the subset of reqwest's builder netra-load uses). It borrows its
+/// client: the client's count, shared by every user, is not touched per request.
+pub struct Request<'a> {
+    client: &'a Client,
     method: Method,
     url: Result<Uri, String>,
     headers: HeaderMap,
@@ -187,10 +188,10 @@ impl Client {
         Ok(Client { inner: Arc::new(inner) })
     }
 
-    pub fn request(&self, method: Method, url: impl Into<String>) -> Request {
+    pub fn request(&self, method: Method, url: impl Into<String>) -> Request<'_> {
         let url: String = url.into();
         Request {
-            client: self.clone(),
+            client: self,
             method,
             url: Uri::try_from(url.as_str()).map_err(|e| format!("`{url}`: {e}")),
             headers: HeaderMap::new(),
@@ -199,28 +200,38 @@ impl Client {
         }
     }
 
-    pub fn get(&self, url: impl Into<String>) -> Request {
+    pub fn get(&self, url: impl Into<String>) -> Request<'_> {
         self.request(Method::GET, url)
     }
 
-    pub fn post(&self, url: impl Into<String>) -> Request {
+    pub fn post(&self, url: impl Into<String>) -> Request<'_> {
         self.request(Method::POST, url)
     }
 
-    /// The Host header of `origin`.
-    fn host(&self, origin: &Authority) -> Result<HeaderValue, Error> {
+    /// The Host header of `origin` and one of its idle connections, under one lock.
+    fn host_and_idle(&self, origin: &Authority) -> Result<(HeaderValue, Option<Conn>), Error> {
         let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
         let pool =
             pools.of(origin).ok_or_else(|| Error::Invalid(format!("`{origin}` cannot be a Host header")))?;
-        Ok(pool.host.clone())
+        Ok((pool.host.clone(), pool.idle.pop()))
     }
 
-    /// An idle connection to `origin`, or a new one; whether it was reused.
-    async fn checkout(&self, origin: &Authority, due: Due) -> Result<(Conn, bool), Error> {
+    /// An idle connection to `origin` (`first`, then the pool's), or a new one; whether it was
+    /// reused.
+    async fn checkout(
+        &self,
+        origin: &Authority,
+        first: Option<Conn>,
+        due: Due,
+    ) -> Result<(Conn, bool), Error> {
+        let mut first = first;
         loop {
-            let idle = {
-                let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-                pools.of(origin).and_then(|pool| pool.idle.pop())
+            let idle = match first.take() {
+                Some(conn) => Some(conn),
+                None => {
+                    let mut pools = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+                    pools.of(origin).and_then(|pool| pool.idle.pop())
+                }
             };
             let Some(mut conn) = idle else { break };
             // Ready at once unless its last response is still being wound up; an error means it
@@ -260,16 +271,19 @@ impl Client {
         }
     }
 
+    /// Sends `req` (without its Host header, added here) to `origin`.
     async fn exchange(
         &self,
         origin: Authority,
         req: http::Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<(http::response::Parts, Bytes), Error> {
+        let mut req = req;
+        let (host, idle) = self.host_and_idle(&origin)?;
+        req.headers_mut().insert(HOST, host);
         // One deadline for the whole exchange, whichever connections it takes.
         let due = self.inner.deadlines.due_in(timeout);
-        let (mut conn, mut reused) = self.checkout(&origin, due).await?;
-        let mut req = req;
+        let (mut conn, mut reused) = self.checkout(&origin, idle, due).await?;
         let resp = loop {
             conn.deadline.arm(due);
             // A GET on a reused connection may go out as the server closes it: kept to resend.
@@ -377,13 +391,13 @@ impl Inner {
     }
 }
 
-impl Request {
+impl Request<'_> {
     /// The method it will be sent with.
     pub fn method(&self) -> &Method {
         &self.method
     }
 
-    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Request {
+    pub fn header(mut self, name: &str, value: impl AsRef<str>) -> Self {
         match (HeaderName::try_from(name), HeaderValue::try_from(value.as_ref())) {
             (Ok(name), Ok(value)) => {
                 self.headers.append(name, value);
@@ -394,7 +408,7 @@ impl Request {
         self
     }
 
-    pub fn bearer_auth(mut self, token: &str) -> Request {
+    pub fn bearer_auth(mut self, token: &str) -> Self {
         match HeaderValue::try_from(format!("Bearer {token}")) {
             Ok(mut value) => {
                 value.set_sensitive(true);
@@ -405,14 +419,14 @@ impl Request {
         self
     }
 
-    pub fn json(mut self, body: &serde_json::Value) -> Request {
+    pub fn json(mut self, body: &serde_json::Value) -> Self {
         self.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         self.body = Bytes::from(body.to_string());
         self
     }
 
     /// Another timeout than the client's for this request.
-    pub fn timeout(mut self, timeout: Duration) -> Request {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
@@ -436,7 +450,6 @@ impl Request {
         // Origin form (`/path?query`) and a Host header, as a browser sends it.
         *req.uri_mut() = uri.path_and_query().map_or_else(|| Uri::from_static("/"), |p| p.clone().into());
         *req.headers_mut() = headers;
-        req.headers_mut().insert(HOST, client.host(&origin)?);
         let (head, body) = client.exchange(origin, req, timeout).await?;
         Ok(Response { status: head.status, headers: head.headers, body, url: uri })
     }

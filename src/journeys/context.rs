@@ -60,7 +60,7 @@ pub struct Context {
     pub first_user: usize,
     /// Set when the run is over: steps in flight are cut, so that the run ends on time even
     /// when the target hangs.
-    pub stop: tokio::sync::watch::Receiver<bool>,
+    pub end: Arc<super::RunEnd>,
 }
 
 impl Context {

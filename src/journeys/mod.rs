@@ -12,6 +12,7 @@ pub mod concurrency;
 mod consistency;
 mod context;
 mod data_export;
+mod end;
 pub mod endpoints;
 mod health;
 mod hygiene;
@@ -31,7 +32,8 @@ use crate::client::chat::ChatSession;
 use crate::client::{CallError, Netra};
 use crate::findings::FindingKind;
 pub use context::{Context, Expect, Live};
-pub use runner::{Done, Run, User, run_step, stopped};
+pub use end::{RunEnd, Waiter};
+pub use runner::{Done, Run, User, run_step};
 pub use step::Step;
 pub use token_refresh::{MAX_EXPIRY_WAIT_S, waits_out};
 

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::end::Waiter;
 use super::{Context, Live, Progress, Step};
 use crate::client::{
     BUDGET_WINDOW, Budget, Call, CallError, Failure, Identity, Login, Netra, Provisioning, Slot,
@@ -79,12 +80,6 @@ pub async fn wait_on_purpose(ctx: &Context, user: &User, until: Instant) {
     user.on_purpose.store(false, Ordering::Relaxed);
 }
 
-/// Resolves when the run is over (its time is up, or it was interrupted).
-pub async fn stopped(stop: &tokio::sync::watch::Receiver<bool>) {
-    let mut stop = stop.clone();
-    let _ = stop.wait_for(|s| *s).await;
-}
-
 /// The simulated user of one journey, what every journey has: who it is and how it logged in.
 pub struct User {
     /// The user's number in the whole run, used in names and findings.
@@ -134,13 +129,18 @@ impl User {
 pub struct Run {
     pub user: User,
     /// The account's own requests to the backend: a fresh account's per journey, an existing
-    /// account's carried from journey to journey ([`Run::same_account_as`]).
+    /// account's carried from journey to journey ([`Run::next`]).
     budget: Arc<Budget>,
+    /// The client acting for the user on that account, made once per user and kept from
+    /// journey to journey: a step does not touch the count of the shared one.
+    netra: Netra,
     journey: Box<dyn Progress>,
     started: Instant,
     failed: bool,
     /// Journeys failed in a row (kept from journey to journey): the back-off grows with it.
     failures_in_row: u32,
+    /// The user's registration with the run's end, kept from journey to journey.
+    waiter: Waiter,
 }
 
 impl Run {
@@ -154,6 +154,35 @@ impl Run {
         started: Instant,
         failures_in_row: u32,
     ) -> Run {
+        let budget = Arc::new(Budget::new(existing_accounts(ctx)));
+        let netra = ctx.netra.for_account(number as u32, &budget);
+        Run::with(ctx, number, iteration, started, failures_in_row, (budget, netra), ctx.end.waiter())
+    }
+
+    /// The same user's next journey (its next iteration), started at `started`, after this
+    /// one's failures in a row; on the same bucket when the provisioning gives each user one
+    /// existing account.
+    pub fn next(self, ctx: &Context, started: Instant) -> Run {
+        let account = if existing_accounts(ctx) {
+            (self.budget, self.netra)
+        } else {
+            let budget = Arc::new(Budget::new(false));
+            let netra = self.netra.on_budget(&budget);
+            (budget, netra)
+        };
+        let (number, iteration) = (self.user.number, self.user.iteration + 1);
+        Run::with(ctx, number, iteration, started, self.failures_in_row, account, self.waiter)
+    }
+
+    fn with(
+        ctx: &Context,
+        number: usize,
+        iteration: u64,
+        started: Instant,
+        failures_in_row: u32,
+        (budget, netra): (Arc<Budget>, Netra),
+        waiter: Waiter,
+    ) -> Run {
         let user = User {
             number,
             iteration,
@@ -165,17 +194,13 @@ impl Run {
             on_purpose: AtomicBool::new(false),
             waited_on_purpose_us: AtomicU64::new(0),
         };
-        let budget = Arc::new(Budget::new(existing_accounts(ctx)));
-        Run { user, journey: (ctx.journey.start)(), started, failed: false, failures_in_row, budget }
+        let journey = (ctx.journey.start)();
+        Run { user, journey, started, failed: false, failures_in_row, budget, netra, waiter }
     }
 
-    /// This journey on the account of the user's `last` journey, when the provisioning gives
-    /// each user one existing account: it counts against the same bucket.
-    pub fn same_account_as(mut self, ctx: &Context, last: &Run) -> Run {
-        if existing_accounts(ctx) {
-            self.budget = last.budget.clone();
-        }
-        self
+    /// This user's registration with the run's end.
+    pub fn waiter(&self) -> &Waiter {
+        &self.waiter
     }
 
     /// The back-off after this user's failed journeys in a row: doubling, at most 3.2 s.
@@ -218,7 +243,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         ctx.recorder.send(Event::NotApplicable { persona, journey, step: step.name() });
         return Done::Skipped;
     }
-    let netra = ctx.netra.for_account(run.user.number as u32, &run.budget);
+    let netra = &run.netra;
     if step == steps[0] {
         ctx.live.journeys_started.fetch_add(1, Ordering::Relaxed);
     }
@@ -232,15 +257,15 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         // journey's would be as large as the largest, held by every waiting user (measured: 52.4
         // -> 48.2 KiB per user holding a WebSocket at 5000 users; CPU per request unchanged).
         let perform: super::Performing<'_> = match step {
-            Step::Register => Box::pin(register(ctx, &netra, &mut run.user)),
-            Step::Login | Step::Relogin => Box::pin(login(ctx, &netra, &mut run.user)),
-            _ => run.journey.perform(ctx, &netra, &run.user, step),
+            Step::Register => Box::pin(register(ctx, netra, &mut run.user)),
+            Step::Login | Step::Relogin => Box::pin(login(ctx, netra, &mut run.user)),
+            _ => run.journey.perform(ctx, netra, &run.user, step),
         };
         tokio::select! {
             biased;
             outcome = perform => Some(outcome),
             // A step meant to last until the run's end (idle-chat's hold) is done then, not cut.
-            () = stopped(&ctx.stop) => (step == Step::Hold).then_some(Ok(())),
+            () = ctx.end.over(&run.waiter) => (step == Step::Hold).then_some(Ok(())),
         }
     };
     let (journey, persona) = (ctx.journey.name, ctx.persona);

@@ -8,7 +8,7 @@ use super::*;
 use crate::client::{Api, Failure, Netra, Provisioning};
 use crate::findings::FindingSink;
 use crate::isolation::Isolation;
-use crate::journeys::{Expect, Journey, Live, Needs, Steps, start};
+use crate::journeys::{Expect, Journey, Live, Needs, RunEnd, Steps, start};
 use crate::metrics::{Collector, Snapshot};
 
 /// Profile succeeds, History fails at once (no await: the spinning case), Export does not
@@ -49,9 +49,9 @@ static PASSING: Journey = journey(&[Step::Export, Step::Profile]);
 static HANGING: Journey = journey(&[Step::ListThreads]);
 static HOLDING: Journey = journey(&[Step::Profile, Step::Hold]);
 
-/// A context for `journey` (users provisioned by dev login, should a step log in), and its stop
-/// signal.
-fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bool>) {
+/// A context for `journey` (users provisioned by dev login, should a step log in), and its
+/// run's end.
+fn context(journey: &'static Journey) -> (Context, Arc<RunEnd>) {
     let started = Instant::now();
     let live = Arc::new(Live::default());
     let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
@@ -59,7 +59,7 @@ fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bo
     let netra = Netra::new("http://127.0.0.1:1", Some("http://127.0.0.1:1"), Duration::from_secs(1))
         .unwrap()
         .with_api(api);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let end = Arc::new(RunEnd::default());
     let ctx = Context {
         journey,
         steps: journey.steps.to_vec(),
@@ -74,9 +74,9 @@ fn context(journey: &'static Journey) -> (Context, tokio::sync::watch::Sender<bo
         run_tag: "test".into(),
         suspects: Default::default(),
         first_user: 0,
-        stop: stopped,
+        end: end.clone(),
     };
-    (ctx, stop)
+    (ctx, end)
 }
 
 async fn run_all(ctx: &Context, run: &mut Run) -> Vec<Done> {
@@ -143,11 +143,10 @@ async fn steps_in_flight_at_the_end_are_cut_and_fail_only_when_they_waited_long(
         let mut run = Run::begin(&ctx, 1, 1, Instant::now(), 0);
         let ender = tokio::spawn(async move {
             tokio::time::sleep(wait).await;
-            let _ = stop.send(true);
-            stop
+            stop.end();
         });
         assert_eq!(run_step(&ctx, &mut run, Step::ListThreads, 0).await, Done::Cut);
-        let _stop = ender.await.unwrap();
+        ender.await.unwrap();
         let snap = ctx.recorder.finish().await;
         // Only a step cut without blame is counted as cut; one that waited long failed.
         let cut = snap.observed.get("steps_cut_at_end").map_or(0, |o| o.count);
@@ -167,11 +166,10 @@ async fn a_step_meant_to_last_until_the_end_is_done_then() {
     assert_eq!(run_step(&ctx, &mut run, Step::Profile, 0).await, Done::Ok);
     let ender = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let _ = stop.send(true);
-        stop
+        stop.end();
     });
     assert_eq!(run_step(&ctx, &mut run, Step::Hold, 0).await, Done::Ok);
-    let _stop = ender.await.unwrap();
+    ender.await.unwrap();
     let snap = ctx.recorder.finish().await;
     assert_eq!(step_counts(&snap, "hold"), Some((1, 0)));
     assert_eq!(snap.journeys[&(0, "scripted")].total.histogram.count(), 1, "the journey completed");

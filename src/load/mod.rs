@@ -24,7 +24,7 @@ use crate::config::{PersonaPlan, Plan, Stop};
 use crate::findings::{Finding, FindingSink};
 use crate::isolation::{Isolation, IsolationSummary};
 use crate::journeys::concurrency::{self, Suspects};
-use crate::journeys::{Context, Live};
+use crate::journeys::{Context, Live, RunEnd};
 use crate::metrics::{Collector, EndedBy, Gauges, LiveMetrics, Snapshot};
 use crate::probes::{self, ProbeSummary};
 pub use progress::Progress;
@@ -94,13 +94,14 @@ pub async fn run(
     let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
     // The run is over when Goose stops its users (ramp, then the run time) or on Ctrl-C; steps
     // in flight are cut then.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let end = Arc::new(RunEnd::default());
     // The run time covers the whole run, the ramp included (as k6's stages do): users still to
     // be started when it ends never start.
     let deadline = match plan.stop {
         Stop::After(d) => Some(started + d),
         Stop::Iterations(_) => None,
     };
+    let ending = end.clone();
     let stopper = tokio::spawn(async move {
         let mut poll = tokio::time::interval(Duration::from_millis(50));
         loop {
@@ -112,7 +113,7 @@ pub async fn run(
                 goose::trigger_killswitch(if interrupted() { "interrupted" } else { "run time" });
             }
             if due || goose::is_killswitch_triggered() {
-                stop_tx.send_replace(true);
+                ending.end();
             }
         }
     });
@@ -140,7 +141,7 @@ pub async fn run(
                 expect: plan.expect,
                 run_tag: plan.run_tag.clone(),
                 first_user: plan.first_user,
-                stop: stop_rx.clone(),
+                end: end.clone(),
             };
             (persona, Arc::new(ctx))
         })
@@ -173,7 +174,7 @@ pub async fn run(
             Some(open::run(open, &contexts, &live, started).await)
         }
         _ if contexts.is_empty() => {
-            probes_alone(plan, stop_rx.clone()).await;
+            probes_alone(plan, &end).await;
             None
         }
         _ => {
@@ -253,10 +254,10 @@ pub fn ramp(plan: &Plan) -> Duration {
 
 /// A run of the probes alone (no persona can run: an auth service tested by itself with minted
 /// users): the probes run for the run time; with iterations, their first round is the run.
-async fn probes_alone(plan: &Plan, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn probes_alone(plan: &Plan, end: &RunEnd) {
     if let Stop::After(_) = plan.stop {
         // The stopper says when the run time is over, or the run was interrupted.
-        let _ = stop.wait_for(|stopped| *stopped).await;
+        end.over(&end.waiter()).await;
     }
 }
 

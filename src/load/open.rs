@@ -44,7 +44,7 @@ pub async fn run(
     let interval = Duration::from_secs_f64(1.0 / schedule.per_second);
     for k in 0u64.. {
         let due = started + interval.mul_f64(k as f64);
-        if due >= started + schedule.run_time || *rota[0].stop.borrow() {
+        if due >= started + schedule.run_time || rota[0].end.is_over() {
             break;
         }
         tokio::time::sleep_until(due.into()).await;

@@ -231,7 +231,7 @@ fn url(netra: &Netra, surface: Surface) -> String {
     }
 }
 
-fn request(netra: &Netra, surface: Surface, probe: &Probe) -> Request {
+fn request<'a>(netra: &'a Netra, surface: Surface, probe: &Probe) -> Request<'a> {
     let value = if probe.raw_header { probe.token.clone() } else { format!("Bearer {}", probe.token) };
     netra.request(Method::GET, &url(netra, surface)).header("authorization", value)
 }

@@ -3,14 +3,14 @@
 //! engine, before any user starts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicUsize;
 
 use crate::client::Netra;
 use crate::findings::{Finding, FindingKind, FindingSink};
 use crate::isolation::Isolation;
 use crate::metrics::Recorder;
 
-use super::{Journey, Step};
+use super::{Counter, Journey, Step};
 
 /// What the deployment's limits are expected to be, for the rate-limit checks.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,14 +26,15 @@ pub struct Expect {
 pub struct Live {
     /// Shared with the run's [`FindingSink`]: the load at the moment of a finding.
     pub users_started: Arc<AtomicUsize>,
-    pub journeys_done: AtomicU64,
-    pub journeys_failed: AtomicU64,
+    /// Added to at every journey's end or start: one slot per thread ([`Counter`]).
+    pub journeys_done: Counter,
+    pub journeys_failed: Counter,
     /// Journeys begun (their first step started).
-    pub journeys_started: AtomicU64,
+    pub journeys_started: Counter,
     /// Work waiting on the target now: steps in flight and users backing off after a failure,
     /// less the steps waiting on purpose (a token's expiry, `Retry-After`). The collector
     /// samples it to tell a target that stopped answering from one with nothing to do.
-    pub waiting: AtomicI64,
+    pub waiting: Counter,
 }
 
 pub struct Context {

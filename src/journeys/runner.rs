@@ -21,11 +21,11 @@
 //!   performed here, the other steps by the journey's own [`Progress`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::end::Waiter;
-use super::{Context, Live, Progress, Step};
+use super::{Context, Counter, Live, Progress, Step};
 use crate::client::{
     BUDGET_WINDOW, Budget, Call, CallError, Failure, Identity, Login, Netra, Provisioning, Slot,
 };
@@ -42,18 +42,18 @@ const MAX_BACKOFF: Duration = Duration::from_millis(3200);
 pub const UNANSWERED: Duration = Duration::from_secs(1);
 
 /// Counts work waiting on the target while it lives ([`Live::waiting`]).
-pub struct Waiting<'a>(&'a AtomicI64);
+pub struct Waiting<'a>(&'a Counter);
 
 impl<'a> Waiting<'a> {
     pub fn new(live: &'a Live) -> Waiting<'a> {
-        live.waiting.fetch_add(1, Ordering::Relaxed);
+        live.waiting.add(1);
         Waiting(&live.waiting)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.add(-1);
     }
 }
 
@@ -61,13 +61,13 @@ impl Drop for Waiting<'_> {
 /// meanwhile, so the wait is not work waiting on it, and a run that ends during it cuts the step
 /// without blame.
 pub async fn wait_on_purpose(ctx: &Context, user: &User, until: Instant) {
-    struct Aside<'a>(&'a AtomicI64);
+    struct Aside<'a>(&'a Counter);
     impl Drop for Aside<'_> {
         fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::Relaxed);
+            self.0.add(1);
         }
     }
-    ctx.live.waiting.fetch_sub(1, Ordering::Relaxed);
+    ctx.live.waiting.add(-1);
     let _back = Aside(&ctx.live.waiting);
     // Set until the wait is over: if the run ends meanwhile, the runner reads it after the step
     // was dropped.
@@ -245,7 +245,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
     }
     let netra = &run.netra;
     if step == steps[0] {
-        ctx.live.journeys_started.fetch_add(1, Ordering::Relaxed);
+        ctx.live.journeys_started.add(1);
     }
     // Held until the step is over, its connections closed included (a hang-up on a hung target
     // is waiting on it too).
@@ -314,7 +314,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         Ok(()) => {
             if step == steps[steps.len() - 1] {
                 ctx.recorder.send_two_at(event, finish(run, true), now);
-                ctx.live.journeys_done.fetch_add(1, Ordering::Relaxed);
+                ctx.live.journeys_done.add(1);
                 run.failures_in_row = 0;
                 run.close().await;
             } else {
@@ -336,7 +336,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             let message = message.unwrap_or(&e.detail).into();
             ctx.recorder.send(Event::Error { step: step.name(), kind: e.kind.as_str(), message });
             ctx.recorder.send(finish(run, false));
-            ctx.live.journeys_failed.fetch_add(1, Ordering::Relaxed);
+            ctx.live.journeys_failed.add(1);
             Done::Failed
         }
     }

@@ -115,7 +115,7 @@ async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles
     let history = &snap.errors[&("history", "http_500".into())];
     assert_eq!(history.count, 1);
     assert!(!history.sample.starts_with("history"), "the step is its own column: {}", history.sample);
-    assert_eq!(ctx.live.journeys_failed.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(ctx.live.journeys_failed.count(), 1);
 }
 
 #[tokio::test]

@@ -85,8 +85,8 @@ pub async fn run(
         let (active, begun, waiting) = (live.clone(), live.clone(), live.clone());
         Gauges {
             active: Arc::new(move || active.users_started.load(Ordering::Relaxed)),
-            begun: Arc::new(move || begun.journeys_started.load(Ordering::Relaxed)),
-            waiting: Arc::new(move || waiting.waiting.load(Ordering::Relaxed) > 0),
+            begun: Arc::new(move || begun.journeys_started.count()),
+            waiting: Arc::new(move || waiting.waiting.get() > 0),
             ramp: ramp(plan),
         }
     };

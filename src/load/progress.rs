@@ -58,8 +58,8 @@ impl Progress {
             loop {
                 tick.tick().await;
                 let started_users = live.users_started.load(Ordering::Relaxed);
-                let done = live.journeys_done.load(Ordering::Relaxed);
-                let failed = live.journeys_failed.load(Ordering::Relaxed);
+                let done = live.journeys_done.count();
+                let failed = live.journeys_failed.count();
                 let elapsed = started.elapsed().as_secs();
                 let msg = format!("users {started_users}/{users}  journeys {done}  failed {failed}");
                 match &bar {

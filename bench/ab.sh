@@ -3,7 +3,8 @@
 # box is shared and noisy: single runs differ by 10 %; medians of alternating runs do not).
 # Usage: bench/ab.sh BINARY_A BINARY_B [THREADS] [ROUNDS] [SECONDS]   (defaults 2, 5, 4)
 # e.g. build main, copy target/release/netra-load to /tmp/a, build the change, copy to /tmp/b.
-# With MEMORY_USERS=N (e.g. 5000), each round also measures the generator's peak RSS per user
+# With PROFILE=bench/signup.toml, CPU per signup-chat journey instead (any profile: per journey
+# of its personas). With MEMORY_USERS=N (e.g. 5000), each round also measures the generator's peak RSS per user
 # with N users holding a WebSocket (bench/idle.toml) against a fresh standalone target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,16 +18,19 @@ for n in "$threads" "$rounds" "$secs"; do
     '' | *[!0-9]* | 0) echo "bench/ab.sh: THREADS, ROUNDS and SECONDS are whole numbers above 0, not '$n'" >&2; exit 2 ;;
   esac
 done
+profile=${PROFILE:-bench/health.toml}
+[ -f "$profile" ] || { echo "bench/ab.sh: PROFILE is a profile file (e.g. bench/signup.toml), not '$profile'" >&2; exit 2; }
 case ${MEMORY_USERS:-0} in
   *[!0-9]*) echo "bench/ab.sh: MEMORY_USERS is a number of users (0: no memory measurement), not '$MEMORY_USERS'" >&2; exit 2 ;;
 esac
 # N users hold about 2N sockets in each process.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-python3 - "$a" "$b" "$threads" "$rounds" "$secs" "${MEMORY_USERS:-0}" <<'PY'
+python3 - "$a" "$b" "$threads" "$rounds" "$secs" "${MEMORY_USERS:-0}" "$profile" <<'PY'
 import glob, json, os, re, resource, shutil, subprocess, sys, tempfile
 
 a, b, threads, rounds, secs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-memory_users = int(sys.argv[6])
+memory_users, profile = int(sys.argv[6]), sys.argv[7]
+unit = "request" if profile.endswith("health.toml") else "journey"
 
 
 def standalone(binary):
@@ -68,12 +72,12 @@ try:
         for binary in (a, b):
             with tempfile.TemporaryDirectory() as d:
                 before = cpu()
-                subprocess.run([binary, "--profile", "bench/health.toml", "--users", "50", "--run-time", f"{secs}s",
+                subprocess.run([binary, "--profile", profile, "--users", "50", "--run-time", f"{secs}s",
                                 "--auth-url", urls[0], "--backend-url", urls[1], "--quiet", "--no-progress",
                                 "--report-dir", d], env=env, check=True)
                 used = cpu() - before
                 r = json.load(open(glob.glob(d + "/*/report.json")[0]))
-                results[binary].append(used / r["journeys"]["health"]["count"] * 1e6)
+                results[binary].append(used / sum(j["count"] for j in r["journeys"].values()) * 1e6)
 finally:
     target.terminate()
     target.wait()
@@ -82,7 +86,7 @@ for _ in range(rounds if memory_users else 0):
         memory[binary].append(peak_kib_per_user(binary))
 median = lambda xs: sorted(xs)[len(xs) // 2]
 for binary, runs in results.items():
-    print(f"{binary}: median {median(runs):.2f} µs CPU per request ({', '.join(f'{x:.2f}' for x in sorted(runs))})")
+    print(f"{binary}: median {median(runs):.2f} µs CPU per {unit} ({', '.join(f'{x:.2f}' for x in sorted(runs))})")
 for binary, runs in memory.items():
     if runs:
         print(f"{binary}: median {median(runs):.1f} KiB peak RSS per user, {memory_users} users holding a WebSocket "

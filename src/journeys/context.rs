@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicUsize;
 use crate::client::Netra;
 use crate::findings::{Finding, FindingKind, FindingSink};
 use crate::isolation::Isolation;
-use crate::metrics::Recorder;
+use crate::metrics::{Counter, Recorder};
 
-use super::{Counter, Journey, Step};
+use super::{Journey, Step};
 
 /// What the deployment's limits are expected to be, for the rate-limit checks.
 #[derive(Clone, Copy, Debug, PartialEq)]

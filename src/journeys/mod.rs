@@ -11,7 +11,6 @@
 pub mod concurrency;
 mod consistency;
 mod context;
-mod counter;
 mod data_export;
 mod end;
 pub mod endpoints;
@@ -33,7 +32,6 @@ use crate::client::chat::ChatSession;
 use crate::client::{CallError, Netra};
 use crate::findings::FindingKind;
 pub use context::{Context, Expect, Live};
-pub use counter::Counter;
 pub use end::{RunEnd, Waiter};
 pub use runner::{Done, Run, User, run_step};
 pub use step::Step;

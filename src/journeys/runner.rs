@@ -25,12 +25,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::end::Waiter;
-use super::{Context, Counter, Live, Progress, Step};
+use super::{Context, Live, Progress, Step};
 use crate::client::{
     BUDGET_WINDOW, Budget, Call, CallError, Failure, Identity, Login, Netra, Provisioning, Slot,
 };
 use crate::findings::FindingKind;
-use crate::metrics::Event;
+use crate::metrics::{Counter, Event};
 
 /// How long a user waits after a failed journey before starting the next.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(200);

@@ -1,6 +1,8 @@
 //! One collector owns every statistic of a run. Users never aggregate: each measurement is an
-//! [`Event`] sent over an unbounded channel (a send never waits, and no lock is shared by the
-//! users), and [`Recorder::finish`] returns the [`Snapshot`].
+//! [`Event`] pushed to its thread's own list (a push never waits: the lock is the thread's, and
+//! the collector's, who takes the lists every [`DRAIN`]), and [`Recorder::finish`] returns the
+//! [`Snapshot`]. No memory is written by every user: one channel for all, as before, had every
+//! event's send update its shared positions and wake the collector.
 //!
 //! Successful steps and journeys enter their histogram; failed ones (and those cut at the end
 //! after waiting on the target) are counted and their durations kept in a second, `incomplete`
@@ -10,12 +12,14 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::Histogram;
+use super::counter::{SLOTS, thread_slot};
 use super::live::LiveMetrics;
 use super::service::{SAMPLE, Service, ServiceReport};
 use super::timeline::{Closing, Timeline, Window};
@@ -48,8 +52,10 @@ impl Gauges {
 
 /// The timeline's first window width.
 const WINDOW: Duration = Duration::from_secs(1);
-/// Messages taken from the channel at once.
-const BATCH: usize = 256;
+/// How often the collector takes the users' events; also before each sample of the work
+/// waiting, each window's end, the users' end and the finish, so that nothing it decides waits
+/// on an event not yet taken.
+const DRAIN: Duration = Duration::from_millis(10);
 
 /// A measurement. Names are `&'static str`: sending one costs no allocation.
 #[derive(Debug)]
@@ -166,17 +172,65 @@ pub struct Snapshot {
 
 enum Message {
     Event(Event, Instant),
-    /// Two events at once (a journey's last step and the journey): one message instead of two.
+    /// Two events at once (a journey's last step and the journey): one push instead of two.
     Two(Event, Event, Instant),
+}
+
+impl Message {
+    fn at(&self) -> Instant {
+        match self {
+            Message::Event(_, at) | Message::Two(_, _, at) => *at,
+        }
+    }
+}
+
+/// What the collector is told over its channel: seldom, unlike events.
+enum Control {
     /// The users stopped at this time: work still waiting then waited until then.
     UsersDone(Instant),
     Finish(oneshot::Sender<Snapshot>),
 }
 
+/// The events not yet taken, one list per thread ([`thread_slot`]).
+#[derive(Default)]
+struct Events {
+    slots: [Slot; SLOTS],
+    /// Set at the finish: what is sent after it is dropped.
+    closed: AtomicBool,
+}
+
+/// One thread's list, alone on its cache line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Slot(Mutex<Vec<Message>>);
+
+impl Events {
+    fn push(&self, message: Message) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let slot = &self.slots[thread_slot()];
+        slot.0.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+    }
+
+    /// Moves every event pushed so far to `into`, oldest first. Each list is swapped with its
+    /// empty `spare` under its lock (no copy while a user could wait on it).
+    fn take(&self, into: &mut Vec<Message>, spares: &mut [Vec<Message>; SLOTS]) {
+        for (slot, spare) in self.slots.iter().zip(spares.iter_mut()) {
+            std::mem::swap(&mut *slot.0.lock().unwrap_or_else(|e| e.into_inner()), spare);
+            into.append(spare);
+        }
+        // A user's events are in its thread's order; a user whose task moved to another
+        // thread between two of them is put back in order by their times (a stable sort).
+        into.sort_by_key(Message::at);
+    }
+}
+
 /// Cheap to clone; hand one to every user.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<Message>,
+    events: Arc<Events>,
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl Recorder {
@@ -186,24 +240,24 @@ impl Recorder {
 
     /// `send` for an event that happened at `at` (a time the caller has already read).
     pub fn send_at(&self, event: Event, at: Instant) {
-        // After `finish` the collector is gone: late events of stopping users are dropped.
-        let _ = self.tx.send(Message::Event(event, at));
+        // After `finish`, late events of stopping users are dropped.
+        self.events.push(Message::Event(event, at));
     }
 
     /// `send_at` for two events, in this order.
     pub fn send_two_at(&self, first: Event, second: Event, at: Instant) {
-        let _ = self.tx.send(Message::Two(first, second, at));
+        self.events.push(Message::Two(first, second, at));
     }
 
     /// The users have stopped (the run's end, before the probes finish).
     pub fn users_done(&self) {
-        let _ = self.tx.send(Message::UsersDone(Instant::now()));
+        let _ = self.control.send(Control::UsersDone(Instant::now()));
     }
 
     /// Stops collecting and returns everything recorded before this call.
     pub async fn finish(&self) -> Snapshot {
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Message::Finish(reply)).is_err() {
+        if self.control.send(Control::Finish(reply)).is_err() {
             return Snapshot::default();
         }
         answer.await.unwrap_or_default()
@@ -220,8 +274,11 @@ impl Collector {
 
     /// `spawn`, also counting every event into `live` (`--metrics-addr`).
     pub fn spawn_live(started: Instant, gauges: Gauges, live: Option<Arc<LiveMetrics>>) -> Recorder {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (control, mut rx) = mpsc::unbounded_channel();
+        let events = Arc::new(Events::default());
+        let taken = events.clone();
         tokio::spawn(async move {
+            let events = taken;
             let mut snap = Snapshot::default();
             let mut timeline = Timeline::new(WINDOW);
             let mut service = Service::default();
@@ -234,6 +291,8 @@ impl Collector {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut sample = tokio::time::interval_at((started + SAMPLE).into(), SAMPLE);
             sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut drain = tokio::time::interval_at((started + DRAIN).into(), DRAIN);
+            drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut closing = |service: &mut Service| {
                 let begun = (gauges.begun)();
                 let closing = Closing {
@@ -269,45 +328,54 @@ impl Collector {
                 }
                 apply(snap, event, at, started, &mut completed_users);
             };
-            // Messages are taken in batches: one wake-up of this task for many events.
-            let mut batch = Vec::with_capacity(BATCH);
-            loop {
-                tokio::select! {
-                    // Events first: a window closes, and work is sampled, after what happened
-                    // before them was read (the collector reads far faster than users send).
-                    biased;
-                    n = rx.recv_many(&mut batch, BATCH) => {
-                        if n == 0 {
-                            return;
+            let (mut batch, mut spares) = (Vec::new(), Default::default());
+            let mut take = |snap: &mut Snapshot, timeline: &mut Timeline, service: &mut Service| {
+                events.take(&mut batch, &mut spares);
+                for message in batch.drain(..) {
+                    match message {
+                        Message::Event(event, at) => record(event, at, snap, timeline, service),
+                        Message::Two(first, second, at) => {
+                            record(first, at, snap, timeline, service);
+                            record(second, at, snap, timeline, service);
                         }
-                        for message in batch.drain(..) {
-                            match message {
-                                Message::Event(event, at) => {
-                                    record(event, at, &mut snap, &mut timeline, &mut service);
-                                }
-                                Message::Two(first, second, at) => {
-                                    record(first, at, &mut snap, &mut timeline, &mut service);
-                                    record(second, at, &mut snap, &mut timeline, &mut service);
-                                }
-                                Message::UsersDone(at) => {
-                                    let at = at.saturating_duration_since(started);
-                                    service.end(at);
-                                    users_done = Some(at);
-                                }
-                                Message::Finish(reply) => {
-                                    // Work still waiting at the end counts to the end.
-                                    let end = users_done.unwrap_or_else(|| started.elapsed());
-                                    service.end(end);
-                                    snap.service = service.report();
-                                    snap.windows = timeline.finish(end, closing(&mut service));
-                                    let _ = reply.send(snap);
-                                    return;
-                                }
+                    }
+                }
+            };
+            loop {
+                // Every branch takes the events first: a window closes, and work is sampled,
+                // after what happened before them was read.
+                tokio::select! {
+                    biased;
+                    control = rx.recv() => {
+                        if let Some(Control::Finish(_)) = control {
+                            events.closed.store(true, Ordering::Relaxed);
+                        }
+                        take(&mut snap, &mut timeline, &mut service);
+                        match control {
+                            None => return,
+                            Some(Control::UsersDone(at)) => {
+                                let at = at.saturating_duration_since(started);
+                                service.end(at);
+                                users_done = Some(at);
+                            }
+                            Some(Control::Finish(reply)) => {
+                                // Work still waiting at the end counts to the end.
+                                let end = users_done.unwrap_or_else(|| started.elapsed());
+                                service.end(end);
+                                snap.service = service.report();
+                                snap.windows = timeline.finish(end, closing(&mut service));
+                                let _ = reply.send(snap);
+                                return;
                             }
                         }
                     }
-                    _ = sample.tick(), if users_done.is_none() => service.sample(started.elapsed(), waiting()),
+                    _ = drain.tick() => take(&mut snap, &mut timeline, &mut service),
+                    _ = sample.tick(), if users_done.is_none() => {
+                        take(&mut snap, &mut timeline, &mut service);
+                        service.sample(started.elapsed(), waiting());
+                    }
                     _ = tick.tick(), if users_done.is_none() => {
+                        take(&mut snap, &mut timeline, &mut service);
                         timeline.close(started.elapsed(), closing(&mut service));
                         // After coarsening, windows are wider: so are the ticks.
                         if tick.period() != timeline.width() {
@@ -318,7 +386,7 @@ impl Collector {
                 }
             }
         });
-        Recorder { tx }
+        Recorder { events, control }
     }
 }
 
@@ -382,8 +450,8 @@ fn apply(
 mod tests {
     use super::*;
 
-    /// Every step sends an event through the channel: an error's details must not make them all
-    /// larger (a `String` message beside the step made it 72 bytes).
+    /// Every step pushes an event: an error's details must not make them all larger (a `String`
+    /// message beside the step made it 72 bytes).
     #[test]
     fn an_event_is_at_most_64_bytes() {
         assert!(std::mem::size_of::<Event>() <= 64, "{} bytes", std::mem::size_of::<Event>());
@@ -449,5 +517,45 @@ mod tests {
         assert_eq!(counted, 8, "every journey is in a window");
         assert_eq!(snap.windows.last().unwrap().active_users, 4);
         rec.send(Event::Error { step: "", kind: "late".into(), message: "".into() });
+    }
+
+    /// A user's two completions sent from two threads (its task moved between them), the later
+    /// one first, to the list taken first (or to the same list): the earlier is the cohort's.
+    #[tokio::test]
+    async fn events_from_two_threads_are_taken_in_the_order_they_happened() {
+        let started = Instant::now();
+        let rec = Collector::spawn(started, Gauges::fixed(1));
+        // Two threads that say their slot, then send a completion at each time they are given.
+        let senders = [(); 2].map(|()| {
+            let (rec, (to, at), (slot_tx, slot)) =
+                (rec.clone(), std::sync::mpsc::channel(), std::sync::mpsc::channel());
+            let thread = std::thread::spawn(move || {
+                slot_tx.send(thread_slot()).unwrap();
+                for at in at {
+                    let elapsed = Duration::from_millis(1);
+                    rec.send_at(
+                        Event::Journey { persona: 0, journey: "j", user: 7, elapsed, ok: true, cohort: true },
+                        at,
+                    );
+                    slot_tx.send(thread_slot()).unwrap();
+                }
+            });
+            (slot.recv().unwrap(), to, slot, thread)
+        });
+        let (t1, t2) = (started + Duration::from_millis(5), started + Duration::from_millis(9));
+        let [x, y] = senders;
+        // Lists are taken in slot order. This test's thread blocks meanwhile: the collector (on
+        // it) takes nothing between the two sends.
+        let (taken_first, taken_last) = if x.0 <= y.0 { (x, y) } else { (y, x) };
+        for ((_, to, sent, _), at) in [(&taken_first, t2), (&taken_last, t1)] {
+            to.send(at).unwrap();
+            sent.recv().unwrap();
+        }
+        for (_, to, _, thread) in [taken_first, taken_last] {
+            drop(to);
+            thread.join().unwrap();
+        }
+        let snap = rec.finish().await;
+        assert_eq!(snap.completions, vec![t1 - started], "the earlier completion is the cohort's");
     }
 }

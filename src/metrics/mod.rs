@@ -7,6 +7,7 @@
 //! A leaf module: it imports nothing else of the crate.
 
 mod collector;
+mod counter;
 pub mod live;
 mod live_server;
 mod run;
@@ -16,6 +17,7 @@ pub mod timeline;
 pub mod trend;
 
 pub use collector::{Collector, Event, Gauges, Observation, Recorder, Series, Snapshot};
+pub use counter::Counter;
 pub use live::LiveMetrics;
 pub use live_server::MetricsServer;
 pub use run::{ArrivalReport, EndedBy};

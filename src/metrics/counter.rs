@@ -1,11 +1,12 @@
-//! A counter every user adds to at every step ([`super::Live`]), kept in one slot per thread:
-//! two cores adding to one atomic pass its cache line back and forth at every add; each thread
-//! adds to its own slot (its own line), and a read, a few times a second, sums them.
+//! What every user writes at every step, kept in one slot per thread: two cores writing to one
+//! atomic pass its cache line back and forth at every write; each thread writes to its own slot
+//! (its own line), and a read, a few times a second, takes them all. [`Counter`] is the live
+//! counts' ([`crate::journeys::Live`]); the collector's event lists are slotted the same way.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 /// Slots per counter; threads past this many share them (round robin).
-const SLOTS: usize = 8;
+pub const SLOTS: usize = 8;
 
 /// One slot, alone on its cache line (128 bytes: adjacent lines are fetched in pairs).
 #[derive(Default)]
@@ -31,10 +32,14 @@ thread_local! {
     static SLOT: usize = THREADS.fetch_add(1, Ordering::Relaxed) % SLOTS;
 }
 
+/// This thread's slot (given on its first call).
+pub fn thread_slot() -> usize {
+    SLOT.with(|slot| *slot)
+}
+
 impl Counter {
     pub fn add(&self, n: i64) {
-        let slot = SLOT.with(|slot| *slot);
-        self.slots[slot].0.fetch_add(n, Ordering::Relaxed);
+        self.slots[thread_slot()].0.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The sum of every add so far (an add racing the read may or may not be in it).

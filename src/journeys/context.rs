@@ -1,5 +1,5 @@
 //! What every step of one persona shares: the client, the run's recorder, findings and isolation
-//! ledger, the persona's settings, and the run's stop signal. Built once per persona by the load
+//! ledger, the persona's settings, and the run's end. Built once per persona by the load
 //! engine, before any user starts.
 
 use std::sync::Arc;

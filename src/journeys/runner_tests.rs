@@ -103,7 +103,8 @@ async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles
         .collect();
     assert_eq!(backoffs, [200, 400, 800, 1600, 3200, 3200, 3200]);
     // A new journey after the failure begins again with its first step, the count carried over.
-    let mut next = Run::begin(&ctx, 7, 2, Instant::now(), run.failures_in_row());
+    let mut next = run.next(&ctx, Instant::now());
+    assert_eq!((next.user.number, next.user.iteration, next.failures_in_row()), (7, 2, 1));
     assert_eq!(run_step(&ctx, &mut next, Step::Profile, 0).await, Done::Ok);
     assert_eq!(next.failures_in_row(), 1, "only a completed journey resets the count");
     let snap = ctx.recorder.finish().await;

@@ -191,6 +191,12 @@ impl Netra {
         Netra { s: self.s.clone(), viewer: Some(viewer), budget: Some(budget.clone()) }
     }
 
+    /// The bucket this client's requests count against, if it acts for an account.
+    #[cfg(test)]
+    pub(crate) fn budget(&self) -> Option<&Arc<Budget>> {
+        self.budget.as_ref()
+    }
+
     /// This client on the account whose requests `budget` counts, instead of its own.
     pub fn on_budget(mut self, budget: &Arc<Budget>) -> Netra {
         self.budget = Some(budget.clone());

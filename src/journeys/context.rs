@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicUsize;
 use crate::client::Netra;
 use crate::findings::{Finding, FindingKind, FindingSink};
 use crate::isolation::Isolation;
-use crate::metrics::{Counter, Recorder};
+use crate::metrics::{Counter, Gauge, Recorder};
 
 use super::{Journey, Step};
 
@@ -34,7 +34,7 @@ pub struct Live {
     /// Work waiting on the target now: steps in flight and users backing off after a failure,
     /// less the steps waiting on purpose (a token's expiry, `Retry-After`). The collector
     /// samples it to tell a target that stopped answering from one with nothing to do.
-    pub waiting: Counter,
+    pub waiting: Gauge,
 }
 
 pub struct Context {

@@ -16,23 +16,31 @@ use futures_util::task::AtomicWaker;
 /// Whether the run is over, and who to wake when it ends.
 #[derive(Default)]
 pub struct RunEnd {
-    over: AtomicBool,
+    /// Read at every poll of every step: alone on its cache line, apart from the list (written
+    /// whenever a waiter is made) and the `Arc`'s counts.
+    over: Flag,
     /// Every waiter made, for [`RunEnd::end`] to wake; those dropped are pruned as it grows.
     waiters: Mutex<Vec<Weak<AtomicWaker>>>,
 }
 
-/// One task's registration with the [`RunEnd`]: a user's, kept from step to step.
+#[derive(Default)]
+#[repr(align(128))]
+struct Flag(AtomicBool);
+
+/// One task's registration with the [`RunEnd`]: a user's, kept from step to step. It holds one
+/// waker: two futures must not await [`RunEnd::over`] with the same waiter at once (a clone is
+/// for the same task's next wait).
 #[derive(Clone)]
 pub struct Waiter(Arc<AtomicWaker>);
 
 impl RunEnd {
     pub fn is_over(&self) -> bool {
-        self.over.load(Ordering::SeqCst)
+        self.over.0.load(Ordering::SeqCst)
     }
 
     /// Ends the run: every task waiting in [`RunEnd::over`] wakes. Ending it again does nothing.
     pub fn end(&self) {
-        if self.over.swap(true, Ordering::SeqCst) {
+        if self.over.0.swap(true, Ordering::SeqCst) {
             return;
         }
         let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));

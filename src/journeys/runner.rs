@@ -30,7 +30,7 @@ use crate::client::{
     BUDGET_WINDOW, Budget, Call, CallError, Failure, Identity, Login, Netra, Provisioning, Slot,
 };
 use crate::findings::FindingKind;
-use crate::metrics::{Counter, Event};
+use crate::metrics::{Event, Gauge};
 
 /// How long a user waits after a failed journey before starting the next.
 const FAILURE_BACKOFF: Duration = Duration::from_millis(200);
@@ -42,18 +42,18 @@ const MAX_BACKOFF: Duration = Duration::from_millis(3200);
 pub const UNANSWERED: Duration = Duration::from_secs(1);
 
 /// Counts work waiting on the target while it lives ([`Live::waiting`]).
-pub struct Waiting<'a>(&'a Counter);
+pub struct Waiting<'a>(&'a Gauge);
 
 impl<'a> Waiting<'a> {
     pub fn new(live: &'a Live) -> Waiting<'a> {
-        live.waiting.add(1);
+        live.waiting.enter();
         Waiting(&live.waiting)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.add(-1);
+        self.0.leave();
     }
 }
 
@@ -61,13 +61,13 @@ impl Drop for Waiting<'_> {
 /// meanwhile, so the wait is not work waiting on it, and a run that ends during it cuts the step
 /// without blame.
 pub async fn wait_on_purpose(ctx: &Context, user: &User, until: Instant) {
-    struct Aside<'a>(&'a Counter);
+    struct Aside<'a>(&'a Gauge);
     impl Drop for Aside<'_> {
         fn drop(&mut self) {
-            self.0.add(1);
+            self.0.enter();
         }
     }
-    ctx.live.waiting.add(-1);
+    ctx.live.waiting.leave();
     let _back = Aside(&ctx.live.waiting);
     // Set until the wait is over: if the run ends meanwhile, the runner reads it after the step
     // was dropped.

@@ -52,10 +52,14 @@ static HOLDING: Journey = journey(&[Step::Profile, Step::Hold]);
 /// A context for `journey` (users provisioned by dev login, should a step log in), and its
 /// run's end.
 fn context(journey: &'static Journey) -> (Context, Arc<RunEnd>) {
+    context_with(journey, Provisioning::DevLogin)
+}
+
+fn context_with(journey: &'static Journey, provisioning: Provisioning) -> (Context, Arc<RunEnd>) {
     let started = Instant::now();
     let live = Arc::new(Live::default());
     let findings = Arc::new(FindingSink::new(started, live.users_started.clone()));
-    let api = Api { provisioning: Provisioning::DevLogin, ..Api::default() };
+    let api = Api { provisioning, ..Api::default() };
     let netra = Netra::new("http://127.0.0.1:1", Some("http://127.0.0.1:1"), Duration::from_secs(1))
         .unwrap()
         .with_api(api);
@@ -117,6 +121,22 @@ async fn a_failed_step_fails_its_journey_skips_the_rest_and_the_back_off_doubles
     assert_eq!(history.count, 1);
     assert!(!history.sample.starts_with("history"), "the step is its own column: {}", history.sample);
     assert_eq!(ctx.live.journeys_failed.count(), 1);
+}
+
+#[tokio::test]
+async fn a_users_next_journey_counts_against_its_existing_accounts_bucket_and_a_fresh_ones_does_not() {
+    let account = crate::client::Account { email: "a@example.com".into(), password: "pw".into() };
+    let existing = Provisioning::Login(Arc::new([account]));
+    for (provisioning, same_bucket) in [(existing, true), (Provisioning::DevLogin, false)] {
+        let (ctx, _end) = context_with(&PASSING, provisioning);
+        let run = Run::begin(&ctx, 3, 1, Instant::now(), 0);
+        let budget = run.budget.clone();
+        let next = run.next(&ctx, Instant::now());
+        assert_eq!(Arc::ptr_eq(&budget, &next.budget), same_bucket, "same bucket: {same_bucket}");
+        // The user's client acts on the bucket of its journey.
+        let (on, of) = (next.netra.budget().unwrap(), &next.budget);
+        assert!(Arc::ptr_eq(on, of), "the client counts against the journey's bucket");
+    }
 }
 
 #[tokio::test]

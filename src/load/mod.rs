@@ -86,7 +86,7 @@ pub async fn run(
         Gauges {
             active: Arc::new(move || active.users_started.load(Ordering::Relaxed)),
             begun: Arc::new(move || begun.journeys_started.count()),
-            waiting: Arc::new(move || waiting.waiting.get() > 0),
+            waiting: Arc::new(move || waiting.waiting.any()),
             ramp: ramp(plan),
         }
     };

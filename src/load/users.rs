@@ -53,11 +53,12 @@ async fn goose_step(state: &UserState, user: &GooseUser, step: Step) -> Transact
     }
     let mut current = state.current.lock().await;
     if step == ctx.steps[0] {
+        // Closed in place: a step dropped meanwhile (Goose stopping) leaves the journey kept.
+        if let Some(last) = current.as_mut() {
+            last.close().await;
+        }
         let next = match current.take() {
-            Some(mut last) => {
-                last.close().await;
-                last.next(ctx, Instant::now())
-            }
+            Some(last) => last.next(ctx, Instant::now()),
             None => Run::begin(ctx, ctx.first_user + user.weighted_users_index, 1, Instant::now(), 0),
         };
         *current = Some(next);

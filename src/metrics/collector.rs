@@ -1,6 +1,6 @@
 //! One collector owns every statistic of a run. Users never aggregate: each measurement is an
-//! [`Event`] pushed to its thread's own list (a push never waits: the lock is the thread's, and
-//! the collector's, who takes the lists every [`DRAIN`]), and [`Recorder::finish`] returns the
+//! [`Event`] pushed to its thread's own list (under a lock only the collector shares, for a
+//! swap, when it takes the lists every [`DRAIN`]), and [`Recorder::finish`] returns the
 //! [`Snapshot`]. No memory is written by every user: one channel for all, as before, had every
 //! event's send update its shared positions and wake the collector.
 //!
@@ -226,6 +226,25 @@ impl Events {
     }
 }
 
+/// The collector's hold on the events: closes them when it ends.
+struct Taken(Arc<Events>);
+
+impl std::ops::Deref for Taken {
+    type Target = Events;
+    fn deref(&self) -> &Events {
+        &self.0
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+        for slot in &self.slots {
+            slot.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+}
+
 /// Cheap to clone; hand one to every user.
 #[derive(Clone)]
 pub struct Recorder {
@@ -276,7 +295,9 @@ impl Collector {
     pub fn spawn_live(started: Instant, gauges: Gauges, live: Option<Arc<LiveMetrics>>) -> Recorder {
         let (control, mut rx) = mpsc::unbounded_channel();
         let events = Arc::new(Events::default());
-        let taken = events.clone();
+        // However the task ends (its finish, every recorder gone, its runtime shut down, even
+        // before it ran): events sent after it are dropped, not kept.
+        let taken = Taken(events.clone());
         tokio::spawn(async move {
             let events = taken;
             let mut snap = Snapshot::default();
@@ -364,6 +385,9 @@ impl Collector {
                                 service.end(end);
                                 snap.service = service.report();
                                 snap.windows = timeline.finish(end, closing(&mut service));
+                                // In order across takes too (an event read just before a take
+                                // may be pushed just after it).
+                                snap.completions.sort_unstable();
                                 let _ = reply.send(snap);
                                 return;
                             }
@@ -557,5 +581,16 @@ mod tests {
         }
         let snap = rec.finish().await;
         assert_eq!(snap.completions, vec![t1 - started], "the earlier completion is the cohort's");
+    }
+
+    #[test]
+    fn events_sent_after_the_collector_is_gone_are_not_kept() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let rec = runtime.block_on(async { Collector::spawn(Instant::now(), Gauges::fixed(1)) });
+        // Its runtime shut down before any finish.
+        drop(runtime);
+        rec.send(Event::Observed { name: "late", value: 1, expected: None });
+        let kept: usize = rec.events.slots.iter().map(|slot| slot.0.lock().unwrap().len()).sum();
+        assert_eq!(kept, 0);
     }
 }

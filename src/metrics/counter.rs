@@ -1,7 +1,8 @@
 //! What every user writes at every step, kept in one slot per thread: two cores writing to one
 //! atomic pass its cache line back and forth at every write; each thread writes to its own slot
-//! (its own line), and a read, a few times a second, takes them all. [`Counter`] is the live
-//! counts' ([`crate::journeys::Live`]); the collector's event lists are slotted the same way.
+//! (its own line), and a read, a few times a second, takes them all. [`Counter`] and [`Gauge`]
+//! are the live counts' ([`crate::journeys::Live`]); the collector's event lists are slotted the
+//! same way.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
@@ -39,17 +40,48 @@ pub fn thread_slot() -> usize {
 
 impl Counter {
     pub fn add(&self, n: i64) {
-        self.slots[thread_slot()].0.fetch_add(n, Ordering::Relaxed);
+        // Release: whoever reads this add sees what its thread did before (see `Gauge::any`).
+        self.slots[thread_slot()].0.fetch_add(n, Ordering::AcqRel);
     }
 
-    /// The sum of every add so far (an add racing the read may or may not be in it).
+    /// The sum of every add so far (an add racing the read may or may not be in it: the slots
+    /// are read one after another, so this is no snapshot).
     pub fn get(&self) -> i64 {
-        self.slots.iter().map(|slot| slot.0.load(Ordering::Relaxed)).sum()
+        self.slots.iter().map(|slot| slot.0.load(Ordering::Acquire)).sum()
     }
 
     /// [`Counter::get`] for a count that only grows.
     pub fn count(&self) -> u64 {
         self.get().max(0) as u64
+    }
+}
+
+/// Work in flight, counted in and out on many threads. One counter added to and taken from
+/// could read 0 while work was in flight the whole time (one unit's in read before it came,
+/// another's out read after it went); two counts that only grow, the outs read first, cannot.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    ins: Counter,
+    outs: Counter,
+}
+
+impl Gauge {
+    pub fn enter(&self) {
+        self.ins.add(1);
+    }
+
+    pub fn leave(&self) {
+        self.outs.add(1);
+    }
+
+    /// Whether anything was in flight during the read: true if something was throughout it,
+    /// and false if nothing was at any moment of it.
+    pub fn any(&self) -> bool {
+        // Every out read has its in before it (an out follows its in, and is read with
+        // Acquire): the ins read after them are at least those, and at least the ins of
+        // everything in flight when the outs' reading ended.
+        let outs = self.outs.get();
+        self.ins.get() > outs
     }
 }
 
@@ -80,5 +112,20 @@ mod tests {
         assert_eq!(counter.count(), 12_000);
         counter.add(-20_000);
         assert_eq!((counter.get(), counter.count()), (-8000, 0));
+    }
+
+    #[test]
+    fn a_gauge_counts_work_entered_on_one_thread_and_left_on_another() {
+        let gauge = Gauge::default();
+        assert!(!gauge.any());
+        // Entered on one thread, left on another (a step that moved between workers), with
+        // another unit in flight meanwhile.
+        std::thread::scope(|s| s.spawn(|| gauge.enter()).join().unwrap());
+        gauge.enter();
+        assert!(gauge.any());
+        std::thread::scope(|s| s.spawn(|| gauge.leave()).join().unwrap());
+        assert!(gauge.any(), "one still in flight");
+        gauge.leave();
+        assert!(!gauge.any());
     }
 }

@@ -17,7 +17,7 @@ pub mod timeline;
 pub mod trend;
 
 pub use collector::{Collector, Event, Gauges, Observation, Recorder, Series, Snapshot};
-pub use counter::Counter;
+pub use counter::{Counter, Gauge};
 pub use live::LiveMetrics;
 pub use live_server::MetricsServer;
 pub use run::{ArrivalReport, EndedBy};

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# CPU per request of two netra-load binaries, taking turns against one standalone target (the
-# box is shared and noisy: single runs differ by 10 %; medians of alternating runs do not).
+# CPU per request (or per journey) of two netra-load binaries, taking turns against one
+# standalone target (the box is shared and noisy: single runs differ by 10 %; medians of
+# alternating runs do not).
 # Usage: bench/ab.sh BINARY_A BINARY_B [THREADS] [ROUNDS] [SECONDS]   (defaults 2, 5, 4)
 # e.g. build main, copy target/release/netra-load to /tmp/a, build the change, copy to /tmp/b.
 # With PROFILE=bench/signup.toml, CPU per signup-chat journey instead (any profile: per journey
-# of its personas). With MEMORY_USERS=N (e.g. 5000), each round also measures the generator's peak RSS per user
-# with N users holding a WebSocket (bench/idle.toml) against a fresh standalone target.
+# of its personas). With MEMORY_USERS=N (e.g. 5000), each round also measures the generator's
+# peak RSS per user with N users holding a WebSocket (bench/idle.toml) against a fresh
+# standalone target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
@@ -77,7 +79,12 @@ try:
                                 "--report-dir", d], env=env, check=True)
                 used = cpu() - before
                 r = json.load(open(glob.glob(d + "/*/report.json")[0]))
-                results[binary].append(used / sum(j["count"] for j in r["journeys"].values()) * 1e6)
+                done = sum(j["count"] for j in r["journeys"].values())
+                if done == 0:
+                    print(f"bench/ab.sh: {binary} completed no journey of {profile} in {secs}s: give a profile whose "
+                          "journeys end (e.g. bench/signup.toml), or more SECONDS", file=sys.stderr)
+                    sys.exit(2)
+                results[binary].append(used / done * 1e6)
 finally:
     target.terminate()
     target.wait()

@@ -192,14 +192,13 @@ impl Netra {
     }
 
     /// The bucket this client's requests count against, if it acts for an account.
-    #[cfg(test)]
-    pub(crate) fn budget(&self) -> Option<&Arc<Budget>> {
+    pub fn budget(&self) -> Option<&Arc<Budget>> {
         self.budget.as_ref()
     }
 
-    /// This client on the account whose requests `budget` counts, instead of its own.
-    pub fn on_budget(mut self, budget: &Arc<Budget>) -> Netra {
-        self.budget = Some(budget.clone());
+    /// This client counting its requests against `budget` instead.
+    pub fn on_budget(mut self, budget: Arc<Budget>) -> Netra {
+        self.budget = Some(budget);
         self
     }
 

@@ -221,10 +221,9 @@ impl Client {
     async fn checkout(
         &self,
         origin: &Authority,
-        first: Option<Conn>,
+        mut first: Option<Conn>,
         due: Due,
     ) -> Result<(Conn, bool), Error> {
-        let mut first = first;
         loop {
             let idle = match first.take() {
                 Some(conn) => Some(conn),
@@ -275,10 +274,9 @@ impl Client {
     async fn exchange(
         &self,
         origin: Authority,
-        req: http::Request<Full<Bytes>>,
+        mut req: http::Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<(http::response::Parts, Bytes), Error> {
-        let mut req = req;
         let (host, idle) = self.host_and_idle(&origin)?;
         req.headers_mut().insert(HOST, host);
         // One deadline for the whole exchange, whichever connections it takes.

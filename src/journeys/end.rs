@@ -2,9 +2,10 @@
 //! run time is up or the run is interrupted.
 //!
 //! A step's race reads one flag and registers its task with its own waiter, which a user (or an
-//! open-model journey) makes once: a step writes no memory shared with other users. (A
+//! open-model journey) makes once: the race writes no memory shared with other users. (A
 //! `watch::Receiver` per step, as before, cloned the channel's shared counts and registered with
-//! its shared notifier under a lock, twice per step: `bench/ab.sh` in docs/performance.md.)
+//! its shared notifier under a lock, twice per step, as tokio's `Notify` does for every wait:
+//! `bench/ab.sh` in docs/performance.md.)
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -128,11 +128,10 @@ impl User {
 /// One journey in progress for one user: the user, the journey's own state, and how it goes.
 pub struct Run {
     pub user: User,
-    /// The account's own requests to the backend: a fresh account's per journey, an existing
-    /// account's carried from journey to journey ([`Run::next`]).
-    budget: Arc<Budget>,
-    /// The client acting for the user on that account, made once per user and kept from
-    /// journey to journey: a step does not touch the count of the shared one.
+    /// The client acting for the user, made once per user and kept from journey to journey (a
+    /// step does not touch the count of the shared one). Its budget counts the account's own
+    /// requests to the backend: a fresh account's per journey, an existing account's carried
+    /// from journey to journey ([`Run::next`]).
     netra: Netra,
     journey: Box<dyn Progress>,
     started: Instant,
@@ -156,22 +155,19 @@ impl Run {
     ) -> Run {
         let budget = Arc::new(Budget::new(existing_accounts(ctx)));
         let netra = ctx.netra.for_account(number as u32, &budget);
-        Run::with(ctx, number, iteration, started, failures_in_row, (budget, netra), ctx.end.waiter())
+        Run::with(ctx, number, iteration, started, failures_in_row, netra, ctx.end.waiter())
     }
 
     /// The same user's next journey (its next iteration), started at `started`, after this
     /// one's failures in a row; on the same bucket when the provisioning gives each user one
     /// existing account.
     pub fn next(self, ctx: &Context, started: Instant) -> Run {
-        let account = if existing_accounts(ctx) {
-            (self.budget, self.netra)
-        } else {
-            let budget = Arc::new(Budget::new(false));
-            let netra = self.netra.on_budget(&budget);
-            (budget, netra)
+        let netra = match existing_accounts(ctx) {
+            true => self.netra,
+            false => self.netra.on_budget(Arc::new(Budget::new(false))),
         };
         let (number, iteration) = (self.user.number, self.user.iteration + 1);
-        Run::with(ctx, number, iteration, started, self.failures_in_row, account, self.waiter)
+        Run::with(ctx, number, iteration, started, self.failures_in_row, netra, self.waiter)
     }
 
     fn with(
@@ -180,7 +176,7 @@ impl Run {
         iteration: u64,
         started: Instant,
         failures_in_row: u32,
-        (budget, netra): (Arc<Budget>, Netra),
+        netra: Netra,
         waiter: Waiter,
     ) -> Run {
         let user = User {
@@ -195,7 +191,7 @@ impl Run {
             waited_on_purpose_us: AtomicU64::new(0),
         };
         let journey = (ctx.journey.start)();
-        Run { user, journey, started, failed: false, failures_in_row, budget, netra, waiter }
+        Run { user, journey, started, failed: false, failures_in_row, netra, waiter }
     }
 
     /// This user's registration with the run's end.
@@ -245,7 +241,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
     }
     let netra = &run.netra;
     if step == steps[0] {
-        ctx.live.journeys_started.add(1);
+        ctx.live.journeys_started.incr();
     }
     // Held until the step is over, its connections closed included (a hang-up on a hung target
     // is waiting on it too).
@@ -314,7 +310,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
         Ok(()) => {
             if step == steps[steps.len() - 1] {
                 ctx.recorder.send_two_at(event, finish(run, true), now);
-                ctx.live.journeys_done.add(1);
+                ctx.live.journeys_done.incr();
                 run.failures_in_row = 0;
                 run.close().await;
             } else {
@@ -336,7 +332,7 @@ pub async fn run_step(ctx: &Context, run: &mut Run, step: Step, cohort_user: usi
             let message = message.unwrap_or(&e.detail).into();
             ctx.recorder.send(Event::Error { step: step.name(), kind: e.kind.as_str(), message });
             ctx.recorder.send(finish(run, false));
-            ctx.live.journeys_failed.add(1);
+            ctx.live.journeys_failed.incr();
             Done::Failed
         }
     }
@@ -350,7 +346,7 @@ pub async fn perform_alone(ctx: &Context, run: &mut Run, step: Step) -> Result<b
     if !run.journey.applies(step) {
         return Ok(false);
     }
-    let netra = ctx.netra.unwatched().for_account(run.user.number as u32, &run.budget);
+    let netra = run.netra.unwatched();
     match step {
         Step::Register => register(ctx, &netra, &mut run.user).await,
         Step::Login | Step::Relogin => login(ctx, &netra, &mut run.user).await,
@@ -394,7 +390,7 @@ fn neighbours_doing(ctx: &Context, run: &Run, e: &CallError, now: Instant) -> Op
     if e.kind != Failure::Status(429) || !backend || quota {
         return None;
     }
-    run.budget.within(ctx.expect.burst, now)
+    run.netra.budget()?.within(ctx.expect.burst, now)
 }
 
 /// A user throttled while within its own limit: rate-limit isolation is broken.

@@ -195,7 +195,7 @@ enum Control {
 #[derive(Default)]
 struct Events {
     slots: [Slot; SLOTS],
-    /// Set at the finish: what is sent after it is dropped.
+    /// Set when the collector ends ([`Taken`]): what is sent after it is dropped.
     closed: AtomicBool,
 }
 
@@ -368,9 +368,6 @@ impl Collector {
                 tokio::select! {
                     biased;
                     control = rx.recv() => {
-                        if let Some(Control::Finish(_)) = control {
-                            events.closed.store(true, Ordering::Relaxed);
-                        }
                         take(&mut snap, &mut timeline, &mut service);
                         match control {
                             None => return,
@@ -380,6 +377,8 @@ impl Collector {
                                 users_done = Some(at);
                             }
                             Some(Control::Finish(reply)) => {
+                                // Events pushed after the take above are dropped: `events`
+                                // closes as this task returns.
                                 // Work still waiting at the end counts to the end.
                                 let end = users_done.unwrap_or_else(|| started.elapsed());
                                 service.end(end);

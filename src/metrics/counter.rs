@@ -4,7 +4,7 @@
 //! are the live counts' ([`crate::journeys::Live`]); the collector's event lists are slotted the
 //! same way.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Slots per counter; threads past this many share them (round robin).
 pub const SLOTS: usize = 8;
@@ -12,8 +12,9 @@ pub const SLOTS: usize = 8;
 /// One slot, alone on its cache line (128 bytes: adjacent lines are fetched in pairs).
 #[derive(Default)]
 #[repr(align(128))]
-struct Slot(AtomicI64);
+struct Slot(AtomicU64);
 
+/// A count that only grows.
 #[derive(Default)]
 pub struct Counter {
     slots: [Slot; SLOTS],
@@ -21,7 +22,7 @@ pub struct Counter {
 
 impl std::fmt::Debug for Counter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.get())
+        write!(f, "{}", self.count())
     }
 }
 
@@ -39,20 +40,15 @@ pub fn thread_slot() -> usize {
 }
 
 impl Counter {
-    pub fn add(&self, n: i64) {
-        // Release: whoever reads this add sees what its thread did before (see `Gauge::any`).
-        self.slots[thread_slot()].0.fetch_add(n, Ordering::AcqRel);
+    pub fn incr(&self) {
+        // Release: whoever reads this sees what its thread did before (see `Gauge::any`).
+        self.slots[thread_slot()].0.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// The sum of every add so far (an add racing the read may or may not be in it: the slots
-    /// are read one after another, so this is no snapshot).
-    pub fn get(&self) -> i64 {
-        self.slots.iter().map(|slot| slot.0.load(Ordering::Acquire)).sum()
-    }
-
-    /// [`Counter::get`] for a count that only grows.
+    /// Every increment so far (one racing the read may or may not be in it: the slots are read
+    /// one after another, so this is no snapshot).
     pub fn count(&self) -> u64 {
-        self.get().max(0) as u64
+        self.slots.iter().map(|slot| slot.0.load(Ordering::Acquire)).sum()
     }
 }
 
@@ -67,11 +63,11 @@ pub struct Gauge {
 
 impl Gauge {
     pub fn enter(&self) {
-        self.ins.add(1);
+        self.ins.incr();
     }
 
     pub fn leave(&self) {
-        self.outs.add(1);
+        self.outs.incr();
     }
 
     /// Whether anything was in flight during the read: true if something was throughout it,
@@ -80,8 +76,8 @@ impl Gauge {
         // Every out read has its in before it (an out follows its in, and is read with
         // Acquire): the ins read after them are at least those, and at least the ins of
         // everything in flight when the outs' reading ended.
-        let outs = self.outs.get();
-        self.ins.get() > outs
+        let outs = self.outs.count();
+        self.ins.count() > outs
     }
 }
 
@@ -91,27 +87,19 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn adds_on_many_threads_sum_to_the_total() {
+    fn increments_on_many_threads_add_up() {
         let counter = Arc::new(Counter::default());
+        // More threads than slots: some share one.
         let threads: Vec<_> = (0..12)
-            .map(|t| {
+            .map(|_| {
                 let counter = counter.clone();
-                // Threads add here and take away elsewhere, as a step begun on one worker may
-                // end on another.
-                std::thread::spawn(move || {
-                    for _ in 0..1000 {
-                        counter.add(if t % 3 == 2 { -1 } else { 2 });
-                    }
-                })
+                std::thread::spawn(move || (0..1000).for_each(|_| counter.incr()))
             })
             .collect();
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(counter.get(), 8 * 2000 - 4 * 1000);
         assert_eq!(counter.count(), 12_000);
-        counter.add(-20_000);
-        assert_eq!((counter.get(), counter.count()), (-8000, 0));
     }
 
     #[test]

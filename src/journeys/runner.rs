@@ -162,9 +162,10 @@ impl Run {
     /// one's failures in a row; on the same bucket when the provisioning gives each user one
     /// existing account.
     pub fn next(self, ctx: &Context, started: Instant) -> Run {
-        let netra = match existing_accounts(ctx) {
-            true => self.netra,
-            false => self.netra.on_budget(Arc::new(Budget::new(false))),
+        let netra = if existing_accounts(ctx) {
+            self.netra
+        } else {
+            self.netra.on_budget(Arc::new(Budget::new(false)))
         };
         let (number, iteration) = (self.user.number, self.user.iteration + 1);
         Run::with(ctx, number, iteration, started, self.failures_in_row, netra, self.waiter)

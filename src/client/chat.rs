@@ -1,33 +1,36 @@
 //! A WebSocket chat session: connect with a bearer token, send `user_message`, wait for the end
 //! of the turn (`agent_completed` or `error`), timing the first event and the whole turn.
 //!
-//! Sockets use 4 KiB buffers (the defaults of 128 KiB each way dominate memory at a thousand
-//! users; a smaller read buffer saves nothing, as tokio-tungstenite hands the socket the
-//! handshake's 4 KiB one) and TCP_NODELAY (small frames otherwise wait ~40 ms for a delayed ACK).
+//! Sockets read 1 KiB at a time and buffer 4 KiB of writes (the defaults of 128 KiB each way
+//! dominate memory at a thousand users; the read buffer is what every held connection keeps,
+//! and the handshake of [`super::upgrade`] leaves it at that size) and use TCP_NODELAY (small
+//! frames otherwise wait ~40 ms for a delayed ACK).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::api::{Api, Transport};
 use super::turn::{Belongs, TurnOf};
+use super::upgrade::{self, Refused, Socket};
 use super::{CallError, Failure, Seen, Watcher};
 
-const BUFFER_BYTES: usize = 4 * 1024;
+/// What one read takes from the socket (a larger frame is read in several) and what a held
+/// connection keeps: frames here are small JSON events.
+const READ_BYTES: usize = 1024;
+const WRITE_BYTES: usize = 4 * 1024;
 
 pub struct ChatSession {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    stream: Socket,
     timeout: Duration,
     watch: Option<(Arc<dyn Watcher>, u32)>,
     api: Arc<Api>,
@@ -82,19 +85,17 @@ impl ChatSession {
         if let Some(origin) = &api.origin {
             req.headers_mut().insert("origin", header(origin.clone())?);
         }
-        let config =
-            WebSocketConfig::default().read_buffer_size(BUFFER_BYTES).write_buffer_size(BUFFER_BYTES);
+        let config = WebSocketConfig::default().read_buffer_size(READ_BYTES).write_buffer_size(WRITE_BYTES);
         // Boxed: the handshake's future would otherwise be inline in every chat step's, which
         // every user holding a connection keeps.
-        let connect = Box::pin(tokio_tungstenite::connect_async_with_config(req, Some(config), true));
-        let (stream, _) = tokio::time::timeout(timeout, connect)
+        let stream = tokio::time::timeout(timeout, Box::pin(upgrade::open(req, config)))
             .await
             .map_err(|_| CallError::new(Failure::Timeout, "ws_connect: no upgrade in time"))?
             .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                    CallError::new(Failure::WsStatus(resp.status().as_u16()), "ws_connect: upgrade refused")
+                Refused::Status(status) => {
+                    CallError::new(Failure::WsStatus(status), "ws_connect: upgrade refused")
                 }
-                other => CallError::new(Failure::WsError, format!("ws_connect: {other}")),
+                Refused::Failed(why) => bad(why),
             })?;
         let mut session = ChatSession {
             stream,

@@ -13,6 +13,7 @@ pub mod chat;
 mod deadline;
 mod error;
 pub mod turn;
+mod upgrade;
 pub mod wire;
 
 use std::sync::Arc;

@@ -492,7 +492,11 @@ impl Netra {
 
     pub async fn chat(&self, token: &str) -> Result<chat::ChatSession, CallError> {
         let watch = self.s.watch.clone().zip(self.viewer);
-        chat::ChatSession::connect(&self.s.ws, self.s.api.clone(), token, self.s.timeout, watch).await
+        // Boxed: the connect's future (the request, the handshake, the first frame) would
+        // otherwise be inline in the step of every journey that opens a chat, which every user
+        // holding one keeps.
+        Box::pin(chat::ChatSession::connect(&self.s.ws, self.s.api.clone(), token, self.s.timeout, watch))
+            .await
     }
 }
 

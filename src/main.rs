@@ -46,7 +46,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into())
+                // tungstenite traces each upgrade request whole, its token included: never.
+                .add_directive("tungstenite::handshake=debug".parse().expect("a valid directive")),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -1,5 +1,5 @@
 //! No secret in any output: a whole run folder, stdout and stderr (with every crate logging at
-//! debug level) hold neither the JWT secret, nor a password, nor any token (every token the
+//! debug level, tungstenite at trace) hold neither the JWT secret, nor a password, nor any token (every token the
 //! target issues is a JWT: `eyJ...`).
 
 mod support;
@@ -31,7 +31,8 @@ fn no_secret_password_or_token_reaches_a_report_or_a_log() {
             .args(["--profile", profile, "--users", "12", "--run-time", "3s", "--no-progress"])
             .args(["--target-fault", "no-revoke", "--report-dir", reports.to_str().unwrap()])
             .env("NETRA_JWT_SECRET", SECRET)
-            .env("RUST_LOG", "debug")
+            // tungstenite's trace level writes the WebSocket upgrade request whole.
+            .env("RUST_LOG", "debug,tungstenite=trace")
             .output()
             .unwrap();
         assert!(matches!(out.status.code(), Some(0 | 3)), "{profile}: {}", text(&out.stderr));

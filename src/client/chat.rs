@@ -65,8 +65,12 @@ impl ChatSession {
             _ => format!("{base}{}", api.ws_path),
         };
         let mut req = url.into_client_request().map_err(|e| bad(e.to_string()))?;
+        // Printable ASCII only: `HeaderValue` takes other bytes, which the request's writing
+        // then refuses.
         let header = |v: String| {
-            HeaderValue::from_str(&v).map_err(|_| bad("the token is not a valid header value".into()))
+            let printable = v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+            let value = HeaderValue::from_str(&v).ok().filter(|_| printable);
+            value.ok_or_else(|| bad("the token or the origin is not a printable-ASCII header value".into()))
         };
         match api.transport {
             Transport::Header => {
@@ -86,9 +90,8 @@ impl ChatSession {
             req.headers_mut().insert("origin", header(origin.clone())?);
         }
         let config = WebSocketConfig::default().read_buffer_size(READ_BYTES).write_buffer_size(WRITE_BYTES);
-        // Boxed: the handshake's future would otherwise be inline in every chat step's, which
-        // every user holding a connection keeps.
-        let stream = tokio::time::timeout(timeout, Box::pin(upgrade::open(req, config)))
+        // Not boxed here: `Netra::chat` boxes the whole connect.
+        let stream = tokio::time::timeout(timeout, upgrade::open(req, config))
             .await
             .map_err(|_| CallError::new(Failure::Timeout, "ws_connect: no upgrade in time"))?
             .map_err(|e| match e {

@@ -124,7 +124,8 @@ struct Shared {
     http: wire::Client,
     auth: Arc<str>,
     backend: Arc<str>,
-    /// `ws://host:port` (or `wss://`); the dialect gives the path.
+    /// `ws://host:port` (`wss://` for an https backend, which the WebSocket does not speak:
+    /// its upgrade fails, and the preflight says so); the dialect gives the path.
     ws: Arc<str>,
     timeout: Duration,
     api: Arc<Api>,
@@ -142,7 +143,8 @@ impl std::fmt::Debug for Netra {
 
 impl Netra {
     /// `auth` and `backend` are base URLs (`http://host:port`); the WebSocket is the backend's
-    /// over `ws://` (or `wss://` for https). Without a backend only the auth service is tested.
+    /// over `ws://` (`wss://` for https, not supported: no TLS on the WebSocket). Without a
+    /// backend only the auth service is tested.
     pub fn new(auth: &str, backend: Option<&str>, timeout: Duration) -> Result<Netra, String> {
         let backend = backend.map_or("", |b| b.trim_end_matches('/')).to_owned();
         let ws = match backend.split_once("://") {

@@ -49,8 +49,7 @@ pub async fn open(req: Request<()>, config: WebSocketConfig) -> Result<Socket, R
             _ => "the upgrade request lacks what a WebSocket request needs".into(),
         })
     })?;
-    let mut tcp = TcpStream::connect((host.trim_matches(['[', ']']), port)).await.map_err(|e| failed(&e))?;
-    tcp.set_nodelay(true).map_err(|e| failed(&e))?;
+    let mut tcp = super::wire::connect_tcp(&host, port).await.map_err(|e| failed(&e))?;
     tcp.write_all(&request).await.map_err(|e| failed(&e))?;
     let mut head = Vec::with_capacity(1024);
     let (size, answer) = loop {

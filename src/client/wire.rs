@@ -334,12 +334,7 @@ impl Client {
     async fn open(&self, origin: &Authority, due: Due) -> Result<Conn, Error> {
         let timeout = self.inner.deadlines.left(due).ok_or(Error::Timeout)?;
         let port = origin.port_u16().unwrap_or(80);
-        let connecting = async {
-            let tcp = tokio::net::TcpStream::connect((origin.host().trim_matches(['[', ']']), port)).await?;
-            tcp.set_nodelay(true)?;
-            Ok::<_, std::io::Error>(tcp)
-        };
-        let tcp = tokio::time::timeout(timeout, connecting)
+        let tcp = tokio::time::timeout(timeout, connect_tcp(origin.host(), port))
             .await
             .map_err(|_| Error::Timeout)?
             .map_err(|e| Error::Connect(format!("{origin}: {e}")))?;
@@ -355,6 +350,15 @@ impl Client {
         self.watching();
         Ok(Conn { sender, deadline, idle_since: 0 })
     }
+}
+
+/// A TCP connection to `host` (a URI's host: an IPv6 address in brackets or not) and `port`,
+/// with TCP_NODELAY (a small write otherwise waits ~40 ms for a delayed ACK). The HTTP pool's
+/// connections and the WebSockets are both made here.
+pub(super) async fn connect_tcp(host: &str, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 /// Every tick: fails the requests past their deadline; every round (an eighth of the keep time),
